@@ -1,0 +1,71 @@
+#include "common/units.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+namespace vxpu {
+namespace {
+
+struct Suffix {
+  const char* name;
+  double factor;
+};
+
+constexpr Suffix kSuffixes[] = {
+    {"", 1.0},         {"b", 1.0},          {"k", 1024.0},        {"kb", 1e3},
+    {"kib", 1024.0},   {"m", 1048576.0},    {"mb", 1e6},          {"mib", 1048576.0},
+    {"g", 1073741824.0}, {"gb", 1e9},       {"gib", 1073741824.0}, {"t", 1099511627776.0},
+    {"tb", 1e12},      {"tib", 1099511627776.0},
+};
+
+std::optional<double> SuffixFactor(std::string_view suffix) {
+  std::string lower;
+  for (char c : suffix) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (const Suffix& s : kSuffixes) {
+    if (lower == s.name) return s.factor;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<uint64_t> ParseBytes(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  size_t digits = 0;
+  bool seen_dot = false;
+  while (digits < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[digits])) || (text[digits] == '.' && !seen_dot))) {
+    seen_dot = seen_dot || text[digits] == '.';
+    ++digits;
+  }
+  if (digits == 0 || text.substr(0, digits) == ".") return std::nullopt;
+  std::string number(text.substr(0, digits));
+  std::string_view suffix = text.substr(digits);
+  while (!suffix.empty() && suffix.front() == ' ') suffix.remove_prefix(1);
+  std::optional<double> factor = SuffixFactor(suffix);
+  if (!factor) return std::nullopt;
+  double value = std::strtod(number.c_str(), nullptr) * *factor;
+  if (!std::isfinite(value) || value >= 18446744073709551615.0) return std::nullopt;
+  return static_cast<uint64_t>(std::llround(value));
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char out[32];
+  if (unit == 0) {
+    std::snprintf(out, sizeof(out), "%llu B", static_cast<unsigned long long>(bytes));
+  } else {
+    std::snprintf(out, sizeof(out), "%.1f %s", value, kUnits[unit]);
+  }
+  return out;
+}
+
+}  // namespace vxpu

@@ -1,0 +1,21 @@
+// Parsing and printing of the quantities vxpu users type: byte sizes with IEC suffixes.
+//
+// Contract: parsers take the whole string, accept nothing partial, and report failure
+// through std::nullopt; they never throw. Dependency-free so the interposer can use them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vxpu {
+
+// "512MiB", "20GiB", "1.5GiB", "4096", "80GB" (SI: 10^9), "1KiB". Case-insensitive suffix,
+// optional "B". Returns std::nullopt for empty, negative, malformed or overflowing input.
+std::optional<uint64_t> ParseBytes(std::string_view text);
+
+// 85899345920 -> "80.0 GiB"; small values stay in bytes ("512 B").
+std::string FormatBytes(uint64_t bytes);
+
+}  // namespace vxpu

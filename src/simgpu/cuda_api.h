@@ -1,0 +1,23 @@
+// cuda.h as simgpu sees it: every function cuda.h declares gets default visibility, so the
+// definitions in driver_*.cc become the exported driver ABI while everything else in the
+// library stays hidden (-fvisibility=hidden). Legacy entry points that current headers no
+// longer declare (older versions still exported by real drivers) are declared here.
+#pragma once
+
+#pragma GCC visibility push(default)
+#include <cuda.h>
+extern "C" {
+CUresult CUDAAPI cuCtxCreate_v2(CUcontext* pctx, unsigned int flags, CUdevice dev);
+CUresult CUDAAPI cuCtxCreate_v3(CUcontext* pctx, CUexecAffinityParam* params, int num_params,
+                                unsigned int flags, CUdevice dev);
+CUresult CUDAAPI simgpu_cuGetProcAddress_v1(const char* symbol, void** pfn, int cuda_version,
+                                            cuuint64_t flags) __asm__("cuGetProcAddress");
+CUresult CUDAAPI simgpu_cuEventElapsedTime_v1(float* ms, CUevent start, CUevent end)
+    __asm__("cuEventElapsedTime");
+CUresult CUDAAPI simgpu_cuDeviceGetUuid_v1(CUuuid* uuid, CUdevice dev) __asm__("cuDeviceGetUuid");
+CUresult CUDAAPI simgpu_cuStreamDestroy_v1(CUstream stream) __asm__("cuStreamDestroy");
+CUresult CUDAAPI simgpu_cuEventDestroy_v1(CUevent event) __asm__("cuEventDestroy");
+CUresult CUDAAPI simgpu_cuCtxDestroy_v1(CUcontext ctx) __asm__("cuCtxDestroy");
+CUresult CUDAAPI simgpu_cuDevicePrimaryCtxRelease_v1(CUdevice dev) __asm__("cuDevicePrimaryCtxRelease");
+}
+#pragma GCC visibility pop

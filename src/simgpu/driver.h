@@ -1,0 +1,183 @@
+// The object model of the simulated driver inside one process: devices, contexts, streams,
+// events, modules, memory, and the helpers every entry point uses to validate its arguments.
+//
+// Locking: Driver::mu guards every table here. An entry point never waits for the executor
+// while holding it, because executor work (kernels checking addresses, stream-ordered frees)
+// takes it too.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "simgpu/cuda_api.h"
+#include "simgpu/device_config.h"
+#include "simgpu/executor.h"
+#include "simgpu/kernels.h"
+#include "simgpu/shared_device.h"
+
+namespace simgpu {
+
+struct Device;
+struct Stream;
+
+struct Context {
+  Device* device = nullptr;
+  unsigned flags = 0;
+  bool primary = false;
+  Stream* legacy_stream = nullptr;  // the NULL / CU_STREAM_LEGACY stream
+  uint64_t last_seq = 0;            // last operation issued in this context
+};
+
+struct Stream {
+  Context* ctx = nullptr;
+  unsigned flags = 0;
+  int priority = 0;
+  uint64_t last_seq = 0;
+};
+
+struct EventState {
+  uint64_t seq = 0;          // operation that completes the latest record; 0 = never recorded
+  uint64_t timestamp_ns = 0; // when it completed
+};
+
+struct Event {
+  Context* ctx = nullptr;
+  unsigned flags = 0;
+  std::shared_ptr<EventState> state = std::make_shared<EventState>();
+};
+
+struct Function;
+struct Module {
+  Context* ctx = nullptr;
+  std::vector<std::string> entries;
+  std::vector<std::unique_ptr<Function>> functions;
+};
+
+struct Function {
+  Module* module = nullptr;
+  std::string name;
+  const BuiltinKernel* kernel = nullptr;
+};
+
+struct MemPool {
+  Device* device = nullptr;
+  uint64_t release_threshold = 0;
+  uint64_t reserved = 0, reserved_high = 0;
+  uint64_t used = 0, used_high = 0;
+  std::map<uintptr_t, uint64_t> blocks;             // every block the pool holds
+  std::multimap<uint64_t, uintptr_t> free_blocks;   // size -> address, reusable
+};
+
+// Physical memory of the VMM API: a memfd mapped wherever cuMemMap puts it.
+struct PhysicalAllocation {
+  Device* device = nullptr;
+  uint64_t size = 0;
+  int fd = -1;
+  int mappings = 0;
+  int handle_refs = 1;    // cuMemCreate/cuMemRetainAllocationHandle minus cuMemRelease
+  // Freed once no handle reference and no mapping remains.
+};
+
+struct SimArray {
+  Device* device = nullptr;
+  uint64_t bytes = 0;
+};
+
+enum class AllocKind { kLinear, kManaged, kPool, kMapped };
+
+// A range of device addresses the process may touch.
+struct Allocation {
+  uint64_t size = 0;
+  uint64_t charged = 0;  // bytes charged to the device for it (0 for pool and mapped ranges)
+  AllocKind kind = AllocKind::kLinear;
+  Device* device = nullptr;
+  Context* ctx = nullptr;
+  PhysicalAllocation* physical = nullptr;  // kMapped only
+  bool accessible = true;                  // kMapped: after cuMemSetAccess
+};
+
+struct Device {
+  int ordinal = 0;
+  DeviceSpec spec;
+  std::unique_ptr<SharedDevice> shared;
+  int slot = -1;                        // this process's client slot, once it has a context
+  std::unique_ptr<Executor> executor;
+  Context* primary = nullptr;
+  int primary_refs = 0;
+  unsigned primary_flags = 0;
+  MemPool* default_pool = nullptr;
+  MemPool* current_pool = nullptr;
+};
+
+struct Driver {
+  std::mutex mu;
+  bool initialized = false;
+  std::vector<std::unique_ptr<Device>> devices;
+  std::set<Context*> contexts;
+  std::set<Stream*> streams;
+  std::set<Event*> events;
+  std::set<Module*> modules;
+  std::set<Function*> functions;
+  std::set<MemPool*> pools;
+  std::set<PhysicalAllocation*> physical;
+  std::set<SimArray*> arrays;
+  std::set<void*> host_allocations;
+  std::map<uintptr_t, Allocation> allocations;  // by base address
+  std::map<uintptr_t, uint64_t> reservations;   // VMM address ranges: base -> size
+};
+
+Driver& TheDriver();
+
+// ---- helpers for entry points; "Locked" ones expect Driver::mu held ----
+
+CUresult CheckInit();
+CUresult DeviceLocked(CUdevice ordinal, Device** out);
+CUresult CurrentContextLocked(Context** out);
+// Registers this process as a client of the device (first context on it).
+CUresult AttachLocked(Device* device);
+CUresult CreateContextLocked(Device* device, unsigned flags, bool primary, Context** out);
+void DestroyContextLocked(Context* ctx);
+CUresult ResolveStreamLocked(CUstream handle, Context* current, Stream** out);
+
+// Queues work on the stream's device; returns the operation's sequence number.
+uint64_t EnqueueLocked(Stream* stream, uint64_t device_ns, Executor::Work work);
+// Waits (without the lock) for `seq` on `device`, then releases pool memory above thresholds.
+CUresult WaitDevice(Device* device, uint64_t seq);
+
+// Device memory bookkeeping.
+bool ChargeLocked(Device* device, uint64_t bytes);
+void UnchargeLocked(Device* device, uint64_t bytes);
+// The allocation containing [addr, addr+bytes), or nullptr.
+Allocation* FindAllocationLocked(uint64_t addr, uint64_t bytes);
+bool AccessibleLocked(uint64_t addr, uint64_t bytes);
+// Memory for an allocation of `bytes`, backed by host pages only when touched.
+void* MapLazy(uint64_t bytes);
+void Unmap(void* addr, uint64_t bytes);
+void TrimPoolLocked(MemPool* pool, uint64_t keep);
+void DestroyPoolLocked(MemPool* pool);
+
+constexpr uint64_t kAllocAlignment = 512;
+constexpr uint64_t kVmmGranularity = 2ull << 20;
+inline uint64_t RoundUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+// Marks the calling thread as using per-thread default streams for the current call (set by
+// the _ptsz/_ptds variants that cuGetProcAddress hands out).
+struct PerThreadDefaultStreamScope {
+  PerThreadDefaultStreamScope();
+  ~PerThreadDefaultStreamScope();
+  PerThreadDefaultStreamScope(const PerThreadDefaultStreamScope&) = delete;
+  PerThreadDefaultStreamScope& operator=(const PerThreadDefaultStreamScope&) = delete;
+};
+
+}  // namespace simgpu
+
+#define SIM_TRY(expr)                              \
+  do {                                             \
+    CUresult sim_try_result_ = (expr);             \
+    if (sim_try_result_ != CUDA_SUCCESS) return sim_try_result_; \
+  } while (0)
