@@ -19,7 +19,11 @@ Executor::Executor(SharedDevice* device, int slot) : device_(device), slot_(slot
 }
 
 Executor::~Executor() {
-  stop_.store(true);
+  {
+    // Under mu_: set between Run's predicate check and its wait, the wakeup would be lost.
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_.store(true);
+  }
   queued_.notify_all();
   thread_.join();
 }

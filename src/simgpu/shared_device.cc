@@ -250,6 +250,8 @@ std::unique_ptr<SharedDevice> SharedDevice::Open(const DeviceSpec& spec, std::st
 
 SharedDevice::~SharedDevice() { munmap(state_, size_); }
 
+void SharedDevice::Unlink(const DeviceSpec& spec) { shm_unlink(SegmentName(spec).c_str()); }
+
 int SharedDevice::Register() {
   Guard g(state_);
   SweepDead(state_);

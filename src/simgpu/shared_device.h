@@ -33,6 +33,8 @@ class SharedDevice {
  public:
   // Maps (creating on first use) the segment for `spec`. Returns nullptr with *error set.
   static std::unique_ptr<SharedDevice> Open(const DeviceSpec& spec, std::string* error);
+  // Removes the segment of `spec` (for tests that create throwaway devices).
+  static void Unlink(const DeviceSpec& spec);
   ~SharedDevice();
   SharedDevice(const SharedDevice&) = delete;
   SharedDevice& operator=(const SharedDevice&) = delete;

@@ -1,0 +1,33 @@
+// Child processes whose standard output the CLI collects (workloads of `vxpu demo`).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace vxpu {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path) with `env` ("NAME=value" entries) added to or replacing the
+  // current environment. Returns false with *error set if it cannot be started.
+  bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::string* error);
+  // Reads whatever output is available without blocking.
+  void Poll();
+  // Waits for exit, collecting the rest of the output; returns the exit code (128+signal).
+  int Wait();
+  bool running() const { return pid_ > 0 && !exited_; }
+  pid_t pid() const { return pid_; }
+  const std::string& output() const { return output_; }
+  ~ChildProcess();
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  bool exited_ = false;
+  int exit_code_ = 0;
+  std::string output_;
+};
+
+}  // namespace vxpu

@@ -1,0 +1,15 @@
+// `vxpu demo`: a few workloads share one simulated device while the terminal shows, live, what
+// each gets (memory, share of device time). Today they share natively (no slices yet).
+#pragma once
+
+namespace vxpu {
+
+struct DemoOptions {
+  double seconds = 12.0;  // total length; the workloads' timings scale with it
+  bool json = false;      // print only a JSON summary at the end
+};
+
+// Returns the process exit code: 0 when every workload ran and exited cleanly.
+int RunDemo(const DemoOptions& options);
+
+}  // namespace vxpu

@@ -1,0 +1,47 @@
+#include "cli/devices.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/nvml_client.h"
+#include "cli/paths.h"
+#include "common/units.h"
+
+namespace vxpu {
+
+int RunDevices(const DevicesOptions& options) {
+  std::string library = options.sim ? SimgpuDir() + "/libnvidia-ml.so.1" : "libnvidia-ml.so.1";
+  std::string error;
+  std::unique_ptr<NvmlClient> nvml = NvmlClient::Open(library, &error);
+  if (!nvml) {
+    std::fprintf(stderr, "vxpu devices: %s%s\n", error.c_str(),
+                 options.sim ? "" : " (no NVIDIA driver found; try --sim for the simulated GPU)");
+    return 1;
+  }
+  std::vector<GpuDevice> devices;
+  if (!nvml->Snapshot(&devices, &error)) {
+    std::fprintf(stderr, "vxpu devices: %s\n", error.c_str());
+    return 1;
+  }
+  if (options.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const GpuDevice& d : devices) {
+      out.push_back({{"index", d.index}, {"name", d.name}, {"uuid", d.uuid}, {"memory_total", d.memory_total},
+                     {"memory_used", d.memory_used}, {"processes", d.processes.size()}});
+    }
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+  std::printf("%s\n", fmt::format("{:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", "INDEX", "NAME", "UUID", "MEMORY", "USED",
+                                  "PROCS").c_str());
+  for (const GpuDevice& d : devices) {
+    std::printf("%s\n", fmt::format("{:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", d.index, d.name, d.uuid,
+                                    FormatBytes(d.memory_total), FormatBytes(d.memory_used), d.processes.size())
+                            .c_str());
+  }
+  return 0;
+}
+
+}  // namespace vxpu

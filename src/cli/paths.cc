@@ -1,0 +1,31 @@
+#include "cli/paths.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace vxpu {
+
+std::string ExecutableDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  return path.substr(0, path.find_last_of('/'));
+}
+
+std::string SimgpuDir() {
+  const char* env = std::getenv("VXPU_SIMGPU_DIR");
+  if (env != nullptr && *env != '\0') return env;
+  return ExecutableDir() + "/../lib/simgpu";
+}
+
+std::string CompanionPath(const std::string& name) { return ExecutableDir() + "/" + name; }
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace vxpu
