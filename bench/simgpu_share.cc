@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "bench/throwaway_device.h"
-#include "cli/child_process.h"
+#include "common/child_process.h"
 #include "cli/paths.h"
 
 int main(int argc, char** argv) {

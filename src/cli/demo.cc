@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "cli/child_process.h"
+#include "common/child_process.h"
 #include "cli/nvml_client.h"
 #include "cli/paths.h"
 #include "common/units.h"

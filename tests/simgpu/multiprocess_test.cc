@@ -22,11 +22,9 @@ constexpr uint64_t kGiB = 1ull << 30;
 
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::unique_ptr<simtest::ChildProcess> StartBurn(std::vector<std::string> args) {
+std::unique_ptr<vxpu::ChildProcess> StartBurn(std::vector<std::string> args) {
   args.insert(args.begin(), VXPU_BIN_DIR "/vxpu-burn");
-  auto child = std::make_unique<simtest::ChildProcess>(args, VXPU_SIMGPU_DIR);
-  EXPECT_TRUE(child->started());
-  return child;
+  return simtest::StartOnSimgpu(args);
 }
 
 // The number after "key": in burn's one-line JSON report, or -1 if absent.
@@ -37,11 +35,9 @@ long long JsonNumber(const std::string& json, const std::string& key) {
 }
 
 // Waits for burn to finish successfully and returns the kernels it reports.
-long long KernelsOf(simtest::ChildProcess& burn) {
-  int status = 0;
-  std::string report = burn.Wait(&status);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << ", output: " << report;
-  return JsonNumber(report, "kernels");
+long long KernelsOf(vxpu::ChildProcess& burn) {
+  EXPECT_EQ(burn.Wait(), 0) << "output: " << burn.output();
+  return JsonNumber(burn.output(), "kernels");
 }
 
 class MultiprocessTest : public ::testing::Test {
@@ -101,9 +97,7 @@ TEST_F(MultiprocessTest, KilledHolderDoesNotStallOthers) {
   std::cout << "survivor finished after " << wall << " s with " << kernels << " kernels\n";
   EXPECT_GT(kernels, 0);
   EXPECT_LT(wall, 4.0);
-  int status = 0;
-  victim->Wait(&status);
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+  EXPECT_EQ(victim->Wait(), 128 + SIGKILL);
 }
 
 }  // namespace

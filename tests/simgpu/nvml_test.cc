@@ -209,9 +209,10 @@ TEST_F(NvmlWithContextTest, RunningProcessesListThisProcess) {
 }
 
 TEST_F(NvmlTest, ProcessUtilizationOfABusyProcess) {
-  simtest::ChildProcess burn({VXPU_BIN_DIR "/vxpu-burn", "--seconds", "3", "--device", std::to_string(kBurnDevice)},
-                             VXPU_SIMGPU_DIR);
-  ASSERT_TRUE(burn.started());
+  auto burn_process =
+      simtest::StartOnSimgpu({VXPU_BIN_DIR "/vxpu-burn", "--seconds", "3", "--device", std::to_string(kBurnDevice)});
+  vxpu::ChildProcess& burn = *burn_process;
+  ASSERT_TRUE(burn.running());
   ASSERT_TRUE(PollFor(milliseconds(2000), [&] { return HasProcess(kBurnDevice, burn.pid()); }));
   std::this_thread::sleep_for(milliseconds(1000));
   int util = SmUtilization(kBurnDevice, burn.pid());

@@ -3,10 +3,8 @@
 #pragma once
 
 #include <cuda.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,10 +13,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/child_process.h"
 #include "simgpu/device_config.h"
 #include "simgpu/shared_device.h"
 
@@ -98,70 +98,14 @@ bool PollFor(std::chrono::milliseconds timeout, Condition condition) {
   }
 }
 
-// A program run as a child process on this binary's simulated devices: it inherits the
-// environment (VXPU_SIMGPU_CONFIG included) with LD_LIBRARY_PATH set to `library_path`, and its
-// stdout is captured. A child still running when this goes out of scope is killed and reaped.
-class ChildProcess {
- public:
-  ChildProcess(const std::vector<std::string>& argv, const std::string& library_path) {
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string(*e).rfind("LD_LIBRARY_PATH=", 0) != 0) env.emplace_back(*e);
-    }
-    env.push_back("LD_LIBRARY_PATH=" + library_path);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    std::vector<char*> args = Pointers(argv);
-    std::vector<char*> envp = Pointers(env);
-    if (posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, args.data(), envp.data()) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    stdout_fd_ = fds[0];
-  }
-  ~ChildProcess() {
-    if (pid_ > 0) {
-      Kill();
-      Wait();
-    }
-    if (stdout_fd_ >= 0) close(stdout_fd_);
-  }
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  bool started() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
-  void Kill() {
-    if (pid_ > 0) kill(pid_, SIGKILL);
-  }
-  // Reads stdout to its end and reaps the child; returns its stdout. *status: as waitpid's.
-  std::string Wait(int* status = nullptr) {
-    std::string out;
-    char buf[4096];
-    for (ssize_t n; (n = read(stdout_fd_, buf, sizeof(buf))) != 0;) {
-      if (n > 0) out.append(buf, static_cast<size_t>(n));
-      if (n < 0 && errno != EINTR) break;
-    }
-    int st = -1;
-    if (pid_ > 0) waitpid(pid_, &st, 0);
-    pid_ = -1;
-    if (status != nullptr) *status = st;
-    return out;
-  }
-
- private:
-  static std::vector<char*> Pointers(const std::vector<std::string>& strings) {
-    std::vector<char*> pointers;
-    for (const std::string& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));
-    pointers.push_back(nullptr);
-    return pointers;
-  }
-
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-};
+// Starts a program on this binary's simulated devices: it inherits the environment
+// (VXPU_SIMGPU_CONFIG included) with LD_LIBRARY_PATH set to simgpu. Killed when dropped.
+inline std::unique_ptr<vxpu::ChildProcess> StartOnSimgpu(const std::vector<std::string>& argv) {
+  auto child = std::make_unique<vxpu::ChildProcess>();
+  std::string error;
+  EXPECT_TRUE(child->Start(argv, {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR}, &error)) << error;
+  return child;
+}
 
 }  // namespace simtest
 

@@ -1,4 +1,4 @@
-// Child processes whose standard output the CLI collects (workloads of `vxpu demo`).
+// A child process whose standard output is collected (workloads of `vxpu demo`, tests).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +17,8 @@ class ChildProcess {
   void Poll();
   // Waits for exit, collecting the rest of the output; returns the exit code (128+signal).
   int Wait();
+  // Sends SIGKILL (Wait then reports 128 + SIGKILL).
+  void Kill();
   bool running() const { return pid_ > 0 && !exited_; }
   pid_t pid() const { return pid_; }
   const std::string& output() const { return output_; }

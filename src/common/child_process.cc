@@ -1,4 +1,4 @@
-#include "cli/child_process.h"
+#include "common/child_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -99,6 +99,10 @@ int ChildProcess::Wait() {
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   return exit_code_;
+}
+
+void ChildProcess::Kill() {
+  if (running()) kill(pid_, SIGKILL);
 }
 
 ChildProcess::~ChildProcess() {
