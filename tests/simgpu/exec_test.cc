@@ -53,12 +53,10 @@ CUresult Fill(const Kernels& k, CUdeviceptr dst, uint32_t value, unsigned long l
   return cuLaunchKernel(k.fill, threads / block, 1, 1, block, 1, 1, 0, stream, params, nullptr);
 }
 
-class ExecTest : public ::testing::Test {
+class ExecTest : public simtest::PrimaryContextTest {
  protected:
   void SetUp() override {
-    ASSERT_CU(cuInit(0));
-    ASSERT_CU(cuDevicePrimaryCtxRetain(&ctx_, 0));
-    ASSERT_CU(cuCtxSetCurrent(ctx_));
+    PrimaryContextTest::SetUp();
     k_ = LoadKernels();
     ASSERT_CU(cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING));
     ASSERT_CU(cuMemAlloc(&buffer_, kElements * sizeof(uint32_t)));
@@ -68,12 +66,10 @@ class ExecTest : public ::testing::Test {
     EXPECT_CU(cuMemFree(buffer_));
     EXPECT_CU(cuStreamDestroy(stream_));
     EXPECT_CU(cuModuleUnload(k_.module));
-    EXPECT_CU(cuCtxSetCurrent(nullptr));
-    EXPECT_CU(cuDevicePrimaryCtxRelease(0));
+    PrimaryContextTest::TearDown();
   }
 
   static constexpr size_t kElements = 1024;
-  CUcontext ctx_ = nullptr;
   Kernels k_;
   CUstream stream_ = nullptr;
   CUdeviceptr buffer_ = 0;  // kElements zeroed u32

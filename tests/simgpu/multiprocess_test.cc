@@ -40,20 +40,7 @@ long long KernelsOf(vxpu::ChildProcess& burn) {
   return JsonNumber(burn.output(), "kernels");
 }
 
-class MultiprocessTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_CU(cuInit(0));
-    ASSERT_CU(cuDevicePrimaryCtxRetain(&ctx_, 0));
-    ASSERT_CU(cuCtxSetCurrent(ctx_));
-  }
-  void TearDown() override {
-    EXPECT_CU(cuCtxSetCurrent(nullptr));
-    EXPECT_CU(cuDevicePrimaryCtxRelease(0));
-  }
-
-  CUcontext ctx_ = nullptr;
-};
+using MultiprocessTest = simtest::PrimaryContextTest;
 
 TEST_F(MultiprocessTest, TwoBurnsShareTheDeviceFairly) {
   auto a = StartBurn({"--seconds", "3", "--kernel-us", "1000"});

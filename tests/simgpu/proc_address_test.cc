@@ -44,20 +44,12 @@ auto As(void* pfn) {
   return reinterpret_cast<decltype(Fn)>(pfn);
 }
 
-class ProcAddressTest : public ::testing::Test {
+class ProcAddressTest : public simtest::PrimaryContextTest {
  protected:
   void SetUp() override {
     ASSERT_NE(Libcuda(), nullptr) << dlerror();
-    ASSERT_CU(cuInit(0));
-    ASSERT_CU(cuDevicePrimaryCtxRetain(&ctx_, 0));
-    ASSERT_CU(cuCtxSetCurrent(ctx_));
+    PrimaryContextTest::SetUp();
   }
-  void TearDown() override {
-    EXPECT_CU(cuCtxSetCurrent(nullptr));
-    EXPECT_CU(cuDevicePrimaryCtxRelease(0));
-  }
-
-  CUcontext ctx_ = nullptr;
 };
 
 TEST(ProcAddressBeforeInit, AnswersBeforeCuInit) {

@@ -98,6 +98,22 @@ bool PollFor(std::chrono::milliseconds timeout, Condition condition) {
   }
 }
 
+// A test that runs with device 0's primary context current.
+class PrimaryContextTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(cuInit(0), CUDA_SUCCESS);
+    ASSERT_EQ(cuDevicePrimaryCtxRetain(&ctx_, 0), CUDA_SUCCESS);
+    ASSERT_EQ(cuCtxSetCurrent(ctx_), CUDA_SUCCESS);
+  }
+  void TearDown() override {
+    EXPECT_EQ(cuCtxSetCurrent(nullptr), CUDA_SUCCESS);
+    EXPECT_EQ(cuDevicePrimaryCtxRelease(0), CUDA_SUCCESS);
+  }
+
+  CUcontext ctx_ = nullptr;
+};
+
 // Starts a program on this binary's simulated devices: it inherits the environment
 // (VXPU_SIMGPU_CONFIG included) with LD_LIBRARY_PATH set to simgpu. Killed when dropped.
 inline std::unique_ptr<vxpu::ChildProcess> StartOnSimgpu(const std::vector<std::string>& argv) {

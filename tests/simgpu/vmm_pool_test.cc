@@ -59,21 +59,17 @@ void SetReleaseThreshold(CUmemoryPool pool, cuuint64_t threshold) {
 }
 
 // Each test runs in the device's primary context with a stream of its own.
-class SimTest : public ::testing::Test {
+class SimTest : public simtest::PrimaryContextTest {
  protected:
   void SetUp() override {
-    ASSERT_CU(cuInit(0));
-    ASSERT_CU(cuDevicePrimaryCtxRetain(&ctx_, 0));
-    ASSERT_CU(cuCtxSetCurrent(ctx_));
+    PrimaryContextTest::SetUp();
     ASSERT_CU(cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING));
   }
   void TearDown() override {
     EXPECT_CU(cuStreamDestroy(stream_));
-    EXPECT_CU(cuCtxSetCurrent(nullptr));
-    EXPECT_CU(cuDevicePrimaryCtxRelease(0));
+    PrimaryContextTest::TearDown();
   }
 
-  CUcontext ctx_ = nullptr;
   CUstream stream_ = nullptr;
 };
 
