@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "bench/throwaway_device.h"
-#include "common/child_process.h"
 #include "cli/paths.h"
+#include "common/child_process.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"simgpu time-slicing fairness between saturating processes"};

@@ -49,7 +49,8 @@ Options Parse(int argc, char** argv) {
     } else if (flag == "--device") {
       char* end = nullptr;
       long ordinal = std::strtol(value, &end, 10);
-      if (end == value || *end != '\0' || ordinal < 0 || ordinal > 1024) Usage((std::string("bad value for --device: ") + value).c_str());
+      if (end == value || *end != '\0' || ordinal < 0 || ordinal > 1024)
+        Usage((std::string("bad value for --device: ") + value).c_str());
       o.device = static_cast<int>(ordinal);
     } else {
       Usage(("unknown flag " + flag).c_str());

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/child_process.h"
 #include "cli/nvml_client.h"
 #include "cli/paths.h"
+#include "common/child_process.h"
 #include "common/units.h"
 #include "simgpu/device_config.h"
 #include "simgpu/shared_device.h"
@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Workload {
   std::string name;
-  double start_fraction;     // of the demo's length
+  double start_fraction;  // of the demo's length
   double length_fraction;
   unsigned kernel_us;
   unsigned memory_mib;
@@ -62,18 +62,16 @@ std::string Bar(unsigned percent, int width) {
 std::vector<std::string> RenderFrame(const std::vector<std::unique_ptr<Workload>>& workloads, const GpuDevice& device,
                                      double elapsed) {
   std::vector<std::string> lines;
-  lines.push_back(fmt::format("vxpu demo  t={:5.1f}s  {} (simulated)  memory {} / {}  busy {:3}%", elapsed,
-                              device.name, FormatBytes(device.memory_used), FormatBytes(device.memory_total),
-                              device.utilization));
+  lines.push_back(fmt::format("vxpu demo  t={:5.1f}s  {} (simulated)  memory {} / {}  busy {:3}%", elapsed, device.name,
+                              FormatBytes(device.memory_used), FormatBytes(device.memory_total), device.utilization));
   lines.push_back(fmt::format("  {:<8} {:>7}  {:<8} {:>10}  {:>5}  {}", "WORKLOAD", "PID", "STATE", "MEMORY", "SHARE",
                               "DEVICE TIME"));
   for (const auto& w : workloads) {
     std::string state = !w->started ? "waiting" : w->process.running() ? "running" : "done";
     bool live = w->process.running();
-    lines.push_back(fmt::format("  {:<8} {:>7}  {:<8} {:>10}  {:>4}%  {}", w->name,
-                                w->started ? std::to_string(w->process.pid()) : "-", state,
-                                live ? FormatBytes(w->last_memory) : "-", live ? w->last_share : 0,
-                                Bar(live ? w->last_share : 0, 30)));
+    lines.push_back(fmt::format(
+        "  {:<8} {:>7}  {:<8} {:>10}  {:>4}%  {}", w->name, w->started ? std::to_string(w->process.pid()) : "-", state,
+        live ? FormatBytes(w->last_memory) : "-", live ? w->last_share : 0, Bar(live ? w->last_share : 0, 30)));
   }
   return lines;
 }
@@ -93,7 +91,8 @@ nlohmann::json Summary(const std::vector<std::unique_ptr<Workload>>& workloads) 
   nlohmann::json out = nlohmann::json::array();
   for (const auto& w : workloads) {
     nlohmann::json report = nlohmann::json::parse(w->process.output(), nullptr, false);
-    nlohmann::json entry = {{"name", w->name}, {"pid", w->process.pid()}, {"memory_bytes", uint64_t{w->memory_mib} << 20}};
+    nlohmann::json entry = {
+        {"name", w->name}, {"pid", w->process.pid()}, {"memory_bytes", uint64_t{w->memory_mib} << 20}};
     if (!report.is_discarded() && report.contains("device_seconds")) {
       double device_s = report["device_seconds"].get<double>();
       double wall_s = report["wall_seconds"].get<double>();
@@ -142,8 +141,13 @@ int RunDemo(const DemoOptions& options) {
     bool any_pending = false;
     for (auto& w : workloads) {
       if (!w->started && elapsed >= w->start_fraction * options.seconds) {
-        std::vector<std::string> argv = {burn, "--seconds", fmt::format("{:.2f}", w->length_fraction * options.seconds),
-                                         "--kernel-us", std::to_string(w->kernel_us), "--memory", std::to_string(w->memory_mib)};
+        std::vector<std::string> argv = {burn,
+                                         "--seconds",
+                                         fmt::format("{:.2f}", w->length_fraction * options.seconds),
+                                         "--kernel-us",
+                                         std::to_string(w->kernel_us),
+                                         "--memory",
+                                         std::to_string(w->memory_mib)};
         if (!w->process.Start(argv, env, &error)) {
           std::fprintf(stderr, "vxpu demo: %s\n", error.c_str());
           return 1;

@@ -28,14 +28,19 @@ int RunDevices(const DevicesOptions& options) {
   if (options.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const GpuDevice& d : devices) {
-      out.push_back({{"index", d.index}, {"name", d.name}, {"uuid", d.uuid}, {"memory_total", d.memory_total},
-                     {"memory_used", d.memory_used}, {"processes", d.processes.size()}});
+      out.push_back({{"index", d.index},
+                     {"name", d.name},
+                     {"uuid", d.uuid},
+                     {"memory_total", d.memory_total},
+                     {"memory_used", d.memory_used},
+                     {"processes", d.processes.size()}});
     }
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
-  std::printf("%s\n", fmt::format("{:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", "INDEX", "NAME", "UUID", "MEMORY", "USED",
-                                  "PROCS").c_str());
+  std::printf("%s\n",
+              fmt::format("{:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", "INDEX", "NAME", "UUID", "MEMORY", "USED", "PROCS")
+                  .c_str());
   for (const GpuDevice& d : devices) {
     std::printf("%s\n", fmt::format("{:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", d.index, d.name, d.uuid,
                                     FormatBytes(d.memory_total), FormatBytes(d.memory_used), d.processes.size())

@@ -4,7 +4,7 @@
 namespace vxpu {
 
 struct DevicesOptions {
-  bool sim = false;   // read simgpu's NVML instead of the real driver's
+  bool sim = false;  // read simgpu's NVML instead of the real driver's
   bool json = false;
 };
 

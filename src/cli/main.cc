@@ -8,9 +8,10 @@ namespace {
 
 // "-o json" / "-o table": the output format every subcommand accepts.
 void AddOutputOption(CLI::App* command, bool* json) {
-  command->add_option_function<std::string>(
-             "-o,--output", [json](const std::string& format) { *json = format == "json"; },
-             "Output format: table (default) or json")
+  command
+      ->add_option_function<std::string>(
+          "-o,--output", [json](const std::string& format) { *json = format == "json"; },
+          "Output format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
 }
 

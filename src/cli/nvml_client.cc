@@ -43,7 +43,8 @@ std::unique_ptr<NvmlClient> NvmlClient::Open(const std::string& path, std::strin
             Resolve(handle, "nvmlErrorString", &a.error_string, error) &&
             Resolve(handle, "nvmlDeviceGetCount_v2", &a.count, error) &&
             Resolve(handle, "nvmlDeviceGetHandleByIndex_v2", &a.by_index, error) &&
-            Resolve(handle, "nvmlDeviceGetName", &a.name, error) && Resolve(handle, "nvmlDeviceGetUUID", &a.uuid, error) &&
+            Resolve(handle, "nvmlDeviceGetName", &a.name, error) &&
+            Resolve(handle, "nvmlDeviceGetUUID", &a.uuid, error) &&
             Resolve(handle, "nvmlDeviceGetMemoryInfo", &a.memory, error) &&
             Resolve(handle, "nvmlDeviceGetUtilizationRates", &a.utilization, error) &&
             Resolve(handle, "nvmlDeviceGetComputeRunningProcesses_v3", &a.processes, error) &&

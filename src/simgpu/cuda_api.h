@@ -8,12 +8,11 @@
 #include <cuda.h>
 extern "C" {
 CUresult CUDAAPI cuCtxCreate_v2(CUcontext* pctx, unsigned int flags, CUdevice dev);
-CUresult CUDAAPI cuCtxCreate_v3(CUcontext* pctx, CUexecAffinityParam* params, int num_params,
-                                unsigned int flags, CUdevice dev);
+CUresult CUDAAPI cuCtxCreate_v3(CUcontext* pctx, CUexecAffinityParam* params, int num_params, unsigned int flags,
+                                CUdevice dev);
 CUresult CUDAAPI simgpu_cuGetProcAddress_v1(const char* symbol, void** pfn, int cuda_version,
                                             cuuint64_t flags) __asm__("cuGetProcAddress");
-CUresult CUDAAPI simgpu_cuEventElapsedTime_v1(float* ms, CUevent start, CUevent end)
-    __asm__("cuEventElapsedTime");
+CUresult CUDAAPI simgpu_cuEventElapsedTime_v1(float* ms, CUevent start, CUevent end) __asm__("cuEventElapsedTime");
 CUresult CUDAAPI simgpu_cuDeviceGetUuid_v1(CUuuid* uuid, CUdevice dev) __asm__("cuDeviceGetUuid");
 CUresult CUDAAPI simgpu_cuStreamDestroy_v1(CUstream stream) __asm__("cuStreamDestroy");
 CUresult CUDAAPI simgpu_cuEventDestroy_v1(CUevent event) __asm__("cuEventDestroy");

@@ -113,8 +113,7 @@ std::string ParseDevice(const nlohmann::json& entry, size_t index, DeviceSpec* s
       return where + ": unknown key \"" + key + "\"";
     }
   }
-  if (spec->context_overhead >= spec->total_memory)
-    return where + ": context_overhead must be smaller than memory";
+  if (spec->context_overhead >= spec->total_memory) return where + ": context_overhead must be smaller than memory";
   return "";
 }
 

@@ -14,14 +14,14 @@ namespace simgpu {
 
 struct DeviceSpec {
   std::string name;
-  std::string uuid;                // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+  std::string uuid;  // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
   unsigned char uuid_bytes[16] = {};
-  uint64_t total_memory = 0;       // bytes
+  uint64_t total_memory = 0;  // bytes
   int sm_count = 0;
   int cc_major = 0;
   int cc_minor = 0;
-  uint64_t context_overhead = 0;   // device memory a context takes when created
-  uint32_t timeslice_us = 0;       // round-robin quantum between contexts with pending work
+  uint64_t context_overhead = 0;  // device memory a context takes when created
+  uint32_t timeslice_us = 0;      // round-robin quantum between contexts with pending work
 };
 
 struct DeviceConfig {

@@ -41,8 +41,8 @@ struct Stream {
 };
 
 struct EventState {
-  uint64_t seq = 0;          // operation that completes the latest record; 0 = never recorded
-  uint64_t timestamp_ns = 0; // when it completed
+  uint64_t seq = 0;           // operation that completes the latest record; 0 = never recorded
+  uint64_t timestamp_ns = 0;  // when it completed
 };
 
 struct Event {
@@ -69,8 +69,8 @@ struct MemPool {
   uint64_t release_threshold = 0;
   uint64_t reserved = 0, reserved_high = 0;
   uint64_t used = 0, used_high = 0;
-  std::map<uintptr_t, uint64_t> blocks;             // every block the pool holds
-  std::multimap<uint64_t, uintptr_t> free_blocks;   // size -> address, reusable
+  std::map<uintptr_t, uint64_t> blocks;            // every block the pool holds
+  std::multimap<uint64_t, uintptr_t> free_blocks;  // size -> address, reusable
 };
 
 // Physical memory of the VMM API: a memfd mapped wherever cuMemMap puts it.
@@ -79,7 +79,7 @@ struct PhysicalAllocation {
   uint64_t size = 0;
   int fd = -1;
   int mappings = 0;
-  int handle_refs = 1;    // cuMemCreate/cuMemRetainAllocationHandle minus cuMemRelease
+  int handle_refs = 1;  // cuMemCreate/cuMemRetainAllocationHandle minus cuMemRelease
   // Freed once no handle reference and no mapping remains.
 };
 
@@ -105,7 +105,7 @@ struct Device {
   int ordinal = 0;
   DeviceSpec spec;
   std::unique_ptr<SharedDevice> shared;
-  int slot = -1;                        // this process's client slot, once it has a context
+  int slot = -1;  // this process's client slot, once it has a context
   std::unique_ptr<Executor> executor;
   Context* primary = nullptr;
   int primary_refs = 0;
@@ -176,8 +176,8 @@ struct PerThreadDefaultStreamScope {
 
 }  // namespace simgpu
 
-#define SIM_TRY(expr)                              \
-  do {                                             \
-    CUresult sim_try_result_ = (expr);             \
+#define SIM_TRY(expr)                                            \
+  do {                                                           \
+    CUresult sim_try_result_ = (expr);                           \
     if (sim_try_result_ != CUDA_SUCCESS) return sim_try_result_; \
   } while (0)

@@ -3,8 +3,8 @@
 // Device addresses are host addresses of lazily backed mappings (MAP_NORESERVE): an 80 GB
 // device costs nothing until written. Capacity is enforced against the shared per-device
 // ledger, so all processes on a device see the same free memory and the same OOM.
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #include "simgpu/driver.h"
 
@@ -60,7 +60,8 @@ CUresult SubmitTransfer(CUstream hstream, bool sync, std::initializer_list<std::
 CUresult Copy(uint64_t dst, uint64_t src, size_t n, bool dst_device, bool src_device, CUstream stream, bool sync) {
   if (n == 0) return CheckInit();
   if (dst == 0 || src == 0) return CUDA_ERROR_INVALID_VALUE;
-  return SubmitTransfer(stream, sync, {{dst_device ? dst : 0, dst_device ? n : 0}, {src_device ? src : 0, src_device ? n : 0}},
+  return SubmitTransfer(stream, sync,
+                        {{dst_device ? dst : 0, dst_device ? n : 0}, {src_device ? src : 0, src_device ? n : 0}},
                         [dst, src, n] {
                           std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), n);
                           return 0;
@@ -134,7 +135,9 @@ using namespace simgpu;
 
 extern "C" {
 
-CUresult CUDAAPI cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytes) { return AllocateLinear(dptr, bytes, AllocKind::kLinear); }
+CUresult CUDAAPI cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytes) {
+  return AllocateLinear(dptr, bytes, AllocKind::kLinear);
+}
 
 CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr* dptr, size_t bytes, unsigned int flags) {
   if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
@@ -252,7 +255,9 @@ CUresult CUDAAPI cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstr
 }
 
 CUresult CUDAAPI cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, size_t n) { return Memset(dst, v, n, nullptr, true); }
-CUresult CUDAAPI cuMemsetD16_v2(CUdeviceptr dst, unsigned short v, size_t n) { return Memset(dst, v, n, nullptr, true); }
+CUresult CUDAAPI cuMemsetD16_v2(CUdeviceptr dst, unsigned short v, size_t n) {
+  return Memset(dst, v, n, nullptr, true);
+}
 CUresult CUDAAPI cuMemsetD32_v2(CUdeviceptr dst, unsigned int v, size_t n) { return Memset(dst, v, n, nullptr, true); }
 CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUstream s) {
   return Memset(dst, v, n, s, false);

@@ -43,8 +43,7 @@ bool ValidShape(const LaunchShape& s) {
     if (s.grid[i] == 0 || s.block[i] == 0) return false;
   }
   uint64_t threads = uint64_t{s.block[0]} * s.block[1] * s.block[2];
-  return threads <= 1024 && s.block[2] <= 64 && s.grid[1] <= 65535 && s.grid[2] <= 65535 &&
-         s.shared_bytes <= 232448;
+  return threads <= 1024 && s.block[2] <= 64 && s.grid[1] <= 65535 && s.grid[2] <= 65535 && s.shared_bytes <= 232448;
 }
 
 // Packs the kernel's arguments from kernelParams or from the `extra` buffer description.
@@ -92,8 +91,8 @@ CUresult Launch(CUfunction hfunc, const LaunchShape& shape, CUstream hstream, vo
   if (stream->ctx != func->module->ctx) return CUDA_ERROR_INVALID_CONTEXT;
   std::vector<uint8_t> args;
   SIM_TRY(PackParams(*func->kernel, params, extra, &args));
-  uint64_t threads = uint64_t{shape.grid[0]} * shape.grid[1] * shape.grid[2] * shape.block[0] * shape.block[1] *
-                     shape.block[2];
+  uint64_t threads =
+      uint64_t{shape.grid[0]} * shape.grid[1] * shape.grid[2] * shape.block[0] * shape.block[1] * shape.block[2];
   const BuiltinKernel* kernel = func->kernel;
   uint64_t device_ns = kernel->device_ns(args.data(), threads);
   EnqueueLocked(stream, device_ns, [kernel, args = std::move(args), threads] {
@@ -195,8 +194,8 @@ CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, 
 }
 
 CUresult CUDAAPI cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
-                                           unsigned int bx, unsigned int by, unsigned int bz,
-                                           unsigned int shared_bytes, CUstream stream, void** params) {
+                                           unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared_bytes,
+                                           CUstream stream, void** params) {
   return Launch(f, LaunchShape{{gx, gy, gz}, {bx, by, bz}, shared_bytes}, stream, params, nullptr);
 }
 

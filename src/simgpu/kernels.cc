@@ -7,8 +7,8 @@
 namespace simgpu {
 namespace {
 
-constexpr uint64_t kLaunchNs = 2000;          // fixed cost of any kernel
-constexpr uint64_t kBytesPerNs = 2000;        // ~2 TB/s of memory bandwidth
+constexpr uint64_t kLaunchNs = 2000;    // fixed cost of any kernel
+constexpr uint64_t kBytesPerNs = 2000;  // ~2 TB/s of memory bandwidth
 
 template <typename T>
 T Param(const uint8_t* params, uint32_t offset) {

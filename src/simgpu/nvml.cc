@@ -104,7 +104,8 @@ nvmlReturn_t nvmlInitWithFlags(unsigned int) {
       n.devices.clear();
       return NVML_ERROR_DRIVER_NOT_LOADED;
     }
-    n.devices.push_back(std::make_unique<NvmlDevice>(NvmlDevice{static_cast<unsigned>(i), config.devices[i], std::move(shared)}));
+    n.devices.push_back(
+        std::make_unique<NvmlDevice>(NvmlDevice{static_cast<unsigned>(i), config.devices[i], std::move(shared)}));
   }
   n.init_count = 1;
   return NVML_SUCCESS;
@@ -216,7 +217,8 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t handle, nvmlMemory_v2_t* me
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_t* infos) {
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsigned int* count,
+                                                     nvmlProcessInfo_t* infos) {
   std::lock_guard<std::mutex> lock(TheNvml().mu);
   NvmlDevice* d = nullptr;
   if (nvmlReturn_t r = DeviceOf(handle, &d); r != NVML_SUCCESS) return r;
@@ -227,13 +229,15 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsign
     return clients.empty() ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
   }
   for (size_t i = 0; i < clients.size(); ++i) {
-    infos[i] = nvmlProcessInfo_t{static_cast<unsigned>(clients[i].pid), clients[i].memory_used, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    infos[i] =
+        nvmlProcessInfo_t{static_cast<unsigned>(clients[i].pid), clients[i].memory_used, 0xFFFFFFFFu, 0xFFFFFFFFu};
   }
   *count = static_cast<unsigned>(clients.size());
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t handle, unsigned int* count, nvmlProcessInfo_t* infos) {
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t handle, unsigned int* count,
+                                                     nvmlProcessInfo_t* infos) {
   return nvmlDeviceGetComputeRunningProcesses_v3(handle, count, infos);
 }
 

@@ -122,8 +122,8 @@ std::string SegmentName(const DeviceSpec& spec) {
   mix(spec.total_memory);
   mix(kLayoutVersion);
   char name[128];
-  std::snprintf(name, sizeof(name), "/vxpu-simgpu-%u-%s-%08llx", static_cast<unsigned>(getuid()),
-                spec.uuid.c_str(), static_cast<unsigned long long>(hash & 0xffffffffull));
+  std::snprintf(name, sizeof(name), "/vxpu-simgpu-%u-%s-%08llx", static_cast<unsigned>(getuid()), spec.uuid.c_str(),
+                static_cast<unsigned long long>(hash & 0xffffffffull));
   return name;
 }
 
@@ -190,8 +190,8 @@ bool ReadProcStat(int32_t pid, char* state, uint64_t* start_ticks) {
   const char* p = std::strrchr(buf, ')');  // the command name may contain spaces and ')'
   if (p == nullptr) return false;
   unsigned long long ticks = 0;
-  if (std::sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                  state, &ticks) != 2)
+  if (std::sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", state,
+                  &ticks) != 2)
     return false;
   *start_ticks = ticks;
   return true;

@@ -54,8 +54,8 @@ TEST(VxpuCli, DevicesListsTheSimulatedGpu) {
 }
 
 TEST(VxpuCli, DevicesWithoutADriverSaysSoAndSuggestsSim) {
-  if (void* real = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_LOCAL); real != nullptr ||
-      (real = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL)) != nullptr) {
+  if (void* real = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_LOCAL);
+      real != nullptr || (real = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL)) != nullptr) {
     GTEST_SKIP() << "a real NVML is installed here";
   }
   Result r = RunVxpu("devices");
