@@ -60,7 +60,7 @@ BENCHMARK(BM_MemcpyHtoD);
 }  // namespace
 
 int main(int argc, char** argv) {
-  vxpu::bench::UseThrowawayDevice("api");
+  vxpu::bench::ThrowawayDevice device("api");
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--kernel-us", kernel_us, "Length of each kernel")->check(CLI::Range(10u, 1000000u));
   CLI11_PARSE(app, argc, argv);
 
-  std::string config = vxpu::bench::UseThrowawayDevice("share");
-  std::vector<std::string> env = {"VXPU_SIMGPU_CONFIG=" + config, "LD_LIBRARY_PATH=" + vxpu::SimgpuDir()};
+  vxpu::bench::ThrowawayDevice device("share");
+  std::vector<std::string> env = {"VXPU_SIMGPU_CONFIG=" + device.config_path(), "LD_LIBRARY_PATH=" + vxpu::SimgpuDir()};
   std::vector<std::unique_ptr<vxpu::ChildProcess>> children;
   for (int i = 0; i < processes; ++i) {
     auto child = std::make_unique<vxpu::ChildProcess>();
@@ -64,6 +64,5 @@ int main(int argc, char** argv) {
     fmt::print("  process {}: {:.2f}% of device time (target {:.2f}%)\n", i, share, target);
   }
   fmt::print("max_error_points={:.2f} device_busy={:.1f}%\n", max_error, 100.0 * total / wall);
-  std::remove(config.c_str());
   return 0;
 }

@@ -1,23 +1,42 @@
-// A simulated device of its own for a benchmark run, so no other run's state is measured.
+// A simulated device of its own for a benchmark run, so no other run's state is measured,
+// and nothing of it is left behind.
 #pragma once
 
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
+#include "simgpu/device_config.h"
+#include "simgpu/shared_device.h"
+
 namespace vxpu::bench {
 
-// Writes a one-device simgpu config and points VXPU_SIMGPU_CONFIG at it; returns its path.
-inline std::string UseThrowawayDevice(const char* tag) {
-  char path[128];
-  std::snprintf(path, sizeof(path), "/tmp/vxpu-bench-%s-%d.json", tag, static_cast<int>(getpid()));
-  char uuid[64];
-  std::snprintf(uuid, sizeof(uuid), "GPU-be4c0000-0000-4000-8000-%012x", static_cast<unsigned>(getpid()));
-  std::ofstream(path) << R"({"devices":[{"uuid":")" << uuid << R"(","memory":"80GiB"}]})";
-  setenv("VXPU_SIMGPU_CONFIG", path, 1);
-  return path;
-}
+// Writes a one-device simgpu config and points VXPU_SIMGPU_CONFIG at it while alive.
+class ThrowawayDevice {
+ public:
+  explicit ThrowawayDevice(const char* tag) {
+    char path[128];
+    std::snprintf(path, sizeof(path), "/tmp/vxpu-bench-%s-%d.json", tag, static_cast<int>(getpid()));
+    path_ = path;
+    char uuid[64];
+    std::snprintf(uuid, sizeof(uuid), "GPU-be4c0000-0000-4000-8000-%012x", static_cast<unsigned>(getpid()));
+    std::ofstream(path_) << R"({"devices":[{"uuid":")" << uuid << R"(","memory":"80GiB"}]})";
+    setenv(simgpu::kConfigEnv, path_.c_str(), 1);
+  }
+  ~ThrowawayDevice() {
+    for (const simgpu::DeviceSpec& spec : simgpu::LoadDeviceConfig().devices) simgpu::SharedDevice::Unlink(spec);
+    std::remove(path_.c_str());
+  }
+  ThrowawayDevice(const ThrowawayDevice&) = delete;
+  ThrowawayDevice& operator=(const ThrowawayDevice&) = delete;
+
+  const std::string& config_path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace vxpu::bench

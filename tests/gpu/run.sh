@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The GPU suite, for a machine with a real NVIDIA GPU and the CUDA toolkit (no package registry
+# needed): builds the dependency-free targets with plain CMake and runs the sample programs
+# against the real driver. Prints one PASS/FAIL line per check and exits non-zero on a failure.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${VXPU_GPU_BUILD_DIR:-$root/build-gpu}"
+
+cmake -S "$root" -B "$build" -DVXPU_INTERPOSER_ONLY=ON -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
+cmake --build "$build" -j "$(nproc)" >/dev/null || exit 1
+
+failed=0
+check() {  # check NAME COMMAND...: runs COMMAND, reports its outcome
+  local name="$1"; shift
+  if output="$("$@" 2>&1)"; then
+    echo "PASS $name: $(echo "$output" | tail -n 1)"
+  else
+    echo "FAIL $name: $(echo "$output" | tail -n 3 | tr '\n' ' ')"
+    failed=1
+  fi
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/GPU /'
+check "vector_add on the real driver" "$build/bin/vxpu-vector_add" 10000000
+check "burn on the real driver" "$build/bin/vxpu-burn" --seconds 2 --kernel-us 1000
+exit $failed
