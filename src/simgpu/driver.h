@@ -135,7 +135,10 @@ Driver& TheDriver();
 
 // ---- helpers for entry points; "Locked" ones expect Driver::mu held ----
 
-CUresult CheckInit();
+CUresult CheckInit();  // takes Driver::mu
+CUresult InitializedLocked();
+// The calling thread's context stack (top = current context).
+std::vector<Context*>& ThreadContextStack();
 CUresult DeviceLocked(CUdevice ordinal, Device** out);
 CUresult CurrentContextLocked(Context** out);
 // Registers this process as a client of the device (first context on it).

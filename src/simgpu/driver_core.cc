@@ -1,4 +1,4 @@
-// Initialisation, devices, contexts and the shared helpers of the simulated driver.
+// Initialisation and the shared helpers of the simulated driver.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -12,7 +12,7 @@ namespace simgpu {
 
 namespace {
 
-thread_local std::vector<Context*> tls_context_stack;
+thread_local std::vector<Context*> tls_context_stack;  // cuCtxPush/Pop, cuCtxSetCurrent
 thread_local std::unordered_map<Context*, Stream*> tls_per_thread_streams;
 thread_local int tls_per_thread_default = 0;
 
@@ -70,18 +70,21 @@ Driver& TheDriver() {
   return *driver;
 }
 
+std::vector<Context*>& ThreadContextStack() { return tls_context_stack; }
+
+CUresult InitializedLocked() { return TheDriver().initialized ? CUDA_SUCCESS : g_init_result; }
+
 PerThreadDefaultStreamScope::PerThreadDefaultStreamScope() { ++tls_per_thread_default; }
 PerThreadDefaultStreamScope::~PerThreadDefaultStreamScope() { --tls_per_thread_default; }
 
 CUresult CheckInit() {
-  Driver& d = TheDriver();
-  std::lock_guard<std::mutex> lock(d.mu);
-  return d.initialized ? CUDA_SUCCESS : g_init_result;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  return InitializedLocked();
 }
 
 CUresult DeviceLocked(CUdevice ordinal, Device** out) {
   Driver& d = TheDriver();
-  if (!d.initialized) return g_init_result;
+  SIM_TRY(InitializedLocked());
   if (ordinal < 0 || static_cast<size_t>(ordinal) >= d.devices.size()) return CUDA_ERROR_INVALID_DEVICE;
   *out = d.devices[static_cast<size_t>(ordinal)].get();
   return CUDA_SUCCESS;
@@ -89,7 +92,7 @@ CUresult DeviceLocked(CUdevice ordinal, Device** out) {
 
 CUresult CurrentContextLocked(Context** out) {
   Driver& d = TheDriver();
-  if (!d.initialized) return g_init_result;
+  SIM_TRY(InitializedLocked());
   if (tls_context_stack.empty()) return CUDA_ERROR_INVALID_CONTEXT;
   Context* ctx = tls_context_stack.back();
   if (d.contexts.count(ctx) == 0) return CUDA_ERROR_CONTEXT_IS_DESTROYED;
@@ -163,7 +166,7 @@ CUresult ResolveStreamLocked(CUstream handle, Context* current, Stream** out) {
   if (per_thread) {
     if (current == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
     Stream*& s = tls_per_thread_streams[current];
-    if (s == nullptr || d.streams.count(s) == 0) {
+    if (s == nullptr || d.streams.count(s) == 0 || s->ctx != current) {  // gone, or its address reused
       s = new Stream{current, CU_STREAM_NON_BLOCKING, 0, 0};
       d.streams.insert(s);
     }
@@ -249,291 +252,6 @@ CUresult CUDAAPI cuDriverGetVersion(int* version) {
   if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *version = CUDA_VERSION;
   return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDeviceGetCount(int* count) {
-  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  SIM_TRY(CheckInit());
-  *count = static_cast<int>(TheDriver().devices.size());
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDeviceGet(CUdevice* device, int ordinal) {
-  if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  *device = ordinal;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDeviceGetName(char* name, int len, CUdevice ordinal) {
-  if (name == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  std::snprintf(name, static_cast<size_t>(len), "%s", dev->spec.name.c_str());
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice ordinal) {
-  if (uuid == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  std::memcpy(uuid->bytes, dev->spec.uuid_bytes, sizeof(uuid->bytes));
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI simgpu_cuDeviceGetUuid_v1(CUuuid* uuid, CUdevice ordinal) { return cuDeviceGetUuid_v2(uuid, ordinal); }
-
-CUresult CUDAAPI cuDeviceTotalMem_v2(size_t* bytes, CUdevice ordinal) {
-  if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  *bytes = dev->spec.total_memory;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDeviceComputeCapability(int* major, int* minor, CUdevice ordinal) {
-  if (major == nullptr || minor == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  *major = dev->spec.cc_major;
-  *minor = dev->spec.cc_minor;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDeviceGetPCIBusId(char* bus_id, int len, CUdevice ordinal) {
-  if (bus_id == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  std::snprintf(bus_id, static_cast<size_t>(len), "0000:%02x:00.0", 0x18 + dev->ordinal);
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDeviceCanAccessPeer(int* can_access, CUdevice dev, CUdevice peer) {
-  if (can_access == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* a = nullptr;
-  Device* b = nullptr;
-  SIM_TRY(DeviceLocked(dev, &a));
-  SIM_TRY(DeviceLocked(peer, &b));
-  *can_access = 0;
-  return CUDA_SUCCESS;
-}
-
-// ---- contexts ----
-
-CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice ordinal) {
-  if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  if (dev->primary == nullptr) SIM_TRY(CreateContextLocked(dev, dev->primary_flags, true, &dev->primary));
-  ++dev->primary_refs;
-  *pctx = reinterpret_cast<CUcontext>(dev->primary);
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice ordinal) {
-  Driver& d = TheDriver();
-  Device* dev = nullptr;
-  uint64_t seq = 0;
-  {
-    std::lock_guard<std::mutex> lock(d.mu);
-    SIM_TRY(DeviceLocked(ordinal, &dev));
-    if (dev->primary == nullptr || dev->primary_refs <= 0) return CUDA_ERROR_INVALID_CONTEXT;
-    if (dev->primary_refs > 1) {
-      --dev->primary_refs;
-      return CUDA_SUCCESS;
-    }
-    seq = dev->primary->last_seq;
-  }
-  WaitDevice(dev, seq);
-  std::lock_guard<std::mutex> lock(d.mu);
-  if (dev->primary != nullptr && --dev->primary_refs == 0) DestroyContextLocked(dev->primary);
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI simgpu_cuDevicePrimaryCtxRelease_v1(CUdevice ordinal) { return cuDevicePrimaryCtxRelease_v2(ordinal); }
-
-CUresult CUDAAPI cuDevicePrimaryCtxGetState(CUdevice ordinal, unsigned int* flags, int* active) {
-  if (flags == nullptr || active == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  *flags = dev->primary_flags;
-  *active = dev->primary != nullptr ? 1 : 0;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDevicePrimaryCtxSetFlags_v2(CUdevice ordinal, unsigned int flags) {
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  if (flags & ~static_cast<unsigned>(CU_CTX_FLAGS_MASK)) return CUDA_ERROR_INVALID_VALUE;
-  dev->primary_flags = flags;
-  if (dev->primary != nullptr) dev->primary->flags = flags;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuDevicePrimaryCtxReset_v2(CUdevice ordinal) {
-  Driver& d = TheDriver();
-  Device* dev = nullptr;
-  uint64_t seq = 0;
-  {
-    std::lock_guard<std::mutex> lock(d.mu);
-    SIM_TRY(DeviceLocked(ordinal, &dev));
-    if (dev->primary == nullptr) return CUDA_SUCCESS;
-    seq = dev->primary->last_seq;
-  }
-  WaitDevice(dev, seq);
-  std::lock_guard<std::mutex> lock(d.mu);
-  if (dev->primary != nullptr) DestroyContextLocked(dev->primary);
-  dev->primary_refs = 0;
-  return CUDA_SUCCESS;
-}
-
-static CUresult CreateAndPush(CUcontext* pctx, unsigned int flags, CUdevice ordinal) {
-  if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (flags & ~static_cast<unsigned>(CU_CTX_FLAGS_MASK)) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Device* dev = nullptr;
-  SIM_TRY(DeviceLocked(ordinal, &dev));
-  Context* ctx = nullptr;
-  SIM_TRY(CreateContextLocked(dev, flags, false, &ctx));
-  tls_context_stack.push_back(ctx);
-  *pctx = reinterpret_cast<CUcontext>(ctx);
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxCreate_v2(CUcontext* pctx, unsigned int flags, CUdevice dev) {
-  return CreateAndPush(pctx, flags, dev);
-}
-
-CUresult CUDAAPI cuCtxCreate_v3(CUcontext* pctx, CUexecAffinityParam*, int num_params, unsigned int flags,
-                                CUdevice dev) {
-  if (num_params < 0) return CUDA_ERROR_INVALID_VALUE;
-  return CreateAndPush(pctx, flags, dev);
-}
-
-CUresult CUDAAPI cuCtxCreate_v4(CUcontext* pctx, CUctxCreateParams*, unsigned int flags, CUdevice dev) {
-  return CreateAndPush(pctx, flags, dev);
-}
-
-CUresult CUDAAPI cuCtxDestroy_v2(CUcontext handle) {
-  Driver& d = TheDriver();
-  Context* ctx = reinterpret_cast<Context*>(handle);
-  uint64_t seq = 0;
-  {
-    std::lock_guard<std::mutex> lock(d.mu);
-    SIM_TRY(d.initialized ? CUDA_SUCCESS : g_init_result);
-    if (d.contexts.count(ctx) == 0 || ctx->primary) return CUDA_ERROR_INVALID_CONTEXT;
-    seq = ctx->last_seq;
-  }
-  WaitDevice(ctx->device, seq);
-  std::lock_guard<std::mutex> lock(d.mu);
-  if (d.contexts.count(ctx) != 0) DestroyContextLocked(ctx);
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI simgpu_cuCtxDestroy_v1(CUcontext ctx) { return cuCtxDestroy_v2(ctx); }
-
-CUresult CUDAAPI cuCtxSetCurrent(CUcontext handle) {
-  Driver& d = TheDriver();
-  std::lock_guard<std::mutex> lock(d.mu);
-  SIM_TRY(d.initialized ? CUDA_SUCCESS : g_init_result);
-  Context* ctx = reinterpret_cast<Context*>(handle);
-  if (ctx == nullptr) {
-    if (!tls_context_stack.empty()) tls_context_stack.pop_back();
-    return CUDA_SUCCESS;
-  }
-  if (d.contexts.count(ctx) == 0) return CUDA_ERROR_INVALID_CONTEXT;
-  if (tls_context_stack.empty()) {
-    tls_context_stack.push_back(ctx);
-  } else {
-    tls_context_stack.back() = ctx;
-  }
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxGetCurrent(CUcontext* pctx) {
-  if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  SIM_TRY(TheDriver().initialized ? CUDA_SUCCESS : g_init_result);
-  *pctx = tls_context_stack.empty() ? nullptr : reinterpret_cast<CUcontext>(tls_context_stack.back());
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxPushCurrent_v2(CUcontext handle) {
-  Driver& d = TheDriver();
-  std::lock_guard<std::mutex> lock(d.mu);
-  SIM_TRY(d.initialized ? CUDA_SUCCESS : g_init_result);
-  Context* ctx = reinterpret_cast<Context*>(handle);
-  if (d.contexts.count(ctx) == 0) return CUDA_ERROR_INVALID_CONTEXT;
-  tls_context_stack.push_back(ctx);
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxPopCurrent_v2(CUcontext* pctx) {
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  SIM_TRY(TheDriver().initialized ? CUDA_SUCCESS : g_init_result);
-  if (tls_context_stack.empty()) return CUDA_ERROR_INVALID_CONTEXT;
-  if (pctx != nullptr) *pctx = reinterpret_cast<CUcontext>(tls_context_stack.back());
-  tls_context_stack.pop_back();
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxGetDevice(CUdevice* device) {
-  if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Context* ctx = nullptr;
-  SIM_TRY(CurrentContextLocked(&ctx));
-  *device = ctx->device->ordinal;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxGetFlags(unsigned int* flags) {
-  if (flags == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Context* ctx = nullptr;
-  SIM_TRY(CurrentContextLocked(&ctx));
-  *flags = ctx->flags;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxGetApiVersion(CUcontext handle, unsigned int* version) {
-  if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Context* ctx = reinterpret_cast<Context*>(handle);
-  if (ctx == nullptr) SIM_TRY(CurrentContextLocked(&ctx));
-  if (TheDriver().contexts.count(ctx) == 0) return CUDA_ERROR_INVALID_CONTEXT;
-  *version = 3020;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxGetStreamPriorityRange(int* least, int* greatest) {
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Context* ctx = nullptr;
-  SIM_TRY(CurrentContextLocked(&ctx));
-  if (least != nullptr) *least = 0;
-  if (greatest != nullptr) *greatest = -5;
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuCtxSynchronize(void) {
-  Context* ctx = nullptr;
-  uint64_t seq = 0;
-  {
-    std::lock_guard<std::mutex> lock(TheDriver().mu);
-    SIM_TRY(CurrentContextLocked(&ctx));
-    seq = ctx->last_seq;
-  }
-  return WaitDevice(ctx->device, seq);
 }
 
 }  // extern "C"

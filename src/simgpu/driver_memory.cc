@@ -160,7 +160,7 @@ CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr) {
   Device* device = nullptr;
   {
     std::lock_guard<std::mutex> lock(d.mu);
-    SIM_TRY(d.initialized ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED);
+    SIM_TRY(InitializedLocked());
     if (dptr == 0) return CUDA_SUCCESS;
     auto it = d.allocations.find(dptr);
     if (it == d.allocations.end() || (it->second.kind != AllocKind::kLinear && it->second.kind != AllocKind::kManaged))

@@ -89,7 +89,7 @@ CUresult CUDAAPI cuStreamCreateWithPriority(CUstream* out, unsigned int flags, i
 CUresult CUDAAPI cuStreamDestroy_v2(CUstream handle) {
   Driver& d = TheDriver();
   std::lock_guard<std::mutex> lock(d.mu);
-  SIM_TRY(d.initialized ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED);
+  SIM_TRY(InitializedLocked());
   auto* stream = reinterpret_cast<Stream*>(handle);
   // Work already queued still completes; only the handle goes.
   if (d.streams.count(stream) == 0 || stream == stream->ctx->legacy_stream) return CUDA_ERROR_INVALID_HANDLE;

@@ -133,7 +133,7 @@ CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGene
     return CUDA_ERROR_INVALID_VALUE;
   Driver& d = TheDriver();
   std::lock_guard<std::mutex> lock(d.mu);
-  SIM_TRY(d.initialized ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED);
+  SIM_TRY(InitializedLocked());
   auto* phys = reinterpret_cast<PhysicalAllocation*>(handle);
   if (d.physical.count(phys) == 0 || phys->handle_refs <= 0) return CUDA_ERROR_INVALID_HANDLE;
   if (offset + size > phys->size || !InsideReservationLocked(ptr, size)) return CUDA_ERROR_INVALID_VALUE;
@@ -160,7 +160,7 @@ CUresult CUDAAPI cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessD
   if (desc == nullptr || count == 0) return CUDA_ERROR_INVALID_VALUE;
   Driver& d = TheDriver();
   std::lock_guard<std::mutex> lock(d.mu);
-  SIM_TRY(d.initialized ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED);
+  SIM_TRY(InitializedLocked());
   bool covers = false;
   auto mappings = MappingsInLocked(ptr, size, &covers);
   if (!covers) return CUDA_ERROR_INVALID_VALUE;
@@ -184,7 +184,7 @@ CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size) {
   Device* device = nullptr;
   {
     std::lock_guard<std::mutex> lock(d.mu);
-    SIM_TRY(d.initialized ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED);
+    SIM_TRY(InitializedLocked());
     bool covers = false;
     auto mappings = MappingsInLocked(ptr, size, &covers);
     if (!covers) return CUDA_ERROR_INVALID_VALUE;

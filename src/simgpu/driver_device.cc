@@ -1,5 +1,7 @@
-// Device attributes and error strings: the descriptive part of the driver API.
+// Devices as the driver API describes them: count, names, UUIDs, memory, attributes; and
+// the error strings.
 #include <cstdio>
+#include <cstring>
 
 #include "simgpu/driver.h"
 
@@ -99,6 +101,81 @@ const ErrorText* FindError(CUresult code) {
 }  // namespace
 
 extern "C" {
+
+CUresult CUDAAPI cuDeviceGetCount(int* count) {
+  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  SIM_TRY(CheckInit());
+  *count = static_cast<int>(TheDriver().devices.size());
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGet(CUdevice* device, int ordinal) {
+  if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  Device* dev = nullptr;
+  SIM_TRY(DeviceLocked(ordinal, &dev));
+  *device = ordinal;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetName(char* name, int len, CUdevice ordinal) {
+  if (name == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  Device* dev = nullptr;
+  SIM_TRY(DeviceLocked(ordinal, &dev));
+  std::snprintf(name, static_cast<size_t>(len), "%s", dev->spec.name.c_str());
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice ordinal) {
+  if (uuid == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  Device* dev = nullptr;
+  SIM_TRY(DeviceLocked(ordinal, &dev));
+  std::memcpy(uuid->bytes, dev->spec.uuid_bytes, sizeof(uuid->bytes));
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI simgpu_cuDeviceGetUuid_v1(CUuuid* uuid, CUdevice ordinal) { return cuDeviceGetUuid_v2(uuid, ordinal); }
+
+CUresult CUDAAPI cuDeviceTotalMem_v2(size_t* bytes, CUdevice ordinal) {
+  if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  Device* dev = nullptr;
+  SIM_TRY(DeviceLocked(ordinal, &dev));
+  *bytes = dev->spec.total_memory;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceComputeCapability(int* major, int* minor, CUdevice ordinal) {
+  if (major == nullptr || minor == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  Device* dev = nullptr;
+  SIM_TRY(DeviceLocked(ordinal, &dev));
+  *major = dev->spec.cc_major;
+  *minor = dev->spec.cc_minor;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetPCIBusId(char* bus_id, int len, CUdevice ordinal) {
+  if (bus_id == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  Device* dev = nullptr;
+  SIM_TRY(DeviceLocked(ordinal, &dev));
+  std::snprintf(bus_id, static_cast<size_t>(len), "0000:%02x:00.0", 0x18 + dev->ordinal);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceCanAccessPeer(int* can_access, CUdevice dev, CUdevice peer) {
+  if (can_access == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  Device* a = nullptr;
+  Device* b = nullptr;
+  SIM_TRY(DeviceLocked(dev, &a));
+  SIM_TRY(DeviceLocked(peer, &b));
+  *can_access = 0;
+  return CUDA_SUCCESS;
+}
 
 CUresult CUDAAPI cuDeviceGetAttribute(int* value, CUdevice_attribute attr, CUdevice ordinal) {
   if (value == nullptr || attr <= 0 || attr >= CU_DEVICE_ATTRIBUTE_MAX) return CUDA_ERROR_INVALID_VALUE;
