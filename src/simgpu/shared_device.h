@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/process.h"
 #include "simgpu/device_config.h"
 
 namespace simgpu {
@@ -72,11 +73,6 @@ class SharedDevice {
   uint32_t quantum_us_;
 };
 
-// CLOCK_MONOTONIC in nanoseconds (comparable across processes).
-uint64_t MonotonicNs();
-
-// True if `pid` is alive and is the process that started at `start_ticks` (guards pid reuse).
-bool ProcessAlive(int32_t pid, uint64_t start_ticks);
-uint64_t ProcessStartTicks(int32_t pid);
+using vxpu::MonotonicNs;
 
 }  // namespace simgpu

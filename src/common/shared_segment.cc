@@ -1,0 +1,94 @@
+#include "common/shared_segment.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace vxpu {
+namespace {
+
+constexpr int kInitWaitSteps = 200;  // x 5 ms: how long a creator may take to initialise
+
+SegmentHeader* Map(int fd, size_t size) {
+  void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return addr == MAP_FAILED ? nullptr : static_cast<SegmentHeader*>(addr);
+}
+
+SegmentHeader* Create(int fd, size_t size, uint64_t magic, void (*init)(SegmentHeader*, const void*), const void* arg) {
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) return nullptr;
+  SegmentHeader* segment = Map(fd, size);
+  if (segment == nullptr) return nullptr;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&segment->mutex, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (init != nullptr) init(segment, arg);
+  segment->magic.store(magic, std::memory_order_release);
+  return segment;
+}
+
+// Waits for the creator to publish `magic`; nullptr if it never does or the segment is foreign.
+SegmentHeader* AwaitInitialised(int fd, size_t size, uint64_t magic) {
+  for (int step = 0; step < kInitWaitSteps; ++step, usleep(5000)) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return nullptr;
+    if (static_cast<size_t>(st.st_size) < size) continue;
+    if (static_cast<size_t>(st.st_size) > size) return nullptr;
+    SegmentHeader* segment = Map(fd, size);
+    if (segment == nullptr) return nullptr;
+    for (; step < kInitWaitSteps; ++step, usleep(5000)) {
+      uint64_t seen = segment->magic.load(std::memory_order_acquire);
+      if (seen == magic) return segment;
+      if (seen != 0) break;  // another layout
+    }
+    munmap(segment, size);
+    return nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+SegmentHeader* OpenSharedSegment(const std::string& name, size_t size, uint64_t magic,
+                                 void (*init)(SegmentHeader*, const void*), const void* arg, std::string* error) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      SegmentHeader* segment = Create(fd, size, magic, init, arg);
+      int saved = errno;
+      close(fd);
+      if (segment != nullptr) return segment;
+      shm_unlink(name.c_str());
+      *error = "cannot create shared segment " + name + ": " + std::strerror(saved);
+      return nullptr;
+    }
+    if (errno != EEXIST) {
+      *error = "cannot open shared segment " + name + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) continue;  // removed meanwhile: create it
+    SegmentHeader* segment = AwaitInitialised(fd, size, magic);
+    close(fd);
+    if (segment != nullptr) return segment;
+    shm_unlink(name.c_str());  // abandoned half-way, or foreign: start afresh
+  }
+  *error = "shared segment " + name + " is unusable";
+  return nullptr;
+}
+
+void CloseSharedSegment(SegmentHeader* segment, size_t size) { munmap(segment, size); }
+
+void LockSegment(SegmentHeader* segment) {
+  if (pthread_mutex_lock(&segment->mutex) == EOWNERDEAD) pthread_mutex_consistent(&segment->mutex);
+}
+
+void UnlockSegment(SegmentHeader* segment) { pthread_mutex_unlock(&segment->mutex); }
+
+}  // namespace vxpu
