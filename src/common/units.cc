@@ -61,6 +61,33 @@ std::optional<uint64_t> ParseBytes(std::string_view text) {
   return static_cast<uint64_t>(std::llround(value));
 }
 
+std::optional<uint64_t> ParseMemoryQuota(std::string_view text, uint64_t device_bytes, std::string* error) {
+  std::string quoted = "\"" + std::string(text) + "\"";
+  std::optional<uint64_t> bytes;
+  if (!text.empty() && text.back() == '%') {
+    std::string number(text.substr(0, text.size() - 1));
+    char* end = nullptr;
+    double percent = std::strtod(number.c_str(), &end);
+    bool digits_only = !number.empty() && number.find_first_not_of("0123456789.") == std::string::npos;
+    if (!digits_only || end != number.c_str() + number.size() || !(percent > 0) || percent > 100) {
+      *error = "bad memory quota " + quoted + " (want a size like 20GiB or a percentage in (0, 100])";
+      return std::nullopt;
+    }
+    bytes = static_cast<uint64_t>(static_cast<double>(device_bytes) * percent / 100.0);
+  } else {
+    bytes = ParseBytes(text);
+    if (!bytes || *bytes == 0) {
+      *error = "bad memory quota " + quoted + " (want a size like 20GiB or a percentage like 25%)";
+      return std::nullopt;
+    }
+  }
+  if (*bytes > device_bytes) {
+    *error = "memory quota " + quoted + " is more than the device's " + FormatBytes(device_bytes);
+    return std::nullopt;
+  }
+  return bytes;
+}
+
 std::string FormatBytes(uint64_t bytes) {
   constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double value = static_cast<double>(bytes);

@@ -15,6 +15,11 @@ namespace vxpu {
 // optional "B". Returns std::nullopt for empty, negative, malformed or overflowing input.
 std::optional<uint64_t> ParseBytes(std::string_view text);
 
+// A memory quota as users write it: a size ("20GiB", see ParseBytes) or a percentage of the
+// device ("25%", "12.5%"). Returns the bytes, or std::nullopt with *error naming the bad value
+// for malformed input, zero, more than 100%, or more than the device has.
+std::optional<uint64_t> ParseMemoryQuota(std::string_view text, uint64_t device_bytes, std::string* error);
+
 // 85899345920 -> "80.0 GiB"; small values stay in bytes ("512 B").
 std::string FormatBytes(uint64_t bytes);
 

@@ -30,3 +30,27 @@ TEST(FormatBytes, PicksALargestWholeUnit) {
 
 }  // namespace
 }  // namespace vxpu
+
+namespace vxpu {
+namespace {
+
+constexpr uint64_t kDevice = 80ull << 30;
+
+TEST(ParseMemoryQuota, SizesAndPercentagesOfTheDevice) {
+  std::string error;
+  EXPECT_EQ(ParseMemoryQuota("20GiB", kDevice, &error), 20ull << 30);
+  EXPECT_EQ(ParseMemoryQuota("25%", kDevice, &error), 20ull << 30);
+  EXPECT_EQ(ParseMemoryQuota("12.5%", kDevice, &error), 10ull << 30);
+  EXPECT_EQ(ParseMemoryQuota("100%", kDevice, &error), kDevice);
+}
+
+TEST(ParseMemoryQuota, RefusesBadOrContradictoryQuotasNamingTheValue) {
+  for (const char* bad : {"", "0", "0%", "-5%", "101%", "%", "abc", "5 %x", "81GiB", "1e2%"}) {
+    std::string error;
+    EXPECT_FALSE(ParseMemoryQuota(bad, kDevice, &error).has_value()) << bad;
+    EXPECT_NE(error.find(std::string("\"") + bad + "\""), std::string::npos) << error;
+  }
+}
+
+}  // namespace
+}  // namespace vxpu

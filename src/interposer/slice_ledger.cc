@@ -1,0 +1,166 @@
+#include "interposer/slice_ledger.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "common/process.h"
+#include "common/shared_segment.h"
+
+namespace vxpu {
+
+namespace {
+constexpr uint64_t kLedgerLayout = 1;
+constexpr uint64_t kLedgerMagic = 0x56585055534c0000ull | kLedgerLayout;  // "VXPUSL" + layout
+}  // namespace
+
+struct LedgerEntry {
+  int32_t pid;
+  uint32_t in_use;
+  uint64_t start_ticks;
+  uint64_t used;
+};
+
+struct LedgerState {
+  SegmentHeader header;
+  uint64_t limit;
+  LedgerEntry entries[SliceLedger::kMaxProcesses];
+};
+
+namespace {
+
+std::string SegmentName(const std::string& slice, const std::string& device_uuid) {
+  return "/vxpu-slice-" + std::to_string(getuid()) + "-" + device_uuid + "-" + slice;
+}
+
+void SweepDead(LedgerState* s) {
+  for (LedgerEntry& e : s->entries) {
+    if (e.in_use && !ProcessAlive(e.pid, e.start_ticks)) e = LedgerEntry{};
+  }
+}
+
+bool AnyAlive(LedgerState* s) {
+  SweepDead(s);
+  for (const LedgerEntry& e : s->entries) {
+    if (e.in_use) return true;
+  }
+  return false;
+}
+
+uint64_t Sum(const LedgerState* s) {
+  uint64_t used = 0;
+  for (const LedgerEntry& e : s->entries) used += e.in_use ? e.used : 0;
+  return used;
+}
+
+int Register(LedgerState* s) {
+  for (int i = 0; i < SliceLedger::kMaxProcesses; ++i) {
+    if (s->entries[i].in_use) continue;
+    s->entries[i] = LedgerEntry{getpid(), 1, ProcessStartTicks(getpid()), 0};
+    return i;
+  }
+  return -1;
+}
+
+// Sets the slice's limit if it has no live process, else checks it agrees, then registers this
+// process. Returns its entry, or -1 with *error set.
+int Join(LedgerState* s, const std::string& slice, uint64_t limit, std::string* error) {
+  SegmentLock lock(&s->header);
+  if (AnyAlive(s) && s->limit != limit) {
+    *error = "slice " + slice + " already runs with a limit of " + std::to_string(s->limit) + " bytes, not " +
+             std::to_string(limit);
+    return -1;
+  }
+  s->limit = limit;
+  int entry = Register(s);
+  if (entry < 0)
+    *error = "slice " + slice + " has " + std::to_string(SliceLedger::kMaxProcesses) + " processes already";
+  return entry;
+}
+
+}  // namespace
+
+bool SliceLedger::ValidSliceName(const std::string& slice) {
+  if (slice.empty() || slice.size() > 64) return false;
+  for (char c : slice) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return slice != "." && slice != "..";
+}
+
+std::unique_ptr<SliceLedger> SliceLedger::Open(const std::string& slice, const std::string& device_uuid, uint64_t limit,
+                                               std::string* error) {
+  if (!ValidSliceName(slice)) {
+    *error = "bad slice name \"" + slice + "\" (want 1-64 of A-Z a-z 0-9 . _ -)";
+    return nullptr;
+  }
+  if (!ValidSliceName(device_uuid)) {
+    *error = "bad device id \"" + device_uuid + "\"";
+    return nullptr;
+  }
+  SegmentHeader* header =
+      OpenSharedSegment(SegmentName(slice, device_uuid), sizeof(LedgerState), kLedgerMagic, nullptr, nullptr, error);
+  if (header == nullptr) return nullptr;
+  auto* s = reinterpret_cast<LedgerState*>(header);
+  int entry = Join(s, slice, limit, error);
+  if (entry < 0) {
+    CloseSharedSegment(header, sizeof(LedgerState));
+    return nullptr;
+  }
+  return std::unique_ptr<SliceLedger>(new SliceLedger(s, entry, limit));
+}
+
+void SliceLedger::Unlink(const std::string& slice, const std::string& device_uuid) {
+  shm_unlink(SegmentName(slice, device_uuid).c_str());
+}
+
+SliceLedger::~SliceLedger() {
+  {
+    SegmentLock lock(&state_->header);
+    state_->entries[entry_] = LedgerEntry{};
+  }
+  CloseSharedSegment(&state_->header, sizeof(LedgerState));
+}
+
+bool SliceLedger::Reserve(uint64_t bytes, uint64_t* slice_used) {
+  SegmentLock lock(&state_->header);
+  uint64_t used = Sum(state_);
+  if (used + bytes > limit_ || used + bytes < used) {
+    SweepDead(state_);  // the dead may be holding what we need
+    used = Sum(state_);
+  }
+  bool fits = used + bytes <= limit_ && used + bytes >= used;
+  if (fits) {
+    state_->entries[entry_].used += bytes;
+    used += bytes;
+  }
+  if (slice_used != nullptr) *slice_used = used;
+  return fits;
+}
+
+void SliceLedger::Release(uint64_t bytes) {
+  SegmentLock lock(&state_->header);
+  uint64_t& used = state_->entries[entry_].used;
+  used = used >= bytes ? used - bytes : 0;
+}
+
+uint64_t SliceLedger::Used() {
+  SegmentLock lock(&state_->header);
+  SweepDead(state_);
+  return Sum(state_);
+}
+
+std::vector<SliceProcess> SliceLedger::Processes() {
+  SegmentLock lock(&state_->header);
+  SweepDead(state_);
+  std::vector<SliceProcess> out;
+  for (const LedgerEntry& e : state_->entries) {
+    if (e.in_use) out.push_back({e.pid, e.used});
+  }
+  return out;
+}
+
+}  // namespace vxpu

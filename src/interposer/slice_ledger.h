@@ -1,0 +1,63 @@
+// The memory ledger of one slice on one device: how much device memory each process of the
+// slice holds, against the slice's limit. Every process launched under the slice opens the
+// same ledger (a shared segment named after slice and device), so the limit holds for all of
+// them together; two slices never share a ledger.
+//
+// Crash safety: entries of dead processes (even SIGKILLed, even unreaped) are dropped by the
+// next process that reserves or reads, so their memory is released without a daemon and no
+// file ever needs deleting by hand. Dependency-free (libc, pthreads) for the interposer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vxpu {
+
+struct SegmentHeader;
+struct LedgerState;
+
+struct SliceProcess {
+  int32_t pid = 0;
+  uint64_t used = 0;  // bytes
+};
+
+class SliceLedger {
+ public:
+  static constexpr int kMaxProcesses = 256;
+
+  // Opens the ledger of `slice` on the device `device_uuid` with a limit of `limit` bytes and
+  // registers this process in it. Fails (nullptr, *error set) for a malformed slice name, when
+  // the slice already runs with another limit (a contradictory configuration), or when it has
+  // kMaxProcesses live processes.
+  static std::unique_ptr<SliceLedger> Open(const std::string& slice, const std::string& device_uuid, uint64_t limit,
+                                           std::string* error);
+  // Removes the ledger's segment (tests; a ledger left behind is harmless and reused).
+  static void Unlink(const std::string& slice, const std::string& device_uuid);
+  // Slice names: 1-64 of [A-Za-z0-9._-].
+  static bool ValidSliceName(const std::string& slice);
+
+  ~SliceLedger();
+  SliceLedger(const SliceLedger&) = delete;
+  SliceLedger& operator=(const SliceLedger&) = delete;
+
+  // Reserves `bytes` for this process if the slice stays within its limit; otherwise reserves
+  // nothing and returns false. *slice_used (optional) is the slice's usage afterwards.
+  bool Reserve(uint64_t bytes, uint64_t* slice_used = nullptr);
+  // Gives back bytes this process reserved.
+  void Release(uint64_t bytes);
+
+  uint64_t limit() const { return limit_; }
+  uint64_t Used();                        // by all live processes of the slice
+  std::vector<SliceProcess> Processes();  // live processes and what each holds
+
+ private:
+  SliceLedger(LedgerState* state, int entry, uint64_t limit) : state_(state), entry_(entry), limit_(limit) {}
+
+  LedgerState* state_;
+  int entry_;
+  uint64_t limit_;
+};
+
+}  // namespace vxpu

@@ -1,0 +1,114 @@
+// The slice ledger across real processes: limits hold for the slice as a whole, dead
+// processes' memory comes back, slices are isolated, contradictory limits are refused.
+#include "interposer/slice_ledger.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace vxpu {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+class SliceLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { device_ = "GPU-1ed9e700-0000-4000-8000-" + std::to_string(getpid()); }
+  void TearDown() override {
+    for (const char* slice : {"a", "b"}) SliceLedger::Unlink(slice, device_);
+  }
+  std::unique_ptr<SliceLedger> Open(const std::string& slice, uint64_t limit) {
+    std::string error;
+    auto ledger = SliceLedger::Open(slice, device_, limit, &error);
+    EXPECT_NE(ledger, nullptr) << error;
+    return ledger;
+  }
+
+  std::string device_;
+};
+
+// Forks a child that joins `slice`, reserves `bytes`, reports by exiting... or keeps holding
+// until killed. Returns the child's pid once its reservation is visible.
+pid_t ChildHolding(const std::string& slice, const std::string& device, uint64_t limit, uint64_t bytes, int ready_fd) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string error;
+    auto ledger = SliceLedger::Open(slice, device, limit, &error);
+    char ok = ledger && ledger->Reserve(bytes) ? 1 : 0;
+    if (write(ready_fd, &ok, 1) != 1) _exit(3);
+    pause();
+    _exit(0);
+  }
+  return pid;
+}
+
+TEST_F(SliceLedgerTest, RefusesBeyondTheLimitAndReleasingMakesRoom) {
+  auto ledger = Open("a", 100 * kMiB);
+  uint64_t used = 0;
+  EXPECT_TRUE(ledger->Reserve(60 * kMiB, &used));
+  EXPECT_EQ(used, 60 * kMiB);
+  EXPECT_FALSE(ledger->Reserve(41 * kMiB, &used));
+  EXPECT_EQ(used, 60 * kMiB);  // nothing was reserved by the refusal
+  EXPECT_TRUE(ledger->Reserve(40 * kMiB));
+  EXPECT_FALSE(ledger->Reserve(1));
+  ledger->Release(50 * kMiB);
+  EXPECT_TRUE(ledger->Reserve(50 * kMiB));
+  EXPECT_EQ(ledger->Used(), 100 * kMiB);
+}
+
+TEST_F(SliceLedgerTest, ProcessesOfOneSliceShareItsLimitAndAKilledOneIsReleasedPromptly) {
+  auto ledger = Open("a", 100 * kMiB);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = ChildHolding("a", device_, 100 * kMiB, 70 * kMiB, fds[1]);
+  char ok = 0;
+  ASSERT_EQ(read(fds[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 1);
+  EXPECT_EQ(ledger->Used(), 70 * kMiB);
+  EXPECT_EQ(ledger->Processes().size(), 2u);
+  EXPECT_FALSE(ledger->Reserve(40 * kMiB));  // the child's 70 MiB count against this process too
+
+  kill(child, SIGKILL);  // not reaped yet: a zombie must count as dead
+  auto killed = std::chrono::steady_clock::now();
+  while (ledger->Used() != 0 && std::chrono::steady_clock::now() - killed < std::chrono::seconds(1))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  EXPECT_EQ(ledger->Used(), 0u) << "after " << seconds << " s";
+  EXPECT_TRUE(ledger->Reserve(100 * kMiB));
+  waitpid(child, nullptr, 0);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_F(SliceLedgerTest, TwoSlicesOnOneDeviceNeverSeeEachOthersUsage) {
+  auto a = Open("a", 100 * kMiB);
+  auto b = Open("b", 100 * kMiB);
+  EXPECT_TRUE(a->Reserve(100 * kMiB));
+  EXPECT_EQ(b->Used(), 0u);
+  EXPECT_TRUE(b->Reserve(100 * kMiB));
+}
+
+TEST_F(SliceLedgerTest, AContradictoryLimitIsRefusedWhileTheSliceRuns) {
+  auto first = Open("a", 100 * kMiB);
+  std::string error;
+  EXPECT_EQ(SliceLedger::Open("a", device_, 200 * kMiB, &error), nullptr);
+  EXPECT_NE(error.find("already runs with a limit"), std::string::npos) << error;
+  first.reset();  // the slice is gone: a new run may choose another limit
+  auto second = Open("a", 200 * kMiB);
+  EXPECT_EQ(second->limit(), 200 * kMiB);
+}
+
+TEST_F(SliceLedgerTest, MalformedSliceNamesAreRefused) {
+  for (const char* bad : {"", "..", "a/b", "with space", "x\n"}) {
+    std::string error;
+    EXPECT_EQ(SliceLedger::Open(bad, device_, kMiB, &error), nullptr) << bad;
+    EXPECT_NE(error.find("bad slice name"), std::string::npos) << error;
+  }
+}
+
+}  // namespace
+}  // namespace vxpu
