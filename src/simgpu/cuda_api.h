@@ -1,10 +1,7 @@
-// cuda.h as simgpu sees it: every function cuda.h declares gets default visibility, so the
-// definitions in driver_*.cc become the exported driver ABI while everything else in the
-// library stays hidden (-fvisibility=hidden). Legacy entry points that current headers no
-// longer declare (older versions still exported by real drivers) are declared here.
+// cuda.h as simgpu sees it, plus the legacy entry points that current headers no longer
+// declare but real drivers still export. What leaves the library is decided by libcuda.map.
 #pragma once
 
-#pragma GCC visibility push(default)
 #include <cuda.h>
 extern "C" {
 CUresult CUDAAPI cuCtxCreate_v2(CUcontext* pctx, unsigned int flags, CUdevice dev);
@@ -19,4 +16,3 @@ CUresult CUDAAPI simgpu_cuEventDestroy_v1(CUevent event) __asm__("cuEventDestroy
 CUresult CUDAAPI simgpu_cuCtxDestroy_v1(CUcontext ctx) __asm__("cuCtxDestroy");
 CUresult CUDAAPI simgpu_cuDevicePrimaryCtxRelease_v1(CUdevice dev) __asm__("cuDevicePrimaryCtxRelease");
 }
-#pragma GCC visibility pop

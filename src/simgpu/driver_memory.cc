@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/array_bytes.h"
 #include "simgpu/driver.h"
 
 namespace simgpu {
@@ -82,27 +83,6 @@ CUresult Memset(CUdeviceptr dst, T value, size_t count, CUstream stream, bool sy
 bool IsDevicePointer(uint64_t p) {
   std::lock_guard<std::mutex> lock(TheDriver().mu);
   return FindAllocationLocked(p, 1) != nullptr;
-}
-
-int FormatBytes(CUarray_format format) {
-  switch (format) {
-    case CU_AD_FORMAT_UNSIGNED_INT8:
-    case CU_AD_FORMAT_SIGNED_INT8: return 1;
-    case CU_AD_FORMAT_UNSIGNED_INT16:
-    case CU_AD_FORMAT_SIGNED_INT16:
-    case CU_AD_FORMAT_HALF: return 2;
-    case CU_AD_FORMAT_UNSIGNED_INT32:
-    case CU_AD_FORMAT_SIGNED_INT32:
-    case CU_AD_FORMAT_FLOAT: return 4;
-    default: return 0;
-  }
-}
-
-// Bytes of a (possibly 1D/2D) array, 0 if the descriptor is invalid.
-uint64_t ArrayBytes(size_t width, size_t height, size_t depth, CUarray_format format, unsigned channels) {
-  int element = FormatBytes(format);
-  if (width == 0 || element == 0 || (channels != 1 && channels != 2 && channels != 4)) return 0;
-  return RoundUp(uint64_t{width} * (height ? height : 1) * (depth ? depth : 1) * channels * element, kAllocAlignment);
 }
 
 CUresult CreateArray(void** out, uint64_t bytes) {
@@ -273,13 +253,13 @@ CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUs
 
 CUresult CUDAAPI cuArrayCreate_v2(CUarray* out, const CUDA_ARRAY_DESCRIPTOR* desc) {
   if (desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  uint64_t bytes = ArrayBytes(desc->Width, desc->Height, 0, desc->Format, desc->NumChannels);
+  uint64_t bytes = vxpu::ArrayBytes(desc->Width, desc->Height, 0, desc->Format, desc->NumChannels);
   return CreateArray(reinterpret_cast<void**>(out), bytes);
 }
 
 CUresult CUDAAPI cuArray3DCreate_v2(CUarray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
   if (desc == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  uint64_t bytes = ArrayBytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
+  uint64_t bytes = vxpu::ArrayBytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
   return CreateArray(reinterpret_cast<void**>(out), bytes);
 }
 
@@ -288,16 +268,7 @@ CUresult CUDAAPI cuArrayDestroy(CUarray array) { return DestroyArray(array); }
 CUresult CUDAAPI cuMipmappedArrayCreate(CUmipmappedArray* out, const CUDA_ARRAY3D_DESCRIPTOR* desc,
                                         unsigned int levels) {
   if (desc == nullptr || levels == 0) return CUDA_ERROR_INVALID_VALUE;
-  uint64_t bytes = 0;
-  size_t w = desc->Width, h = desc->Height, depth = desc->Depth;
-  for (unsigned level = 0; level < levels; ++level) {
-    uint64_t level_bytes = ArrayBytes(w, h, depth, desc->Format, desc->NumChannels);
-    if (level_bytes == 0) return CUDA_ERROR_INVALID_VALUE;
-    bytes += level_bytes;
-    w = w > 1 ? w / 2 : 1;
-    h = h > 1 ? h / 2 : h;
-    depth = depth > 1 ? depth / 2 : depth;
-  }
+  uint64_t bytes = vxpu::MipmappedArrayBytes(*desc, levels);
   return CreateArray(reinterpret_cast<void**>(out), bytes);
 }
 

@@ -1,0 +1,163 @@
+// How programs reach the hooks, generated from hooks.def:
+//  - exported symbols (programs linked against libcuda.so.1, with libvxpu.so preloaded),
+//  - dlsym (programs that dlopen the driver and look symbols up, like the CUDA runtime),
+//  - cuGetProcAddress / _v2 (how the runtime and PyTorch fetch every entry point), including
+//    the per-thread default-stream variants.
+// Each records the real function it stands in front of, per flavor, and hands out the hook.
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "interposer/hooks.h"
+#include "interposer/memory_quota.h"
+#include "interposer/real_driver.h"
+
+namespace vxpu::interposer {
+namespace {
+
+// The per-thread variant of every hook (only those with per_thread=1 are ever handed out).
+#define VXPU_HOOK(name, since, symbol, per_thread, params, args) \
+  CUresult CUDAAPI PerThread_##symbol params { return Hook_##symbol(kPerThreadFlavor, VXPU_UNPAREN args); }
+#include "interposer/hooks.def"
+#undef VXPU_HOOK
+
+struct HookEntry {
+  const char* name;
+  int since_version;
+  const char* symbol;
+  bool per_thread;
+  void* hook[2];  // by flavor
+};
+
+const HookEntry kHooks[kHookCount] = {
+#define VXPU_HOOK(name, since, symbol, per_thread, params, args) \
+  {#name,                                                        \
+   since,                                                        \
+   #symbol,                                                      \
+   per_thread != 0,                                              \
+   {reinterpret_cast<void*>(&::symbol), reinterpret_cast<void*>(&PerThread_##symbol)}},
+#include "interposer/hooks.def"
+#undef VXPU_HOOK
+};
+
+std::atomic<void*> g_real[kHookCount][2];
+
+bool EndsWith(const std::string& text, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return text.size() >= n && text.compare(text.size() - n, n, suffix) == 0;
+}
+
+// The hook whose exported symbol is `symbol`, or whose per-thread variant it is.
+const HookEntry* HookBySymbol(const char* symbol, int* flavor) {
+  std::string s = symbol;
+  *flavor = kDefaultFlavor;
+  if (EndsWith(s, "_ptsz") || EndsWith(s, "_ptds")) {
+    s.resize(s.size() - 5);
+    *flavor = kPerThreadFlavor;
+  }
+  for (const HookEntry& e : kHooks) {
+    if (s == e.symbol && (*flavor == kDefaultFlavor || e.per_thread)) return &e;
+  }
+  return nullptr;
+}
+
+const HookEntry* HookByName(const char* name) {
+  for (const HookEntry& e : kHooks) {
+    if (std::strcmp(name, e.name) == 0) return &e;
+  }
+  return nullptr;
+}
+
+HookId IdOf(const HookEntry* e) { return static_cast<HookId>(e - kHooks); }
+
+// Puts the hook in front of `real`, the driver's function for `e` in `flavor`.
+void* Intercept(const HookEntry* e, int flavor, void* real) {
+  if (real == e->hook[flavor]) return real;  // the lookup found the hook itself
+  g_real[IdOf(e)][flavor].store(real, std::memory_order_release);
+  return e->hook[flavor];
+}
+
+using ProcAddressV2 = decltype(&cuGetProcAddress_v2);
+using ProcAddressV1 = decltype(&vxpu_cuGetProcAddress_v1);
+
+void* ProcAddressHook(int cuda_version) {
+  return cuda_version >= 12000 ? reinterpret_cast<void*>(&cuGetProcAddress_v2)
+                               : reinterpret_cast<void*>(&vxpu_cuGetProcAddress_v1);
+}
+
+// After the driver answered cuGetProcAddress: hand out hooks for what is policed, and refuse
+// versions of policed entry points the interposer does not know (fail closed).
+CUresult InterceptProcAddress(CUresult result, const char* symbol, void** pfn, int cuda_version, cuuint64_t flags,
+                              CUdriverProcAddressQueryResult* status) {
+  if (result != CUDA_SUCCESS || symbol == nullptr || pfn == nullptr || *pfn == nullptr) return result;
+  if (std::strcmp(symbol, "cuGetProcAddress") == 0) {
+    *pfn = ProcAddressHook(cuda_version);
+    return result;
+  }
+  const HookEntry* e = HookByName(symbol);
+  if (e == nullptr) return result;
+  if (cuda_version < e->since_version && QuotaEnabled()) {
+    std::fprintf(stderr, "vxpu: refusing %s for CUDA %d: that version is not policed\n", symbol, cuda_version);
+    *pfn = nullptr;
+    if (status != nullptr) *status = CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT;
+    return CUDA_ERROR_NOT_FOUND;
+  }
+  int flavor =
+      (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) && e->per_thread ? kPerThreadFlavor : kDefaultFlavor;
+  *pfn = Intercept(e, flavor, *pfn);
+  return result;
+}
+
+__attribute__((constructor)) void LoadInterposer() { LoadQuotaConfig(); }
+
+}  // namespace
+
+void* RealFunction(HookId id, int flavor) {
+  void* f = g_real[id][flavor].load(std::memory_order_acquire);
+  if (f != nullptr) return f;
+  std::string symbol = kHooks[id].symbol;
+  if (flavor == kPerThreadFlavor) symbol += "_ptsz";
+  f = RealSymbol(symbol.c_str());
+  if (f != nullptr) g_real[id][flavor].store(f, std::memory_order_release);
+  return f;
+}
+
+}  // namespace vxpu::interposer
+
+using namespace vxpu::interposer;
+
+extern "C" {
+
+#define VXPU_HOOK(name, since, symbol, per_thread, params, args) \
+  CUresult CUDAAPI symbol params { return Hook_##symbol(kDefaultFlavor, VXPU_UNPAREN args); }
+#include "interposer/hooks.def"
+#undef VXPU_HOOK
+
+CUresult CUDAAPI cuGetProcAddress_v2(const char* symbol, void** pfn, int cuda_version, cuuint64_t flags,
+                                     CUdriverProcAddressQueryResult* status) {
+  auto real = reinterpret_cast<ProcAddressV2>(RealSymbol("cuGetProcAddress_v2"));
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return InterceptProcAddress(real(symbol, pfn, cuda_version, flags, status), symbol, pfn, cuda_version, flags, status);
+}
+
+CUresult CUDAAPI vxpu_cuGetProcAddress_v1(const char* symbol, void** pfn, int cuda_version, cuuint64_t flags) {
+  auto real = reinterpret_cast<ProcAddressV1>(RealSymbol("cuGetProcAddress"));
+  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  return InterceptProcAddress(real(symbol, pfn, cuda_version, flags), symbol, pfn, cuda_version, flags, nullptr);
+}
+
+// Programs that dlopen the driver find the hooks through dlsym as well.
+void* dlsym(void* handle, const char* symbol) noexcept {
+  void* real = RealDlsym(handle, symbol);
+  if (real == nullptr || symbol[0] != 'c' || symbol[1] != 'u') return real;
+  if (std::strcmp(symbol, "cuGetProcAddress_v2") == 0) return reinterpret_cast<void*>(&cuGetProcAddress_v2);
+  if (std::strcmp(symbol, "cuGetProcAddress") == 0) return reinterpret_cast<void*>(&vxpu_cuGetProcAddress_v1);
+  int flavor = kDefaultFlavor;
+  const HookEntry* e = HookBySymbol(symbol, &flavor);
+  return e != nullptr ? Intercept(e, flavor, real) : real;
+}
+
+}  // extern "C"

@@ -1,0 +1,206 @@
+// The memory hooks: every allocation path reserves its bytes in the slice's ledger first and
+// is refused with CUDA_ERROR_OUT_OF_MEMORY when the slice is full; every free releases them;
+// the memory queries report the slice as if it were the device.
+//
+// Context overhead (the driver's own memory per context) is not counted against the slice:
+// it is not allocated by the workload and is the same with or without vxpu.
+#include <algorithm>
+
+#include "common/array_bytes.h"
+#include "interposer/hooks.h"
+#include "interposer/memory_quota.h"
+#include "interposer/real_driver.h"
+
+namespace vxpu::interposer {
+namespace {
+
+#define VXPU_REAL_OR_FAIL(var, symbol) \
+  auto var = VXPU_REAL(symbol);        \
+  if (var == nullptr) return CUDA_ERROR_NOT_INITIALIZED
+
+CUresult CurrentDevice(CUdevice* device) {
+  auto get = reinterpret_cast<decltype(&cuCtxGetDevice)>(RealSymbol("cuCtxGetDevice"));
+  return get != nullptr ? get(device) : CUDA_ERROR_NOT_INITIALIZED;
+}
+
+// Reserves `bytes` on `device`, runs `allocate` (which returns its result and sets the key
+// of what it allocated), and tracks the allocation, or gives the reservation back.
+template <typename Allocate>
+CUresult Charged(AllocationKind kind, CUdevice device, uint64_t bytes, Allocate allocate) {
+  if (!ReserveMemory(device, bytes)) return CUDA_ERROR_OUT_OF_MEMORY;
+  uint64_t key = 0;
+  CUresult result = allocate(&key);
+  if (result == CUDA_SUCCESS) {
+    TrackAllocation(kind, key, device, bytes);
+  } else {
+    ReleaseMemory(device, bytes);
+  }
+  return result;
+}
+
+// An allocation in the current context's device: the common case of the linear paths.
+template <typename Allocate>
+CUresult ChargedOnCurrentDevice(AllocationKind kind, uint64_t bytes, Allocate allocate) {
+  CUdevice device = 0;
+  if (CUresult r = CurrentDevice(&device); r != CUDA_SUCCESS) return r;
+  return Charged(kind, device, bytes, allocate);
+}
+
+// Runs a free and, if the driver accepted it, releases what the allocation held.
+CUresult Released(AllocationKind kind, uint64_t key, CUresult result) {
+  if (result == CUDA_SUCCESS) ReleaseAllocation(kind, key);
+  return result;
+}
+
+uint64_t Address(const CUdeviceptr* p) { return static_cast<uint64_t>(*p); }
+
+}  // namespace
+
+CUresult Hook_cuMemAlloc_v2(int flavor, CUdeviceptr* dptr, size_t bytes) {
+  VXPU_REAL_OR_FAIL(real, cuMemAlloc_v2);
+  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes);
+  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
+    CUresult r = real(dptr, bytes);
+    *key = Address(dptr);
+    return r;
+  });
+}
+
+CUresult Hook_cuMemAllocManaged(int flavor, CUdeviceptr* dptr, size_t bytes, unsigned int flags) {
+  VXPU_REAL_OR_FAIL(real, cuMemAllocManaged);
+  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes, flags);
+  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
+    CUresult r = real(dptr, bytes, flags);
+    *key = Address(dptr);
+    return r;
+  });
+}
+
+CUresult Hook_cuMemAllocPitch_v2(int flavor, CUdeviceptr* dptr, size_t* pitch, size_t width, size_t height,
+                                 unsigned int element) {
+  VXPU_REAL_OR_FAIL(real, cuMemAllocPitch_v2);
+  if (!QuotaEnabled()) return real(dptr, pitch, width, height, element);
+  // The pitch is the driver's choice: allocate, then charge what it really took.
+  CUresult r = real(dptr, pitch, width, height, element);
+  if (r != CUDA_SUCCESS) return r;
+  CUdevice device = 0;
+  uint64_t bytes = uint64_t{*pitch} * height;
+  if (CurrentDevice(&device) != CUDA_SUCCESS || !ReserveMemory(device, bytes)) {
+    if (auto free_real = reinterpret_cast<decltype(&cuMemFree_v2)>(RealSymbol("cuMemFree_v2"))) free_real(*dptr);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  TrackAllocation(AllocationKind::kLinear, Address(dptr), device, bytes);
+  return r;
+}
+
+CUresult Hook_cuMemFree_v2(int flavor, CUdeviceptr dptr) {
+  VXPU_REAL_OR_FAIL(real, cuMemFree_v2);
+  return Released(AllocationKind::kLinear, dptr, real(dptr));
+}
+
+CUresult Hook_cuMemAllocAsync(int flavor, CUdeviceptr* dptr, size_t bytes, CUstream stream) {
+  VXPU_REAL_OR_FAIL(real, cuMemAllocAsync);
+  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes, stream);
+  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
+    CUresult r = real(dptr, bytes, stream);
+    *key = Address(dptr);
+    return r;
+  });
+}
+
+CUresult Hook_cuMemAllocFromPoolAsync(int flavor, CUdeviceptr* dptr, size_t bytes, CUmemoryPool pool, CUstream stream) {
+  VXPU_REAL_OR_FAIL(real, cuMemAllocFromPoolAsync);
+  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes, pool, stream);
+  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
+    CUresult r = real(dptr, bytes, pool, stream);
+    *key = Address(dptr);
+    return r;
+  });
+}
+
+CUresult Hook_cuMemFreeAsync(int flavor, CUdeviceptr dptr, CUstream stream) {
+  VXPU_REAL_OR_FAIL(real, cuMemFreeAsync);
+  return Released(AllocationKind::kLinear, dptr, real(dptr, stream));
+}
+
+CUresult Hook_cuMemCreate(int flavor, CUmemGenericAllocationHandle* handle, size_t size,
+                          const CUmemAllocationProp* prop, unsigned long long flags) {
+  VXPU_REAL_OR_FAIL(real, cuMemCreate);
+  if (!QuotaEnabled() || handle == nullptr || prop == nullptr || prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
+    return real(handle, size, prop, flags);
+  return Charged(AllocationKind::kPhysical, prop->location.id, size, [&](uint64_t* key) {
+    CUresult r = real(handle, size, prop, flags);
+    *key = *handle;
+    return r;
+  });
+}
+
+CUresult Hook_cuMemRelease(int flavor, CUmemGenericAllocationHandle handle) {
+  VXPU_REAL_OR_FAIL(real, cuMemRelease);
+  return Released(AllocationKind::kPhysical, handle, real(handle));
+}
+
+CUresult Hook_cuArrayCreate_v2(int flavor, CUarray* array, const CUDA_ARRAY_DESCRIPTOR* desc) {
+  VXPU_REAL_OR_FAIL(real, cuArrayCreate_v2);
+  if (!QuotaEnabled() || array == nullptr || desc == nullptr) return real(array, desc);
+  uint64_t bytes = ArrayBytes(desc->Width, desc->Height, 0, desc->Format, desc->NumChannels);
+  return ChargedOnCurrentDevice(AllocationKind::kArray, bytes, [&](uint64_t* key) {
+    CUresult r = real(array, desc);
+    *key = reinterpret_cast<uint64_t>(*array);
+    return r;
+  });
+}
+
+CUresult Hook_cuArray3DCreate_v2(int flavor, CUarray* array, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
+  VXPU_REAL_OR_FAIL(real, cuArray3DCreate_v2);
+  if (!QuotaEnabled() || array == nullptr || desc == nullptr) return real(array, desc);
+  uint64_t bytes = ArrayBytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
+  return ChargedOnCurrentDevice(AllocationKind::kArray, bytes, [&](uint64_t* key) {
+    CUresult r = real(array, desc);
+    *key = reinterpret_cast<uint64_t>(*array);
+    return r;
+  });
+}
+
+CUresult Hook_cuArrayDestroy(int flavor, CUarray array) {
+  VXPU_REAL_OR_FAIL(real, cuArrayDestroy);
+  return Released(AllocationKind::kArray, reinterpret_cast<uint64_t>(array), real(array));
+}
+
+CUresult Hook_cuMipmappedArrayCreate(int flavor, CUmipmappedArray* array, const CUDA_ARRAY3D_DESCRIPTOR* desc,
+                                     unsigned int levels) {
+  VXPU_REAL_OR_FAIL(real, cuMipmappedArrayCreate);
+  if (!QuotaEnabled() || array == nullptr || desc == nullptr) return real(array, desc, levels);
+  return ChargedOnCurrentDevice(AllocationKind::kArray, MipmappedArrayBytes(*desc, levels), [&](uint64_t* key) {
+    CUresult r = real(array, desc, levels);
+    *key = reinterpret_cast<uint64_t>(*array);
+    return r;
+  });
+}
+
+CUresult Hook_cuMipmappedArrayDestroy(int flavor, CUmipmappedArray array) {
+  VXPU_REAL_OR_FAIL(real, cuMipmappedArrayDestroy);
+  return Released(AllocationKind::kArray, reinterpret_cast<uint64_t>(array), real(array));
+}
+
+CUresult Hook_cuMemGetInfo_v2(int flavor, size_t* free_bytes, size_t* total_bytes) {
+  VXPU_REAL_OR_FAIL(real, cuMemGetInfo_v2);
+  CUresult r = real(free_bytes, total_bytes);
+  CUdevice device = 0;
+  uint64_t limit = 0, used = 0;
+  if (r != CUDA_SUCCESS || CurrentDevice(&device) != CUDA_SUCCESS || !SliceView(device, &limit, &used)) return r;
+  uint64_t slice_free = used >= limit ? 0 : limit - used;
+  *total_bytes = limit;
+  *free_bytes = std::min<uint64_t>(*free_bytes, slice_free);  // the device may be fuller than the slice
+  return r;
+}
+
+CUresult Hook_cuDeviceTotalMem_v2(int flavor, size_t* bytes, CUdevice device) {
+  VXPU_REAL_OR_FAIL(real, cuDeviceTotalMem_v2);
+  CUresult r = real(bytes, device);
+  uint64_t limit = 0, used = 0;
+  if (r == CUDA_SUCCESS && SliceView(device, &limit, &used)) *bytes = limit;
+  return r;
+}
+
+}  // namespace vxpu::interposer

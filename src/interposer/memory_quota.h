@@ -1,0 +1,38 @@
+// The memory side of a vXPU inside one process: the slice's limit on each device, the
+// slice's ledger there, and what this process allocated through each policed path.
+//
+// Configured from the environment that `vxpu run` sets:
+//   VXPU_MEMORY  quota per device: a size ("20GiB") or a percentage of the device ("25%").
+//                Unset: the interposer polices nothing and only passes calls through.
+//   VXPU_SLICE   slice name; processes with the same name share the quota (default: own pid).
+// A malformed configuration stops the process at load with one line: never unlimited by accident.
+#pragma once
+
+#include <cstdint>
+
+#include "interposer/cuda_api.h"
+
+namespace vxpu::interposer {
+
+enum class AllocationKind { kLinear, kPhysical, kArray };
+
+// False when no quota is configured (pass-through).
+bool QuotaEnabled();
+
+// Reserves `bytes` on `device` for an allocation about to be made; false (and one log line)
+// if the slice would exceed its limit, or the device's limit cannot be established.
+bool ReserveMemory(CUdevice device, uint64_t bytes);
+void ReleaseMemory(CUdevice device, uint64_t bytes);
+
+// Remembers a successful allocation (key: address or handle) so its free releases it.
+void TrackAllocation(AllocationKind kind, uint64_t key, CUdevice device, uint64_t bytes);
+// Forgets it and releases its bytes; false if it was not tracked (not ours, or freed twice).
+bool ReleaseAllocation(AllocationKind kind, uint64_t key);
+
+// The slice as the device it presents: limit and usage on `device`. False without a quota.
+bool SliceView(CUdevice device, uint64_t* limit, uint64_t* used);
+
+// Reads the configuration; on a bad one prints one line and exits. Called at load.
+void LoadQuotaConfig();
+
+}  // namespace vxpu::interposer

@@ -1,0 +1,16 @@
+// How the interposer reaches the real driver behind it, whichever way the program found it
+// (linked against libcuda.so.1, or dlopen + dlsym, or cuGetProcAddress).
+#pragma once
+
+#include "interposer/cuda_api.h"
+
+namespace vxpu::interposer {
+
+// glibc's own dlsym (the interposer overrides the exported one).
+void* RealDlsym(void* handle, const char* symbol);
+
+// The real driver's definition of `symbol` (the next one after the interposer, or the one in
+// the loaded libcuda.so.1); nullptr if the driver is not loaded or lacks it.
+void* RealSymbol(const char* symbol);
+
+}  // namespace vxpu::interposer
