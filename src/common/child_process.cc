@@ -36,8 +36,8 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 
 }  // namespace
 
-bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                         std::string* error) {
+bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::string* error,
+                         bool with_stderr) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     *error = std::string("pipe: ") + std::strerror(errno);
@@ -46,6 +46,7 @@ bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  if (with_stderr) posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
   std::vector<std::string> args = argv;
   std::vector<std::string> envs = MergedEnvironment(env);
   std::vector<char*> c_args = CStrings(args);

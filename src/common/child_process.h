@@ -11,8 +11,10 @@ namespace vxpu {
 class ChildProcess {
  public:
   // Starts argv[0] (a path) with `env` ("NAME=value" entries) added to or replacing the
-  // current environment. Returns false with *error set if it cannot be started.
-  bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::string* error);
+  // current environment. Standard error is collected too if `with_stderr`, else inherited.
+  // Returns false with *error set if it cannot be started.
+  bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::string* error,
+             bool with_stderr = false);
   // Reads whatever output is available without blocking.
   void Poll();
   // Waits for exit, collecting the rest of the output; returns the exit code (128+signal).
