@@ -3,6 +3,8 @@
 
 #include "cli/demo.h"
 #include "cli/devices.h"
+#include "cli/ps.h"
+#include "cli/run.h"
 
 namespace {
 
@@ -35,7 +37,24 @@ int main(int argc, char** argv) {
   devices_cmd->add_flag("--sim", devices.sim, "List the simulated GPUs (simgpu) instead of real ones");
   AddOutputOption(devices_cmd, &devices.json);
 
+  vxpu::RunOptions run;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a command under a slice of a GPU (no daemon needed)");
+  run_cmd->add_option("--memory", run.memory, "Device memory quota: a size (20GiB, 512MiB) or a percentage (25%)")
+      ->required();
+  run_cmd->add_option("--name", run.name, "Slice name; processes run under one name share its quota")
+      ->default_str("run-<pid>");
+  run_cmd->add_option("--device", run.device, "Restrict the command to this device (ordinal or UUID)");
+  run_cmd->add_flag("--sim", run.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
+  run_cmd->add_option("command", run.command, "The command and its arguments (after --)")->required();
+  run_cmd->footer("Exit code: the command's; 125 for vxpu's own errors, 127 if the command cannot run.");
+
+  bool ps_json = false;
+  CLI::App* ps_cmd = app.add_subcommand("ps", "List the slices on this machine with their processes and usage");
+  AddOutputOption(ps_cmd, &ps_json);
+
   CLI11_PARSE(app, argc, argv);
+  if (*run_cmd) return vxpu::RunUnderSlice(run);
+  if (*ps_cmd) return vxpu::ListSlices(ps_json);
   if (*demo_cmd) return vxpu::RunDemo(demo);
   if (*devices_cmd) return vxpu::RunDevices(devices);
   return 1;

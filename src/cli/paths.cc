@@ -21,6 +21,12 @@ std::string SimgpuDir() {
   return ExecutableDir() + "/../lib/simgpu";
 }
 
+std::string InterposerPath() {
+  const char* env = std::getenv("VXPU_INTERPOSER");
+  if (env != nullptr && *env != '\0') return env;
+  return ExecutableDir() + "/../lib/libvxpu.so";
+}
+
 std::string CompanionPath(const std::string& name) { return ExecutableDir() + "/" + name; }
 
 bool FileExists(const std::string& path) {

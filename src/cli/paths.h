@@ -12,6 +12,9 @@ std::string ExecutableDir();
 // simgpu's libcuda.so.1 / libnvidia-ml.so.1: $VXPU_SIMGPU_DIR, else <exe>/../lib/simgpu.
 std::string SimgpuDir();
 
+// The interposer: $VXPU_INTERPOSER, else <exe>/../lib/libvxpu.so.
+std::string InterposerPath();
+
 // A program installed beside vxpu (e.g. "vxpu-burn").
 std::string CompanionPath(const std::string& name);
 

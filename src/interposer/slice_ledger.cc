@@ -1,6 +1,9 @@
 #include "interposer/slice_ledger.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -30,8 +33,12 @@ struct LedgerState {
 
 namespace {
 
+constexpr size_t kUuidLength = 40;  // "GPU-" + 8-4-4-4-12
+
+std::string SegmentPrefix() { return "vxpu-slice-" + std::to_string(getuid()) + "-"; }
+
 std::string SegmentName(const std::string& slice, const std::string& device_uuid) {
-  return "/vxpu-slice-" + std::to_string(getuid()) + "-" + device_uuid + "-" + slice;
+  return "/" + SegmentPrefix() + device_uuid + "-" + slice;
 }
 
 void SweepDead(LedgerState* s) {
@@ -79,6 +86,33 @@ int Join(LedgerState* s, const std::string& slice, uint64_t limit, std::string* 
   return entry;
 }
 
+// Reads one ledger without joining it; false if it is not a ledger or has no live process.
+bool Summarise(const std::string& file, SliceSummary* out) {
+  std::string rest = file.substr(SegmentPrefix().size());
+  if (rest.size() < kUuidLength + 2 || rest[kUuidLength] != '-') return false;
+  int fd = shm_open(("/" + file).c_str(), O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  struct stat st;
+  void* addr = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) == sizeof(LedgerState))
+    addr = mmap(nullptr, sizeof(LedgerState), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (addr == MAP_FAILED) return false;
+  auto* s = static_cast<LedgerState*>(addr);
+  if (s->header.magic.load(std::memory_order_acquire) == kLedgerMagic) {
+    SegmentLock lock(&s->header);
+    SweepDead(s);
+    out->slice = rest.substr(kUuidLength + 1);
+    out->device = rest.substr(0, kUuidLength);
+    out->limit = s->limit;
+    for (const LedgerEntry& e : s->entries) {
+      if (e.in_use) out->processes.push_back({e.pid, e.used});
+    }
+  }
+  munmap(addr, sizeof(LedgerState));
+  return !out->processes.empty();
+}
+
 }  // namespace
 
 bool SliceLedger::ValidSliceName(const std::string& slice) {
@@ -111,6 +145,20 @@ std::unique_ptr<SliceLedger> SliceLedger::Open(const std::string& slice, const s
     return nullptr;
   }
   return std::unique_ptr<SliceLedger>(new SliceLedger(s, entry, limit));
+}
+
+std::vector<SliceSummary> SliceLedger::ListSlices() {
+  std::vector<SliceSummary> slices;
+  DIR* dir = opendir("/dev/shm");
+  if (dir == nullptr) return slices;
+  const std::string prefix = SegmentPrefix();
+  while (dirent* entry = readdir(dir)) {
+    SliceSummary summary;
+    if (std::string(entry->d_name).rfind(prefix, 0) == 0 && Summarise(entry->d_name, &summary))
+      slices.push_back(std::move(summary));
+  }
+  closedir(dir);
+  return slices;
 }
 
 void SliceLedger::Unlink(const std::string& slice, const std::string& device_uuid) {

@@ -23,6 +23,13 @@ struct SliceProcess {
   uint64_t used = 0;  // bytes
 };
 
+struct SliceSummary {
+  std::string slice;
+  std::string device;  // UUID
+  uint64_t limit = 0;
+  std::vector<SliceProcess> processes;
+};
+
 class SliceLedger {
  public:
   static constexpr int kMaxProcesses = 256;
@@ -35,6 +42,8 @@ class SliceLedger {
                                            std::string* error);
   // Removes the ledger's segment (tests; a ledger left behind is harmless and reused).
   static void Unlink(const std::string& slice, const std::string& device_uuid);
+  // Every slice of this user on this machine that has live processes (for `vxpu ps`).
+  static std::vector<SliceSummary> ListSlices();
   // Slice names: 1-64 of [A-Za-z0-9._-].
   static bool ValidSliceName(const std::string& slice);
 

@@ -162,6 +162,22 @@ DeviceConfig ParseDeviceConfig(std::string_view json_text) {
   return config;
 }
 
+std::vector<DeviceSpec> VisibleDevices(const std::vector<DeviceSpec>& devices, const char* visible) {
+  if (visible == nullptr) return devices;
+  std::vector<DeviceSpec> out;
+  std::stringstream list(visible);
+  std::string entry;
+  while (std::getline(list, entry, ',')) {
+    const DeviceSpec* found = nullptr;
+    for (size_t i = 0; i < devices.size(); ++i) {
+      if (entry == devices[i].uuid || entry == std::to_string(i)) found = &devices[i];
+    }
+    if (found == nullptr) break;
+    out.push_back(*found);
+  }
+  return out;
+}
+
 DeviceConfig LoadDeviceConfig() {
   const char* path = std::getenv(kConfigEnv);
   if (path == nullptr || *path == '\0') return DeviceConfig{DefaultDevices(), ""};

@@ -37,6 +37,10 @@ std::vector<DeviceSpec> DefaultDevices();
 // Parses a JSON config (see docs/simgpu.md for the format).
 DeviceConfig ParseDeviceConfig(std::string_view json_text);
 
+// The devices a process sees given CUDA_VISIBLE_DEVICES (`visible`, may be null): a comma list
+// of ordinals or UUIDs; as with the real driver, an entry that names no device ends the list.
+std::vector<DeviceSpec> VisibleDevices(const std::vector<DeviceSpec>& devices, const char* visible);
+
 // Reads VXPU_SIMGPU_CONFIG if set (file path), else returns DefaultDevices().
 DeviceConfig LoadDeviceConfig();
 

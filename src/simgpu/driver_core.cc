@@ -33,10 +33,12 @@ CUresult InitLocked(Driver& d) {
     std::fprintf(stderr, "simgpu: %s\n", config.error.c_str());
     return CUDA_ERROR_SYSTEM_NOT_READY;
   }
-  for (size_t i = 0; i < config.devices.size(); ++i) {
+  std::vector<DeviceSpec> visible = VisibleDevices(config.devices, std::getenv("CUDA_VISIBLE_DEVICES"));
+  if (visible.empty()) return CUDA_ERROR_NO_DEVICE;
+  for (size_t i = 0; i < visible.size(); ++i) {
     auto device = std::make_unique<Device>();
     device->ordinal = static_cast<int>(i);
-    device->spec = config.devices[i];
+    device->spec = visible[i];
     std::string error;
     device->shared = SharedDevice::Open(device->spec, &error);
     if (!device->shared) {

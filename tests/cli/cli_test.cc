@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+
+#include "../simgpu/sim_env.h"
 
 namespace {
 
@@ -49,7 +52,7 @@ TEST(VxpuCli, DevicesListsTheSimulatedGpu) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   nlohmann::json devices = nlohmann::json::parse(r.output);
   ASSERT_EQ(devices.size(), 1u);
-  EXPECT_EQ(devices[0]["memory_total"].get<uint64_t>(), 80ull << 30);
+  EXPECT_EQ(devices[0]["memory_total"].get<uint64_t>(), 8ull << 30);  // this binary's test device
   EXPECT_NE(devices[0]["name"].get<std::string>().find("H100"), std::string::npos);
 }
 
@@ -74,4 +77,73 @@ TEST(VxpuCli, BadFlagsAreRefusedNamingTheValue) {
   EXPECT_NE(r.exit_code, 0);
 }
 
+const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
+
+nlohmann::json LastJsonLine(const std::string& output) {
+  size_t start = output.rfind('{');
+  return nlohmann::json::parse(start == std::string::npos ? "null" : output.substr(start), nullptr, false);
+}
+
+TEST(VxpuRun, HoldsTheCommandToItsMemoryQuota) {
+  Result r = RunVxpu("run --sim --memory 100MiB -- " + kProbe + " alloc 30");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json probe = LastJsonLine(r.output);
+  EXPECT_EQ(probe["succeeded"], 3) << r.output;
+  EXPECT_EQ(probe["total"], 100ull << 20);
+  EXPECT_NE(r.output.find("out of memory on device 0"), std::string::npos) << r.output;
+}
+
+TEST(VxpuRun, ExitsWithTheCommandsExitCode) {
+  EXPECT_EQ(RunVxpu("run --sim --memory 1GiB -- sh -c 'exit 42'").exit_code, 42);
+  Result missing = RunVxpu("run --sim --memory 1GiB -- /nonexistent/program");
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.output.find("/nonexistent/program"), std::string::npos) << missing.output;
+}
+
+TEST(VxpuRun, RefusesBadSlicesBeforeRunningAnything) {
+  for (const char* args : {"--memory abc", "--memory 0", "--memory 101%", "--memory 1GiB --name bad/name"}) {
+    Result r = RunVxpu(std::string("run --sim ") + args + " -- sh -c 'echo ran'");
+    EXPECT_EQ(r.exit_code, 125) << args;
+    EXPECT_EQ(r.output.find("ran"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("vxpu run:"), std::string::npos) << r.output;
+  }
+}
+
+TEST(VxpuRun, WithoutADriverSaysSoAndSuggestsSim) {
+  if (void* real = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL); real != nullptr) {
+    dlclose(real);
+    GTEST_SKIP() << "a real driver is installed here";
+  }
+  Result r = RunVxpu("run --memory 1GiB -- true");
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.output.find("--sim"), std::string::npos) << r.output;
+}
+
+TEST(VxpuPs, ListsRunningSlicesWithUsageAndLimit) {
+  std::string command = std::string(VXPU_BIN_DIR) + "/vxpu run --sim --memory 100MiB --name ps-test -- " + kProbe +
+                        " alloc 10 1 --hold 3 >/dev/null 2>&1 &";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  nlohmann::json mine;
+  for (int attempt = 0; attempt < 100 && mine.is_null(); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    Result r = RunVxpu("ps -o json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    for (const auto& slice : nlohmann::json::parse(r.output)) {
+      if (slice["slice"] == "ps-test" && slice["memory_used"] == 10ull << 20) mine = slice;
+    }
+  }
+  ASSERT_FALSE(mine.is_null()) << "slice ps-test never appeared in vxpu ps";
+  EXPECT_EQ(mine["memory_limit"], 100ull << 20);
+  EXPECT_EQ(mine["processes"].size(), 1u);
+  Result table = RunVxpu("ps");
+  EXPECT_NE(table.output.find("ps-test"), std::string::npos) << table.output;
+}
+
 }  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(
+      new simtest::SimEnvironment({simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}}));
+  return RUN_ALL_TESTS();
+}

@@ -140,3 +140,24 @@ TEST(LoadDeviceConfig, UnsetGivesOneDefaultH100) {
 
 }  // namespace
 }  // namespace simgpu
+
+namespace simgpu {
+namespace {
+
+TEST(VisibleDevices, FollowsCudaVisibleDevicesByOrdinalOrUuid) {
+  DeviceConfig config = ParseDeviceConfig(
+      R"({"devices":[{"uuid":"GPU-00000000-0000-4000-8000-000000000000"},
+                     {"uuid":"GPU-00000000-0000-4000-8000-000000000001"},
+                     {"uuid":"GPU-00000000-0000-4000-8000-000000000002"}]})");
+  ASSERT_TRUE(config.error.empty()) << config.error;
+  EXPECT_EQ(VisibleDevices(config.devices, nullptr).size(), 3u);
+  std::vector<DeviceSpec> two = VisibleDevices(config.devices, "2,GPU-00000000-0000-4000-8000-000000000000");
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].uuid, config.devices[2].uuid);
+  EXPECT_EQ(two[1].uuid, config.devices[0].uuid);
+  EXPECT_EQ(VisibleDevices(config.devices, "1,7,0").size(), 1u);  // an unknown entry ends the list
+  EXPECT_TRUE(VisibleDevices(config.devices, "").empty());
+}
+
+}  // namespace
+}  // namespace simgpu

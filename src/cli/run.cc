@@ -1,0 +1,69 @@
+#include "cli/run.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "cli/paths.h"
+#include "common/units.h"
+#include "interposer/slice_ledger.h"
+
+namespace vxpu {
+namespace {
+
+constexpr int kVxpuError = 125;
+constexpr int kCannotRun = 127;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "vxpu run: %s\n", message.c_str());
+  return kVxpuError;
+}
+
+bool RealDriverPresent() {
+  void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (driver != nullptr) dlclose(driver);
+  return driver != nullptr;
+}
+
+std::string Prepended(const char* variable, const std::string& entry) {
+  const char* current = std::getenv(variable);
+  return current != nullptr && *current != '\0' ? entry + ":" + current : entry;
+}
+
+}  // namespace
+
+int RunUnderSlice(const RunOptions& options) {
+  std::string error;
+  if (options.command.empty()) return Fail("no command given (vxpu run --memory Q -- CMD ARGS...)");
+  if (!ParseMemoryQuota(options.memory, UINT64_MAX, &error)) return Fail("--memory: " + error);
+  std::string slice = options.name.empty() ? "run-" + std::to_string(getpid()) : options.name;
+  if (!SliceLedger::ValidSliceName(slice))
+    return Fail("--name: bad slice name \"" + slice + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
+  const std::string interposer = InterposerPath();
+  if (!FileExists(interposer)) return Fail("missing " + interposer + " (build the whole project)");
+  if (options.sim) {
+    std::string simgpu = SimgpuDir();
+    if (!FileExists(simgpu + "/libcuda.so.1")) return Fail("missing simgpu in " + simgpu);
+    setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", simgpu).c_str(), 1);
+  } else if (!RealDriverPresent()) {
+    return Fail("no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
+  }
+  if (!options.device.empty()) setenv("CUDA_VISIBLE_DEVICES", options.device.c_str(), 1);
+  setenv("LD_PRELOAD", Prepended("LD_PRELOAD", interposer).c_str(), 1);
+  setenv("VXPU_MEMORY", options.memory.c_str(), 1);
+  setenv("VXPU_SLICE", slice.c_str(), 1);
+
+  std::vector<char*> argv;
+  for (const std::string& arg : options.command) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  std::fprintf(stderr, "vxpu run: cannot run %s: %s\n", argv[0], std::strerror(errno));
+  return kCannotRun;
+}
+
+}  // namespace vxpu
