@@ -13,6 +13,7 @@
 
 #include "interposer/hooks.h"
 #include "interposer/memory_quota.h"
+#include "interposer/nvml_hooks.h"
 #include "interposer/real_driver.h"
 
 namespace vxpu::interposer {
@@ -152,7 +153,12 @@ CUresult CUDAAPI vxpu_cuGetProcAddress_v1(const char* symbol, void** pfn, int cu
 // Programs that dlopen the driver find the hooks through dlsym as well.
 void* dlsym(void* handle, const char* symbol) noexcept {
   void* real = RealDlsym(handle, symbol);
-  if (real == nullptr || symbol[0] != 'c' || symbol[1] != 'u') return real;
+  if (real == nullptr) return real;
+  if (std::strncmp(symbol, "nvml", 4) == 0) {
+    void* hook = InterceptNvmlSymbol(symbol);
+    return hook != nullptr ? hook : real;
+  }
+  if (symbol[0] != 'c' || symbol[1] != 'u') return real;
   if (std::strcmp(symbol, "cuGetProcAddress_v2") == 0) return reinterpret_cast<void*>(&cuGetProcAddress_v2);
   if (std::strcmp(symbol, "cuGetProcAddress") == 0) return reinterpret_cast<void*>(&vxpu_cuGetProcAddress_v1);
   int flavor = kDefaultFlavor;

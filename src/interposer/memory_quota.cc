@@ -36,7 +36,8 @@ struct Tracked {
 struct State {
   std::mutex mu;
   Config config;
-  std::map<CUdevice, DeviceQuota> devices;
+  std::map<std::string, DeviceQuota> ledgers;  // by device UUID
+  std::map<CUdevice, std::string> uuids;       // driver ordinal -> UUID ("" if unknown)
   std::map<std::pair<AllocationKind, uint64_t>, Tracked> allocations;
 };
 
@@ -74,24 +75,36 @@ bool DescribeDevice(CUdevice device, std::string* uuid, uint64_t* total) {
   return true;
 }
 
-// The slice's ledger on `device`, opened on first use. Expects State::mu held.
-SliceLedger* LedgerLocked(State& s, CUdevice device) {
-  auto found = s.devices.find(device);
-  if (found != s.devices.end()) return found->second.ledger.get();
-  DeviceQuota& quota = s.devices[device];
-  std::string uuid, error;
-  uint64_t total = 0;
-  if (!DescribeDevice(device, &uuid, &total)) {
-    std::fprintf(stderr, "vxpu: slice %s: cannot identify device %d; its allocations are refused\n",
-                 s.config.slice.c_str(), device);
-    return nullptr;
-  }
+// The slice's ledger on the device `uuid` of `total` bytes, opened on first use; nullptr (and
+// one line) if the limit cannot be set up, so the caller fails closed. Expects State::mu held.
+SliceLedger* LedgerLocked(State& s, const std::string& uuid, uint64_t total) {
+  auto found = s.ledgers.find(uuid);
+  if (found != s.ledgers.end()) return found->second.ledger.get();
+  DeviceQuota& quota = s.ledgers[uuid];
+  std::string error;
   std::optional<uint64_t> limit = ParseMemoryQuota(s.config.quota_text, total, &error);
   if (limit) quota.ledger = SliceLedger::Open(s.config.slice, uuid, *limit, &error);
   if (!quota.ledger)
-    std::fprintf(stderr, "vxpu: slice %s on device %d: %s; its allocations are refused\n", s.config.slice.c_str(),
-                 device, error.c_str());
+    std::fprintf(stderr, "vxpu: slice %s on device %s: %s; its allocations are refused\n", s.config.slice.c_str(),
+                 uuid.c_str(), error.c_str());
   return quota.ledger.get();
+}
+
+SliceLedger* LedgerLocked(State& s, CUdevice device) {
+  auto known = s.uuids.find(device);
+  std::string uuid;
+  uint64_t total = 0;
+  if (known == s.uuids.end() || known->second.empty()) {
+    if (!DescribeDevice(device, &uuid, &total)) {
+      std::fprintf(stderr, "vxpu: slice %s: cannot identify device %d; its allocations are refused\n",
+                   s.config.slice.c_str(), device);
+      return nullptr;
+    }
+    s.uuids[device] = uuid;
+  } else {
+    uuid = known->second;
+  }
+  return LedgerLocked(s, uuid, total);
 }
 
 }  // namespace
@@ -148,6 +161,16 @@ bool ReleaseAllocation(AllocationKind kind, uint64_t key) {
   if (it == s.allocations.end()) return false;
   if (SliceLedger* ledger = LedgerLocked(s, it->second.device)) ledger->Release(it->second.bytes);
   s.allocations.erase(it);
+  return true;
+}
+
+bool SliceViewOf(const char* uuid, uint64_t device_total, uint64_t* limit, uint64_t* used) {
+  if (!QuotaEnabled()) return false;
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  SliceLedger* ledger = LedgerLocked(s, uuid, device_total);
+  *limit = ledger != nullptr ? ledger->limit() : 0;
+  *used = ledger != nullptr ? ledger->Used() : 0;
   return true;
 }
 

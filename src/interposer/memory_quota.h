@@ -32,6 +32,9 @@ bool ReleaseAllocation(AllocationKind kind, uint64_t key);
 // The slice as the device it presents: limit and usage on `device`. False without a quota.
 bool SliceView(CUdevice device, uint64_t* limit, uint64_t* used);
 
+// The same by device UUID ("GPU-..."), for NVML; `device_total` sizes a percentage quota.
+bool SliceViewOf(const char* uuid, uint64_t device_total, uint64_t* limit, uint64_t* used);
+
 // Reads the configuration; on a bad one prints one line and exits. Called at load.
 void LoadQuotaConfig();
 

@@ -24,9 +24,11 @@ void* RealDlsym(void* handle, const char* symbol) {
   return real != nullptr ? real(handle, symbol) : nullptr;
 }
 
-void* RealSymbol(const char* symbol) {
+void* RealSymbol(const char* symbol) { return RealSymbolIn("libcuda.so.1", symbol); }
+
+void* RealSymbolIn(const char* library, const char* symbol) {
   if (void* f = RealDlsym(RTLD_NEXT, symbol)) return f;
-  void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);  // loaded privately by dlopen
+  void* driver = dlopen(library, RTLD_NOW | RTLD_NOLOAD);  // loaded privately by dlopen
   if (driver == nullptr) return nullptr;
   void* f = RealDlsym(driver, symbol);
   dlclose(driver);  // NOLOAD took a reference; the program's own keeps it loaded

@@ -13,4 +13,7 @@ void* RealDlsym(void* handle, const char* symbol);
 // the loaded libcuda.so.1); nullptr if the driver is not loaded or lacks it.
 void* RealSymbol(const char* symbol);
 
+// The same for another library of the driver (e.g. "libnvidia-ml.so.1").
+void* RealSymbolIn(const char* library, const char* symbol);
+
 }  // namespace vxpu::interposer

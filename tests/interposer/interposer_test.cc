@@ -62,6 +62,8 @@ TEST(Interposer, MemoryQueriesReportTheSlice) {
   EXPECT_EQ(r["total"], 2048 * kMiB);  // 25% of the 8 GiB test device
   EXPECT_EQ(r["device_total"], 2048 * kMiB);
   EXPECT_EQ(r["free"], 2048 * kMiB);
+  EXPECT_EQ(r["nvml_total"], 2048 * kMiB);  // NVML, reached through dlopen + dlsym, agrees
+  EXPECT_EQ(r["nvml_used_when_full"], 1 * kMiB);
 }
 
 TEST(Interposer, OverQuotaLogsOneClearLine) {

@@ -15,7 +15,27 @@
 #include <string>
 #include <vector>
 
+#include "common/nvml_abi.h"
+
 namespace {
+
+// NVML's view of device 0 (total, used), through dlopen + dlsym as monitoring tools do.
+bool NvmlMemory(unsigned long long* total, unsigned long long* used) {
+  void* nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW);
+  if (nvml == nullptr) return false;
+  auto init = reinterpret_cast<decltype(&nvmlInit_v2)>(dlsym(nvml, "nvmlInit_v2"));
+  auto handle =
+      reinterpret_cast<decltype(&nvmlDeviceGetHandleByIndex_v2)>(dlsym(nvml, "nvmlDeviceGetHandleByIndex_v2"));
+  auto info = reinterpret_cast<decltype(&nvmlDeviceGetMemoryInfo)>(dlsym(nvml, "nvmlDeviceGetMemoryInfo"));
+  nvmlDevice_t device = nullptr;
+  nvmlMemory_t memory{};
+  if (init == nullptr || handle == nullptr || info == nullptr || init() != NVML_SUCCESS ||
+      handle(0, &device) != NVML_SUCCESS || info(device, &memory) != NVML_SUCCESS)
+    return false;
+  *total = memory.total;
+  *used = memory.used;
+  return true;
+}
 
 using Block = std::function<CUresult()>;  // frees one allocation
 
@@ -159,6 +179,8 @@ int main(int argc, char** argv) {
   }
   size_t free_when_full = 0, total_when_full = 0;
   cuMemGetInfo(&free_when_full, &total_when_full);
+  unsigned long long nvml_total = 0, nvml_used = 0;
+  NvmlMemory(&nvml_total, &nvml_used);
   if (hold > 0) {
     std::printf("{\"holding\":%zu}\n", blocks.size());
     std::fflush(stdout);
@@ -170,8 +192,8 @@ int main(int argc, char** argv) {
   CUresult after_free = AllocOne(p, &again);
   std::printf(
       "{\"path\":\"%s\",\"succeeded\":%zu,\"refused\":%d,\"after_free\":%d,\"total\":%zu,\"free\":%zu,"
-      "\"device_total\":%zu,\"free_when_full\":%zu}\n",
+      "\"device_total\":%zu,\"free_when_full\":%zu,\"nvml_total\":%llu,\"nvml_used_when_full\":%llu}\n",
       p.path.c_str(), blocks.size(), static_cast<int>(refused), static_cast<int>(after_free), total_bytes, free_bytes,
-      device_total, free_when_full);
+      device_total, free_when_full, nvml_total, nvml_used);
   return 0;
 }
