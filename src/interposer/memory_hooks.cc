@@ -19,7 +19,7 @@ namespace {
   if (var == nullptr) return CUDA_ERROR_NOT_INITIALIZED
 
 CUresult CurrentDevice(CUdevice* device) {
-  auto get = reinterpret_cast<decltype(&cuCtxGetDevice)>(RealSymbol("cuCtxGetDevice"));
+  static const auto get = reinterpret_cast<decltype(&cuCtxGetDevice)>(RealSymbol("cuCtxGetDevice"));
   return get != nullptr ? get(device) : CUDA_ERROR_NOT_INITIALIZED;
 }
 
