@@ -23,4 +23,18 @@ check() {  # check NAME COMMAND...: runs COMMAND, reports its outcome
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/GPU /'
 check "vector_add on the real driver" "$build/bin/vxpu-vector_add" 10000000
 check "burn on the real driver" "$build/bin/vxpu-burn" --seconds 2 --kernel-us 1000
+
+# Memory slices: what `vxpu run --memory 4GiB` sets up, done by hand (the vxpu CLI needs
+# Debian libraries this machine may lack).
+slice=(env LD_PRELOAD="$build/lib/libvxpu.so" VXPU_MEMORY=4GiB VXPU_SLICE="gpu-suite-$$")
+check "vector_add under a 4 GiB slice" "${slice[@]}" "$build/bin/vxpu-vector_add" 10000000
+if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  for conf in "" "expandable_segments:True"; do
+    if ! PYTORCH_CUDA_ALLOC_CONF="$conf" "${slice[@]}" python3 "$root/tests/gpu/torch_memory_slice.py" $((4 << 30)); then
+      failed=1
+    fi
+  done
+else
+  echo "SKIP PyTorch checks: torch with CUDA not importable"
+fi
 exit $failed
