@@ -79,10 +79,7 @@ TEST(VxpuCli, BadFlagsAreRefusedNamingTheValue) {
 
 const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
 
-nlohmann::json LastJsonLine(const std::string& output) {
-  size_t start = output.rfind('{');
-  return nlohmann::json::parse(start == std::string::npos ? "null" : output.substr(start), nullptr, false);
-}
+using simtest::LastJsonLine;
 
 TEST(VxpuRun, HoldsTheCommandToItsMemoryQuota) {
   Result r = RunVxpu("run --sim --memory 100MiB -- " + kProbe + " alloc 30");
@@ -142,8 +139,5 @@ TEST(VxpuPs, ListsRunningSlicesWithUsageAndLimit) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(
-      new simtest::SimEnvironment({simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}}));
-  return RUN_ALL_TESTS();
+  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}});
 }

@@ -34,10 +34,7 @@ Outcome RunUnder(const std::vector<std::string>& argv, const std::vector<std::st
   return Outcome{code, child.output()};
 }
 
-nlohmann::json LastJsonLine(const std::string& output) {
-  size_t start = output.rfind('{');
-  return nlohmann::json::parse(start == std::string::npos ? "null" : output.substr(start), nullptr, false);
-}
+using simtest::LastJsonLine;
 
 class EveryAllocationPath : public ::testing::TestWithParam<const char*> {};
 
@@ -145,8 +142,5 @@ TEST(Interposer, AProgramThatNeverUsesCudaIsUnaffected) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  ::testing::AddGlobalTestEnvironment(
-      new simtest::SimEnvironment({simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}}));
-  return RUN_ALL_TESTS();
+  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}});
 }

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/child_process.h"
 #include "simgpu/device_config.h"
 #include "simgpu/shared_device.h"
@@ -96,6 +98,20 @@ bool PollFor(std::chrono::milliseconds timeout, Condition condition) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+// Runs the test binary's tests on its own simulated `devices` (a main() for test binaries).
+inline int RunAllTestsOn(int argc, char** argv, std::vector<SimDevice> devices) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new SimEnvironment(std::move(devices)));
+  return RUN_ALL_TESTS();
+}
+
+// The last JSON object printed in `output` (programs here report one JSON line last), or a
+// discarded value if there is none.
+inline nlohmann::json LastJsonLine(const std::string& output) {
+  size_t start = output.rfind('{');
+  return nlohmann::json::parse(start == std::string::npos ? "null" : output.substr(start), nullptr, false);
 }
 
 // A test that runs with device 0's primary context current.
