@@ -48,7 +48,7 @@ CUresult ChargedOnCurrentDevice(AllocationKind kind, uint64_t bytes, Allocate al
 
 // Runs a free and, if the driver accepted it, releases what the allocation held.
 CUresult Released(AllocationKind kind, uint64_t key, CUresult result) {
-  if (result == CUDA_SUCCESS) ReleaseAllocation(kind, key);
+  if (result == CUDA_SUCCESS && QuotaEnabled()) ReleaseAllocation(kind, key);
   return result;
 }
 
