@@ -52,28 +52,38 @@ CUresult Released(AllocationKind kind, uint64_t key, CUresult result) {
   return result;
 }
 
-uint64_t Address(const CUdeviceptr* p) { return static_cast<uint64_t>(*p); }
+// A linear allocation at *dptr made by `call` (the driver's function with its arguments).
+template <typename Call>
+CUresult LinearAllocation(CUdeviceptr* dptr, size_t bytes, Call call) {
+  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return call();
+  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
+    CUresult r = call();
+    *key = static_cast<uint64_t>(*dptr);
+    return r;
+  });
+}
+
+// An array of `bytes` (0: invalid descriptor, left to the driver) made at *array by `call`.
+template <typename Handle, typename Call>
+CUresult ArrayAllocation(Handle* array, bool valid, uint64_t bytes, Call call) {
+  if (!QuotaEnabled() || array == nullptr || !valid) return call();
+  return ChargedOnCurrentDevice(AllocationKind::kArray, bytes, [&](uint64_t* key) {
+    CUresult r = call();
+    *key = reinterpret_cast<uint64_t>(*array);
+    return r;
+  });
+}
 
 }  // namespace
 
 CUresult Hook_cuMemAlloc_v2(int flavor, CUdeviceptr* dptr, size_t bytes) {
   VXPU_REAL_OR_FAIL(real, cuMemAlloc_v2);
-  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes);
-  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
-    CUresult r = real(dptr, bytes);
-    *key = Address(dptr);
-    return r;
-  });
+  return LinearAllocation(dptr, bytes, [&] { return real(dptr, bytes); });
 }
 
 CUresult Hook_cuMemAllocManaged(int flavor, CUdeviceptr* dptr, size_t bytes, unsigned int flags) {
   VXPU_REAL_OR_FAIL(real, cuMemAllocManaged);
-  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes, flags);
-  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
-    CUresult r = real(dptr, bytes, flags);
-    *key = Address(dptr);
-    return r;
-  });
+  return LinearAllocation(dptr, bytes, [&] { return real(dptr, bytes, flags); });
 }
 
 CUresult Hook_cuMemAllocPitch_v2(int flavor, CUdeviceptr* dptr, size_t* pitch, size_t width, size_t height,
@@ -89,7 +99,7 @@ CUresult Hook_cuMemAllocPitch_v2(int flavor, CUdeviceptr* dptr, size_t* pitch, s
     if (auto free_real = reinterpret_cast<decltype(&cuMemFree_v2)>(RealSymbol("cuMemFree_v2"))) free_real(*dptr);
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
-  TrackAllocation(AllocationKind::kLinear, Address(dptr), device, bytes);
+  TrackAllocation(AllocationKind::kLinear, static_cast<uint64_t>(*dptr), device, bytes);
   return r;
 }
 
@@ -100,22 +110,12 @@ CUresult Hook_cuMemFree_v2(int flavor, CUdeviceptr dptr) {
 
 CUresult Hook_cuMemAllocAsync(int flavor, CUdeviceptr* dptr, size_t bytes, CUstream stream) {
   VXPU_REAL_OR_FAIL(real, cuMemAllocAsync);
-  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes, stream);
-  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
-    CUresult r = real(dptr, bytes, stream);
-    *key = Address(dptr);
-    return r;
-  });
+  return LinearAllocation(dptr, bytes, [&] { return real(dptr, bytes, stream); });
 }
 
 CUresult Hook_cuMemAllocFromPoolAsync(int flavor, CUdeviceptr* dptr, size_t bytes, CUmemoryPool pool, CUstream stream) {
   VXPU_REAL_OR_FAIL(real, cuMemAllocFromPoolAsync);
-  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return real(dptr, bytes, pool, stream);
-  return ChargedOnCurrentDevice(AllocationKind::kLinear, bytes, [&](uint64_t* key) {
-    CUresult r = real(dptr, bytes, pool, stream);
-    *key = Address(dptr);
-    return r;
-  });
+  return LinearAllocation(dptr, bytes, [&] { return real(dptr, bytes, pool, stream); });
 }
 
 CUresult Hook_cuMemFreeAsync(int flavor, CUdeviceptr dptr, CUstream stream) {
@@ -142,24 +142,15 @@ CUresult Hook_cuMemRelease(int flavor, CUmemGenericAllocationHandle handle) {
 
 CUresult Hook_cuArrayCreate_v2(int flavor, CUarray* array, const CUDA_ARRAY_DESCRIPTOR* desc) {
   VXPU_REAL_OR_FAIL(real, cuArrayCreate_v2);
-  if (!QuotaEnabled() || array == nullptr || desc == nullptr) return real(array, desc);
-  uint64_t bytes = ArrayBytes(desc->Width, desc->Height, 0, desc->Format, desc->NumChannels);
-  return ChargedOnCurrentDevice(AllocationKind::kArray, bytes, [&](uint64_t* key) {
-    CUresult r = real(array, desc);
-    *key = reinterpret_cast<uint64_t>(*array);
-    return r;
-  });
+  uint64_t bytes = desc != nullptr ? ArrayBytes(desc->Width, desc->Height, 0, desc->Format, desc->NumChannels) : 0;
+  return ArrayAllocation(array, desc != nullptr, bytes, [&] { return real(array, desc); });
 }
 
 CUresult Hook_cuArray3DCreate_v2(int flavor, CUarray* array, const CUDA_ARRAY3D_DESCRIPTOR* desc) {
   VXPU_REAL_OR_FAIL(real, cuArray3DCreate_v2);
-  if (!QuotaEnabled() || array == nullptr || desc == nullptr) return real(array, desc);
-  uint64_t bytes = ArrayBytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels);
-  return ChargedOnCurrentDevice(AllocationKind::kArray, bytes, [&](uint64_t* key) {
-    CUresult r = real(array, desc);
-    *key = reinterpret_cast<uint64_t>(*array);
-    return r;
-  });
+  uint64_t bytes =
+      desc != nullptr ? ArrayBytes(desc->Width, desc->Height, desc->Depth, desc->Format, desc->NumChannels) : 0;
+  return ArrayAllocation(array, desc != nullptr, bytes, [&] { return real(array, desc); });
 }
 
 CUresult Hook_cuArrayDestroy(int flavor, CUarray array) {
@@ -170,12 +161,8 @@ CUresult Hook_cuArrayDestroy(int flavor, CUarray array) {
 CUresult Hook_cuMipmappedArrayCreate(int flavor, CUmipmappedArray* array, const CUDA_ARRAY3D_DESCRIPTOR* desc,
                                      unsigned int levels) {
   VXPU_REAL_OR_FAIL(real, cuMipmappedArrayCreate);
-  if (!QuotaEnabled() || array == nullptr || desc == nullptr) return real(array, desc, levels);
-  return ChargedOnCurrentDevice(AllocationKind::kArray, MipmappedArrayBytes(*desc, levels), [&](uint64_t* key) {
-    CUresult r = real(array, desc, levels);
-    *key = reinterpret_cast<uint64_t>(*array);
-    return r;
-  });
+  uint64_t bytes = desc != nullptr ? MipmappedArrayBytes(*desc, levels) : 0;
+  return ArrayAllocation(array, desc != nullptr, bytes, [&] { return real(array, desc, levels); });
 }
 
 CUresult Hook_cuMipmappedArrayDestroy(int flavor, CUmipmappedArray array) {

@@ -164,24 +164,27 @@ bool ReleaseAllocation(AllocationKind kind, uint64_t key) {
   return true;
 }
 
+namespace {
+// The slice's limit and usage from `ledger` (nullptr: no limit could be set up, shown as 0).
+bool View(SliceLedger* ledger, uint64_t* limit, uint64_t* used) {
+  *limit = ledger != nullptr ? ledger->limit() : 0;
+  *used = ledger != nullptr ? ledger->Used() : 0;
+  return true;
+}
+}  // namespace
+
 bool SliceViewOf(const char* uuid, uint64_t device_total, uint64_t* limit, uint64_t* used) {
   if (!QuotaEnabled()) return false;
   State& s = TheState();
   std::lock_guard<std::mutex> lock(s.mu);
-  SliceLedger* ledger = LedgerLocked(s, uuid, device_total);
-  *limit = ledger != nullptr ? ledger->limit() : 0;
-  *used = ledger != nullptr ? ledger->Used() : 0;
-  return true;
+  return View(LedgerLocked(s, uuid, device_total), limit, used);
 }
 
 bool SliceView(CUdevice device, uint64_t* limit, uint64_t* used) {
   if (!QuotaEnabled()) return false;
   State& s = TheState();
   std::lock_guard<std::mutex> lock(s.mu);
-  SliceLedger* ledger = LedgerLocked(s, device);
-  *limit = ledger != nullptr ? ledger->limit() : 0;
-  *used = ledger != nullptr ? ledger->Used() : 0;
-  return true;
+  return View(LedgerLocked(s, device), limit, used);
 }
 
 }  // namespace vxpu::interposer
