@@ -16,14 +16,24 @@
 #include "interposer/nvml_hooks.h"
 #include "interposer/real_driver.h"
 
-namespace vxpu::interposer {
-namespace {
+// The per-thread variants are exported as the driver names them: <symbol>_ptsz (the policed
+// entry points that have one all take a stream; none is of the _ptds kind).
+#define VXPU_PER_THREAD_0(symbol, params, args)
+#define VXPU_PER_THREAD_1(symbol, params, args) \
+  CUresult CUDAAPI symbol##_ptsz params { return Hook_##symbol(kPerThreadFlavor, VXPU_UNPAREN args); }
+#define VXPU_PER_THREAD_DECLARE_0(symbol, params)
+#define VXPU_PER_THREAD_DECLARE_1(symbol, params) CUresult CUDAAPI symbol##_ptsz params;
+#define VXPU_PER_THREAD_ADDRESS_0(symbol) nullptr
+#define VXPU_PER_THREAD_ADDRESS_1(symbol) reinterpret_cast<void*>(&symbol##_ptsz)
 
-// The per-thread variant of every hook (only those with per_thread=1 are ever handed out).
-#define VXPU_HOOK(name, since, symbol, per_thread, params, args) \
-  CUresult CUDAAPI PerThread_##symbol params { return Hook_##symbol(kPerThreadFlavor, VXPU_UNPAREN args); }
+extern "C" {
+#define VXPU_HOOK(name, since, symbol, per_thread, params, args) VXPU_PER_THREAD_DECLARE_##per_thread(symbol, params)
 #include "interposer/hooks.def"
 #undef VXPU_HOOK
+}
+
+namespace vxpu::interposer {
+namespace {
 
 struct HookEntry {
   const char* name;
@@ -39,7 +49,7 @@ const HookEntry kHooks[kHookCount] = {
    since,                                                        \
    #symbol,                                                      \
    per_thread != 0,                                              \
-   {reinterpret_cast<void*>(&::symbol), reinterpret_cast<void*>(&PerThread_##symbol)}},
+   {reinterpret_cast<void*>(&::symbol), VXPU_PER_THREAD_ADDRESS_##per_thread(symbol)}},
 #include "interposer/hooks.def"
 #undef VXPU_HOOK
 };
@@ -112,6 +122,16 @@ CUresult InterceptProcAddress(CUresult result, const char* symbol, void** pfn, i
   return result;
 }
 
+// A driver that does not export <symbol>_ptsz may still hand the variant out by name.
+void* PerThreadFromDriver(const HookEntry& e) {
+  auto lookup = reinterpret_cast<ProcAddressV2>(RealSymbol("cuGetProcAddress_v2"));
+  void* f = nullptr;
+  if (lookup == nullptr ||
+      lookup(e.name, &f, e.since_version, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, nullptr) != CUDA_SUCCESS)
+    return nullptr;
+  return f;
+}
+
 __attribute__((constructor)) void LoadInterposer() { LoadQuotaConfig(); }
 
 }  // namespace
@@ -122,6 +142,7 @@ void* RealFunction(HookId id, int flavor) {
   std::string symbol = kHooks[id].symbol;
   if (flavor == kPerThreadFlavor) symbol += "_ptsz";
   f = RealSymbol(symbol.c_str());
+  if (f == nullptr && flavor == kPerThreadFlavor) f = PerThreadFromDriver(kHooks[id]);
   if (f != nullptr) g_real[id][flavor].store(f, std::memory_order_release);
   return f;
 }
@@ -132,8 +153,9 @@ using namespace vxpu::interposer;
 
 extern "C" {
 
-#define VXPU_HOOK(name, since, symbol, per_thread, params, args) \
-  CUresult CUDAAPI symbol params { return Hook_##symbol(kDefaultFlavor, VXPU_UNPAREN args); }
+#define VXPU_HOOK(name, since, symbol, per_thread, params, args)                              \
+  CUresult CUDAAPI symbol params { return Hook_##symbol(kDefaultFlavor, VXPU_UNPAREN args); } \
+  VXPU_PER_THREAD_##per_thread(symbol, params, args)
 #include "interposer/hooks.def"
 #undef VXPU_HOOK
 

@@ -74,6 +74,53 @@ CUresult ArrayAllocation(Handle* array, bool valid, uint64_t bytes, Call call) {
   });
 }
 
+// A free of a linear allocation or of a pool's block (pools keep freed blocks reserved, or
+// give them back at synchronisation: the pools' charges are re-read).
+CUresult ReleasedLinearOrPoolBlock(CUdeviceptr dptr, CUresult result) {
+  if (result != CUDA_SUCCESS || !QuotaEnabled()) return result;
+  if (!ReleaseAllocation(AllocationKind::kLinear, dptr)) SettleAllPools();
+  return result;
+}
+
+// The pool a cuMemAllocAsync on the current device draws from, registered.
+CUresult CurrentPool(CUmemoryPool* pool) {
+  static const auto get = reinterpret_cast<decltype(&cuDeviceGetMemPool)>(RealSymbol("cuDeviceGetMemPool"));
+  CUdevice device = 0;
+  if (CUresult r = CurrentDevice(&device); r != CUDA_SUCCESS) return r;
+  if (get == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  if (CUresult r = get(pool, device); r != CUDA_SUCCESS) return r;
+  NotePool(*pool, device, true);
+  return CUDA_SUCCESS;
+}
+
+// A block from `pool` (nullptr: the current device's) made at *dptr by `allocate` on `stream`.
+// The pool is charged what it reserves: the growth it may need is reserved first; afterwards
+// its charge is what the driver says it holds. Should the driver have grown the pool past the
+// slice (it reserves in chunks), the block is given back and the call refused.
+template <typename Allocate>
+CUresult PoolAllocation(CUdeviceptr* dptr, size_t bytes, CUmemoryPool pool, CUstream stream, int flavor,
+                        Allocate allocate) {
+  if (!QuotaEnabled() || dptr == nullptr || bytes == 0) return allocate();
+  if (pool == nullptr) {
+    if (CUresult r = CurrentPool(&pool); r != CUDA_SUCCESS) return r;
+  } else if (!PoolKnown(pool)) {
+    CUdevice device = 0;  // not made through cuMemPoolCreate here: charge it to the current device
+    if (CUresult r = CurrentDevice(&device); r != CUDA_SUCCESS) return r;
+    NotePool(pool, device, true);
+  }
+  uint64_t growth = 0;
+  if (!ReservePoolGrowth(pool, bytes, &growth)) return CUDA_ERROR_OUT_OF_MEMORY;
+  CUresult r = allocate();
+  if (SettlePool(pool, growth) || r != CUDA_SUCCESS) return r;
+  VXPU_REAL_OR_FAIL(free_async, cuMemFreeAsync);
+  free_async(*dptr, stream);
+  if (auto sync = reinterpret_cast<decltype(&cuCtxSynchronize)>(RealSymbol("cuCtxSynchronize"))) sync();
+  if (auto trim = reinterpret_cast<decltype(&cuMemPoolTrimTo)>(RealSymbol("cuMemPoolTrimTo"))) trim(pool, 0);
+  SettlePool(pool, 0);
+  ReportPoolRefusal(pool, bytes);
+  return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
 }  // namespace
 
 CUresult Hook_cuMemAlloc_v2(int flavor, CUdeviceptr* dptr, size_t bytes) {
@@ -105,22 +152,44 @@ CUresult Hook_cuMemAllocPitch_v2(int flavor, CUdeviceptr* dptr, size_t* pitch, s
 
 CUresult Hook_cuMemFree_v2(int flavor, CUdeviceptr dptr) {
   VXPU_REAL_OR_FAIL(real, cuMemFree_v2);
-  return Released(AllocationKind::kLinear, dptr, real(dptr));
+  return ReleasedLinearOrPoolBlock(dptr, real(dptr));
 }
 
 CUresult Hook_cuMemAllocAsync(int flavor, CUdeviceptr* dptr, size_t bytes, CUstream stream) {
   VXPU_REAL_OR_FAIL(real, cuMemAllocAsync);
-  return LinearAllocation(dptr, bytes, [&] { return real(dptr, bytes, stream); });
+  return PoolAllocation(dptr, bytes, nullptr, stream, flavor, [&] { return real(dptr, bytes, stream); });
 }
 
 CUresult Hook_cuMemAllocFromPoolAsync(int flavor, CUdeviceptr* dptr, size_t bytes, CUmemoryPool pool, CUstream stream) {
   VXPU_REAL_OR_FAIL(real, cuMemAllocFromPoolAsync);
-  return LinearAllocation(dptr, bytes, [&] { return real(dptr, bytes, pool, stream); });
+  if (pool == nullptr) return real(dptr, bytes, pool, stream);
+  return PoolAllocation(dptr, bytes, pool, stream, flavor, [&] { return real(dptr, bytes, pool, stream); });
 }
 
 CUresult Hook_cuMemFreeAsync(int flavor, CUdeviceptr dptr, CUstream stream) {
   VXPU_REAL_OR_FAIL(real, cuMemFreeAsync);
-  return Released(AllocationKind::kLinear, dptr, real(dptr, stream));
+  return ReleasedLinearOrPoolBlock(dptr, real(dptr, stream));
+}
+
+CUresult Hook_cuMemPoolCreate(int flavor, CUmemoryPool* pool, const CUmemPoolProps* props) {
+  VXPU_REAL_OR_FAIL(real, cuMemPoolCreate);
+  CUresult r = real(pool, props);
+  if (r == CUDA_SUCCESS && QuotaEnabled())
+    NotePool(*pool, props->location.id, props->location.type == CU_MEM_LOCATION_TYPE_DEVICE);
+  return r;
+}
+
+CUresult Hook_cuMemPoolDestroy(int flavor, CUmemoryPool pool) {
+  VXPU_REAL_OR_FAIL(real, cuMemPoolDestroy);
+  if (QuotaEnabled()) RetirePool(pool);
+  return real(pool);
+}
+
+CUresult Hook_cuMemPoolTrimTo(int flavor, CUmemoryPool pool, size_t keep) {
+  VXPU_REAL_OR_FAIL(real, cuMemPoolTrimTo);
+  CUresult r = real(pool, keep);
+  if (r == CUDA_SUCCESS && QuotaEnabled()) SettlePool(pool, 0);
+  return r;
 }
 
 CUresult Hook_cuMemCreate(int flavor, CUmemGenericAllocationHandle* handle, size_t size,

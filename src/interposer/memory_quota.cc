@@ -33,12 +33,19 @@ struct Tracked {
   uint64_t bytes;
 };
 
+struct PoolCharge {
+  CUdevice device;
+  bool device_memory;
+  uint64_t charged = 0;  // what the slice's ledger holds for this pool
+};
+
 struct State {
   std::mutex mu;
   Config config;
   std::map<std::string, DeviceQuota> ledgers;  // by device UUID
   std::map<CUdevice, std::string> uuids;       // driver ordinal -> UUID ("" if unknown)
   std::map<std::pair<AllocationKind, uint64_t>, Tracked> allocations;
+  std::map<CUmemoryPool, PoolCharge> pools;
 };
 
 State& TheState() {
@@ -107,6 +114,40 @@ SliceLedger* LedgerLocked(State& s, CUdevice device) {
   return LedgerLocked(s, uuid, total);
 }
 
+void LogRefusalLocked(const State& s, CUdevice device, uint64_t bytes, uint64_t used, uint64_t limit) {
+  std::fprintf(stderr, "vxpu: slice %s: out of memory on device %d: request %s, used %s, limit %s\n",
+               s.config.slice.c_str(), device, FormatBytes(bytes).c_str(), FormatBytes(used).c_str(),
+               FormatBytes(limit).c_str());
+}
+
+bool PoolAttribute(CUmemoryPool pool, CUmemPool_attribute attribute, uint64_t* value) {
+  static const auto get = Real<decltype(&cuMemPoolGetAttribute)>("cuMemPoolGetAttribute");
+  cuuint64_t v = 0;
+  if (get == nullptr || get(pool, attribute, &v) != CUDA_SUCCESS) return false;
+  *value = v;
+  return true;
+}
+
+// Sets the pool's charge to what the driver says it holds reserved; `provisional` bytes were
+// reserved for it beforehand. If the driver cannot say, the charge stays (fail closed).
+void SettlePoolLocked(State& s, CUmemoryPool pool, PoolCharge& p, uint64_t provisional) {
+  SliceLedger* ledger = p.device_memory ? LedgerLocked(s, p.device) : nullptr;
+  if (ledger == nullptr) return;
+  uint64_t held = p.charged + provisional;
+  uint64_t reserved = held;
+  PoolAttribute(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved);
+  if (reserved >= held) {
+    ledger->Charge(reserved - held);
+  } else {
+    ledger->Release(held - reserved);
+  }
+  p.charged = reserved;
+}
+
+void SettleAllPoolsLocked(State& s) {
+  for (auto& [pool, charge] : s.pools) SettlePoolLocked(s, pool, charge, 0);
+}
+
 }  // namespace
 
 void LoadQuotaConfig() {
@@ -136,9 +177,11 @@ bool ReserveMemory(CUdevice device, uint64_t bytes) {
   if (ledger == nullptr) return false;
   uint64_t used = 0;
   if (ledger->Reserve(bytes, &used)) return true;
-  std::fprintf(stderr, "vxpu: slice %s: out of memory on device %d: request %s, used %s, limit %s\n",
-               s.config.slice.c_str(), device, FormatBytes(bytes).c_str(), FormatBytes(used).c_str(),
-               FormatBytes(ledger->limit()).c_str());
+  if (!s.pools.empty()) {
+    SettleAllPoolsLocked(s);  // pools may have given memory back since they were last read
+    if (ledger->Reserve(bytes, &used)) return true;
+  }
+  LogRefusalLocked(s, device, bytes, used, ledger->limit());
   return false;
 }
 
@@ -164,6 +207,76 @@ bool ReleaseAllocation(AllocationKind kind, uint64_t key) {
   return true;
 }
 
+void NotePool(CUmemoryPool pool, CUdevice device, bool device_memory) {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.pools.try_emplace(pool, PoolCharge{device, device_memory});
+}
+
+bool PoolKnown(CUmemoryPool pool) {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.pools.count(pool) != 0;
+}
+
+bool ReservePoolGrowth(CUmemoryPool pool, uint64_t bytes, uint64_t* growth) {
+  *growth = 0;
+  CUdevice device = 0;
+  {
+    State& s = TheState();
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.pools.find(pool);
+    if (it == s.pools.end() || !it->second.device_memory) return true;
+    device = it->second.device;
+  }
+  uint64_t reserved = 0, used = 0;
+  if (PoolAttribute(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) &&
+      PoolAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used)) {
+    *growth = used + bytes > reserved ? used + bytes - reserved : 0;
+  } else {
+    *growth = bytes;
+  }
+  return *growth == 0 || ReserveMemory(device, *growth);
+}
+
+bool SettlePool(CUmemoryPool pool, uint64_t provisional) {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.pools.find(pool);
+  if (it == s.pools.end() || !it->second.device_memory) return true;
+  SettlePoolLocked(s, pool, it->second, provisional);
+  SliceLedger* ledger = LedgerLocked(s, it->second.device);
+  return ledger != nullptr && ledger->Used() <= ledger->limit();
+}
+
+void SettleAllPools() {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  SettleAllPoolsLocked(s);
+}
+
+void ReportPoolRefusal(CUmemoryPool pool, uint64_t bytes) {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.pools.find(pool);
+  SliceLedger* ledger = it != s.pools.end() ? LedgerLocked(s, it->second.device) : nullptr;
+  if (ledger != nullptr) LogRefusalLocked(s, it->second.device, bytes, ledger->Used(), ledger->limit());
+}
+
+void RetirePool(CUmemoryPool pool) {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.pools.find(pool);
+  if (it == s.pools.end()) return;
+  PoolCharge& p = it->second;
+  SettlePoolLocked(s, pool, p, 0);
+  SliceLedger* ledger = p.device_memory ? LedgerLocked(s, p.device) : nullptr;
+  uint64_t in_use = p.charged;
+  PoolAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &in_use);
+  if (ledger != nullptr && in_use < p.charged) ledger->Release(p.charged - in_use);
+  s.pools.erase(it);
+}
+
 namespace {
 // The slice's limit and usage from `ledger` (nullptr: no limit could be set up, shown as 0).
 bool View(SliceLedger* ledger, uint64_t* limit, uint64_t* used) {
@@ -177,6 +290,7 @@ bool SliceViewOf(const char* uuid, uint64_t device_total, uint64_t* limit, uint6
   if (!QuotaEnabled()) return false;
   State& s = TheState();
   std::lock_guard<std::mutex> lock(s.mu);
+  SettleAllPoolsLocked(s);
   return View(LedgerLocked(s, uuid, device_total), limit, used);
 }
 
@@ -184,6 +298,7 @@ bool SliceView(CUdevice device, uint64_t* limit, uint64_t* used) {
   if (!QuotaEnabled()) return false;
   State& s = TheState();
   std::lock_guard<std::mutex> lock(s.mu);
+  SettleAllPoolsLocked(s);
   return View(LedgerLocked(s, device), limit, used);
 }
 

@@ -29,6 +29,27 @@ void TrackAllocation(AllocationKind kind, uint64_t key, CUdevice device, uint64_
 // Forgets it and releases its bytes; false if it was not tracked (not ours, or freed twice).
 bool ReleaseAllocation(AllocationKind kind, uint64_t key);
 
+// Memory pools are charged what they hold reserved on their device: blocks in use and blocks
+// cached for reuse. The charge follows what the driver reports, re-read after each operation
+// on the pool and, for all pools of the process, before a refusal and a memory query (pools
+// give memory back at synchronisation, unseen by the interposer).
+//
+// Registers a pool and its device; pools of host memory (device_memory=false) are not charged.
+void NotePool(CUmemoryPool pool, CUdevice device, bool device_memory);
+bool PoolKnown(CUmemoryPool pool);
+// Before allocating `bytes` from a known `pool`: reserves what the pool may need to grow by
+// (*growth); false (and one log line) if the slice has no room for it.
+bool ReservePoolGrowth(CUmemoryPool pool, uint64_t bytes, uint64_t* growth);
+// Charges the pool what it now holds, given `provisional` bytes reserved for it beforehand;
+// false if that leaves the slice over its limit.
+bool SettlePool(CUmemoryPool pool, uint64_t provisional);
+void SettleAllPools();
+// Logs the refusal of `bytes` from `pool` that would have grown it past the slice.
+void ReportPoolRefusal(CUmemoryPool pool, uint64_t bytes);
+// Before the pool is destroyed: its blocks still in use stay charged for the process's life
+// (they outlive the pool, and their frees are no longer attributable).
+void RetirePool(CUmemoryPool pool);
+
 // The slice as the device it presents: limit and usage on `device`. False without a quota.
 bool SliceView(CUdevice device, uint64_t* limit, uint64_t* used);
 

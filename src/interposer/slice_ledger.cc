@@ -14,7 +14,7 @@
 namespace vxpu {
 
 namespace {
-constexpr uint64_t kLedgerLayout = 1;
+constexpr uint64_t kLedgerLayout = 2;
 constexpr uint64_t kLedgerMagic = 0x56585055534c0000ull | kLedgerLayout;  // "VXPUSL" + layout
 }  // namespace
 
@@ -28,6 +28,7 @@ struct LedgerEntry {
 struct LedgerState {
   SegmentHeader header;
   uint64_t limit;
+  uint64_t total;  // sum of the live entries' use, kept so a reservation reads one number
   LedgerEntry entries[SliceLedger::kMaxProcesses];
 };
 
@@ -41,9 +42,18 @@ std::string SegmentName(const std::string& slice, const std::string& device_uuid
   return "/" + SegmentPrefix() + device_uuid + "-" + slice;
 }
 
+void Drop(LedgerState* s, LedgerEntry* e) {
+  s->total -= e->used;
+  *e = LedgerEntry{};
+}
+
+// Drops the entries of dead processes and recounts the total from the entries (which also
+// repairs it should a process have died between updating its entry and the total).
 void SweepDead(LedgerState* s) {
+  s->total = 0;
   for (LedgerEntry& e : s->entries) {
     if (e.in_use && !ProcessAlive(e.pid, e.start_ticks)) e = LedgerEntry{};
+    s->total += e.in_use ? e.used : 0;
   }
 }
 
@@ -53,12 +63,6 @@ bool AnyAlive(LedgerState* s) {
     if (e.in_use) return true;
   }
   return false;
-}
-
-uint64_t Sum(const LedgerState* s) {
-  uint64_t used = 0;
-  for (const LedgerEntry& e : s->entries) used += e.in_use ? e.used : 0;
-  return used;
 }
 
 int Register(LedgerState* s) {
@@ -168,37 +172,42 @@ void SliceLedger::Unlink(const std::string& slice, const std::string& device_uui
 SliceLedger::~SliceLedger() {
   {
     SegmentLock lock(&state_->header);
-    state_->entries[entry_] = LedgerEntry{};
+    Drop(state_, &state_->entries[entry_]);
   }
   CloseSharedSegment(&state_->header, sizeof(LedgerState));
 }
 
 bool SliceLedger::Reserve(uint64_t bytes, uint64_t* slice_used) {
   SegmentLock lock(&state_->header);
-  uint64_t used = Sum(state_);
-  if (used + bytes > limit_ || used + bytes < used) {
-    SweepDead(state_);  // the dead may be holding what we need
-    used = Sum(state_);
-  }
-  bool fits = used + bytes <= limit_ && used + bytes >= used;
-  if (fits) {
+  auto fits = [&] { return state_->total + bytes <= limit_ && state_->total + bytes >= bytes; };
+  if (!fits()) SweepDead(state_);  // the dead may be holding what we need
+  bool ok = fits();
+  if (ok) {
     state_->entries[entry_].used += bytes;
-    used += bytes;
+    state_->total += bytes;
   }
-  if (slice_used != nullptr) *slice_used = used;
-  return fits;
+  if (slice_used != nullptr) *slice_used = state_->total;
+  return ok;
+}
+
+void SliceLedger::Charge(uint64_t bytes) {
+  SegmentLock lock(&state_->header);
+  state_->entries[entry_].used += bytes;
+  state_->total += bytes;
 }
 
 void SliceLedger::Release(uint64_t bytes) {
   SegmentLock lock(&state_->header);
   uint64_t& used = state_->entries[entry_].used;
-  used = used >= bytes ? used - bytes : 0;
+  uint64_t released = used >= bytes ? bytes : used;
+  used -= released;
+  state_->total -= released;
 }
 
 uint64_t SliceLedger::Used() {
   SegmentLock lock(&state_->header);
   SweepDead(state_);
-  return Sum(state_);
+  return state_->total;
 }
 
 std::vector<SliceProcess> SliceLedger::Processes() {

@@ -54,6 +54,8 @@ class SliceLedger {
   // Reserves `bytes` for this process if the slice stays within its limit; otherwise reserves
   // nothing and returns false. *slice_used (optional) is the slice's usage afterwards.
   bool Reserve(uint64_t bytes, uint64_t* slice_used = nullptr);
+  // Charges `bytes` even past the limit: memory the driver has already handed out.
+  void Charge(uint64_t bytes);
   // Gives back bytes this process reserved.
   void Release(uint64_t bytes);
 

@@ -50,7 +50,17 @@ TEST_P(EveryAllocationPath, IsRefusedOverQuotaAndFreeingMakesRoom) {
 
 INSTANTIATE_TEST_SUITE_P(Paths, EveryAllocationPath,
                          ::testing::Values("alloc", "managed", "pitch", "async", "pool", "vmm", "array", "mipmap",
-                                           "procaddr", "procaddr-ptsz", "dlsym"));
+                                           "procaddr", "procaddr-ptsz", "dlsym", "ptsz"));
+
+TEST(Interposer, MemoryAPoolKeepsCountsUntilTrimmed) {
+  Outcome run = RunUnder({kProbe, "pool-cache", "30"}, SliceEnv("100MiB", ""));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  nlohmann::json r = LastJsonLine(run.output);
+  EXPECT_EQ(r["succeeded"], 3) << r.dump();
+  EXPECT_EQ(r["while_cached"], CUDA_ERROR_OUT_OF_MEMORY);  // freed blocks the pool keeps still count
+  EXPECT_EQ(r["trim"], CUDA_SUCCESS);
+  EXPECT_EQ(r["after_trim"], CUDA_SUCCESS);
+}
 
 TEST(Interposer, MemoryQueriesReportTheSlice) {
   Outcome run = RunUnder({kProbe, "alloc", "1", "1"}, SliceEnv("25%", ""));

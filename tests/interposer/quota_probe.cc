@@ -2,9 +2,13 @@
 // reports what happened as one JSON line. Run under libvxpu.so by the interposer tests.
 //
 //   quota_probe PATH MIB [COUNT] [--hold SECONDS]
-// PATH: alloc managed pitch async pool vmm array mipmap procaddr procaddr-ptsz dlsym
+// PATH: alloc managed pitch async pool vmm array mipmap procaddr procaddr-ptsz dlsym ptsz
 // Allocates up to COUNT (default 8) blocks of MIB MiB, stops at the first failure, optionally
 // holds them, frees them all, then tries one block again.
+//
+//   quota_probe pool-cache MIB [COUNT]
+// Fills a pool that keeps freed memory (release threshold: all), frees it all, then tries
+// cuMemAlloc of one block while the pool holds the memory and again after trimming it.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <unistd.h>
@@ -16,6 +20,13 @@
 #include <vector>
 
 #include "common/nvml_abi.h"
+
+// The per-thread variants, as a program built with CUDA_API_PER_THREAD_DEFAULT_STREAM links
+// them (weak: simgpu exports none; under the interposer they are libvxpu's).
+extern "C" {
+__attribute__((weak)) CUresult CUDAAPI cuMemAllocAsync_ptsz(CUdeviceptr* dptr, size_t bytes, CUstream stream);
+__attribute__((weak)) CUresult CUDAAPI cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream stream);
+}
 
 namespace {
 
@@ -86,13 +97,17 @@ CUresult AllocOne(Probe& p, Block* free_block) {
     if (r == CUDA_SUCCESS) *free_block = [d] { return cuMemFree(d); };
     return r;
   }
-  if (p.path == "async" || p.path == "procaddr-ptsz") {
-    auto alloc = p.path == "async" ? &cuMemAllocAsync
-                                   : ProcAddress<decltype(&cuMemAllocAsync)>(
-                                         "cuMemAllocAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
-    auto release = p.path == "async" ? &cuMemFreeAsync
-                                     : ProcAddress<decltype(&cuMemFreeAsync)>(
-                                           "cuMemFreeAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
+  if (p.path == "async" || p.path == "procaddr-ptsz" || p.path == "ptsz") {
+    auto alloc = &cuMemAllocAsync;
+    auto release = &cuMemFreeAsync;
+    if (p.path == "procaddr-ptsz") {
+      alloc = ProcAddress<decltype(&cuMemAllocAsync)>("cuMemAllocAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
+      release = ProcAddress<decltype(&cuMemFreeAsync)>("cuMemFreeAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
+    } else if (p.path == "ptsz") {
+      alloc = cuMemAllocAsync_ptsz;
+      release = cuMemFreeAsync_ptsz;
+    }
+    if (alloc == nullptr || release == nullptr) return CUDA_ERROR_NOT_FOUND;
     CUdeviceptr d = 0;
     CUresult r = alloc(&d, bytes, p.stream);
     CUstream s = p.stream;
@@ -142,6 +157,28 @@ CUresult AllocOne(Probe& p, Block* free_block) {
   std::exit(2);
 }
 
+// The pool-cache experiment (see the top of the file); prints its JSON line.
+int ProbePoolCache(Probe& p, int count) {
+  cuuint64_t keep_everything = UINT64_MAX;
+  cuMemPoolSetAttribute(p.pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_everything);
+  std::vector<CUdeviceptr> blocks;
+  for (int i = 0; i < count; ++i) {
+    CUdeviceptr d = 0;
+    if (cuMemAllocFromPoolAsync(&d, p.bytes, p.pool, p.stream) != CUDA_SUCCESS) break;
+    blocks.push_back(d);
+  }
+  for (CUdeviceptr d : blocks) cuMemFreeAsync(d, p.stream);
+  cuStreamSynchronize(p.stream);
+  CUdeviceptr d = 0;
+  CUresult while_cached = cuMemAlloc(&d, p.bytes);
+  if (while_cached == CUDA_SUCCESS) cuMemFree(d);
+  CUresult trim = cuMemPoolTrimTo(p.pool, 0);
+  CUresult after_trim = cuMemAlloc(&d, p.bytes);
+  std::printf("{\"path\":\"pool-cache\",\"succeeded\":%zu,\"while_cached\":%d,\"trim\":%d,\"after_trim\":%d}\n",
+              blocks.size(), static_cast<int>(while_cached), static_cast<int>(trim), static_cast<int>(after_trim));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,6 +202,8 @@ int main(int argc, char** argv) {
   props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
   props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
   cuMemPoolCreate(&p.pool, &props);
+
+  if (p.path == "pool-cache") return ProbePoolCache(p, count);
 
   size_t free_bytes = 0, total_bytes = 0, device_total = 0;
   cuMemGetInfo(&free_bytes, &total_bytes);
