@@ -173,7 +173,14 @@ CUresult CUDAAPI vxpu_cuGetProcAddress_v1(const char* symbol, void** pfn, int cu
 }
 
 // Programs that dlopen the driver find the hooks through dlsym as well.
-void* dlsym(void* handle, const char* symbol) noexcept {
+// RTLD_NEXT means "after the caller", and glibc tells the caller by its return address: such a
+// lookup is passed on as a tail call (a jump), which leaves the caller's return address in place.
+// It is not intercepted: a library that looks past itself wants the next definition, whatever it is.
+__attribute__((optimize("optimize-sibling-calls"))) void* dlsym(void* handle, const char* symbol) noexcept {
+  if (handle == RTLD_NEXT) {
+    DlsymFunction next = RealDlsymFunction();
+    return next != nullptr ? next(handle, symbol) : nullptr;
+  }
   void* real = RealDlsym(handle, symbol);
   if (real == nullptr) return real;
   if (std::strncmp(symbol, "nvml", 4) == 0) {

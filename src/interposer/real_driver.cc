@@ -7,8 +7,6 @@
 namespace vxpu::interposer {
 namespace {
 
-using DlsymFunction = void* (*)(void*, const char*);
-
 DlsymFunction LoadRealDlsym() {
   // dlvsym is not overridden; glibc 2.34+ versions dlsym GLIBC_2.34, older ones GLIBC_2.2.5.
   for (const char* version : {"GLIBC_2.34", "GLIBC_2.2.5"}) {
@@ -19,8 +17,13 @@ DlsymFunction LoadRealDlsym() {
 
 }  // namespace
 
+DlsymFunction RealDlsymFunction() {
+  static const DlsymFunction real = LoadRealDlsym();
+  return real;
+}
+
 void* RealDlsym(void* handle, const char* symbol) {
-  static DlsymFunction real = LoadRealDlsym();
+  DlsymFunction real = RealDlsymFunction();
   return real != nullptr ? real(handle, symbol) : nullptr;
 }
 

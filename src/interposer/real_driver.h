@@ -6,7 +6,9 @@
 
 namespace vxpu::interposer {
 
-// glibc's own dlsym (the interposer overrides the exported one).
+// glibc's own dlsym (the interposer overrides the exported one); nullptr if not found.
+using DlsymFunction = void* (*)(void*, const char*) noexcept;
+DlsymFunction RealDlsymFunction();
 void* RealDlsym(void* handle, const char* symbol);
 
 // The real driver's definition of `symbol` (the next one after the interposer, or the one in
