@@ -5,6 +5,7 @@
 #include "cli/devices.h"
 #include "cli/ps.h"
 #include "cli/run.h"
+#include "cli/sim.h"
 
 namespace {
 
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
   bool ps_json = false;
   CLI::App* ps_cmd = app.add_subcommand("ps", "List the slices on this machine with their processes and usage");
   AddOutputOption(ps_cmd, &ps_json);
+
+  vxpu::AddSimCommand(app);
 
   CLI11_PARSE(app, argc, argv);
   if (*run_cmd) return vxpu::RunUnderSlice(run);

@@ -1,0 +1,307 @@
+#include "cli/sim.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+#include "cli/sim_plot.h"
+#include "sched/arrival_replay.h"
+#include "sched/granularity.h"
+#include "sched/policy.h"
+#include "sched/timed_replay.h"
+#include "sched/trace.h"
+
+namespace vxpu {
+namespace {
+
+using sched::Granularity;
+
+struct TraceOptions {
+  std::string nodes;
+  std::string pods;
+  std::vector<std::string> policies;
+  std::string granularity = "milli";
+  std::string csv;
+};
+
+struct ReplayOptions : TraceOptions {
+  std::string seeds = "42-51";
+  std::string plot;
+  double load = 1.3;
+};
+
+struct TimedOptions : TraceOptions {
+  uint64_t seed = 42;
+  double sample_hours = 6;
+};
+
+// A usage error of `vxpu sim <command>`: one line naming the bad value.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+uint64_t ParseSeed(const std::string& text) {
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    throw UsageError(fmt::format("bad seed '{}' in --seeds (want e.g. 42-51 or 1,2,3)", text));
+  }
+  return value;
+}
+
+// "42-51", "42", or "1,5,9".
+std::vector<uint64_t> ParseSeeds(const std::string& text) {
+  std::vector<uint64_t> seeds;
+  size_t dash = text.find('-');
+  if (dash != std::string::npos) {
+    uint64_t first = ParseSeed(text.substr(0, dash)), last = ParseSeed(text.substr(dash + 1));
+    if (last < first || last - first >= 10000) throw UsageError(fmt::format("bad --seeds range '{}'", text));
+    for (uint64_t s = first; s <= last; ++s) seeds.push_back(s);
+    return seeds;
+  }
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    seeds.push_back(ParseSeed(text.substr(start, comma - start)));
+    if (comma == std::string::npos) return seeds;
+    start = comma + 1;
+  }
+}
+
+Granularity ParseGranularityOption(const std::string& text) {
+  auto granularity = sched::ParseGranularity(text);
+  if (!granularity) throw UsageError(fmt::format("bad --granularity '{}' (want milli or 10pct)", text));
+  return *granularity;
+}
+
+std::vector<std::string> ChosenPolicies(const std::vector<std::string>& policies) {
+  if (policies.empty()) return {std::string(sched::kRecommendedPolicy)};
+  for (const std::string& p : policies) {
+    if (!sched::MakePolicy(p, {})) {
+      throw UsageError(fmt::format("unknown policy '{}' (known: {})", p, fmt::join(sched::PolicyNames(), ", ")));
+    }
+  }
+  return policies;
+}
+
+struct LoadedTrace {
+  sched::NodeList nodes;
+  std::vector<sched::PodRecord> pods;
+  std::vector<sched::PodRequest> workload;  // the pods' requests, rounded to the granularity
+};
+
+LoadedTrace LoadTrace(const TraceOptions& options, Granularity granularity) {
+  LoadedTrace trace;
+  trace.nodes = sched::ReadNodeCsv(options.nodes);
+  trace.pods = sched::ReadPodCsv(options.pods, trace.nodes);
+  for (const sched::PodRecord& pod : trace.pods)
+    trace.workload.push_back(sched::RoundRequest(pod.request, granularity));
+  return trace;
+}
+
+std::FILE* OpenOutput(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (!file) throw UsageError(fmt::format("cannot write '{}'", path));
+  return file;
+}
+
+struct PolicyCurves {
+  std::string policy;
+  std::vector<sched::ArrivalCurve> per_seed;
+  double seconds = 0;
+};
+
+double MeanAt(const PolicyCurves& curves, int pct) {
+  double sum = 0;
+  for (const auto& c : curves.per_seed) sum += c.allocated_pct[pct];
+  return sum / static_cast<double>(curves.per_seed.size());
+}
+
+void PrintReplayTable(const std::vector<PolicyCurves>& all, size_t seeds) {
+  fmt::print("GPU allocated (% of cluster) by arrived GPU request, mean of {} seed(s)\n", seeds);
+  fmt::print("{:<12} {:>10} {:>10} {:>17} {:>13} {:>9}\n", "policy", "at 100%", "at 130%", "130% min..max",
+             "failed pods", "seconds");
+  for (const PolicyCurves& c : all) {
+    double lo = 100, hi = 0, failed = 0;
+    for (const auto& s : c.per_seed) {
+      lo = std::min(lo, s.allocated_pct[130]);
+      hi = std::max(hi, s.allocated_pct[130]);
+      failed += static_cast<double>(s.pods_failed);
+    }
+    fmt::print("{:<12} {:>10.2f} {:>10.2f} {:>8.2f}..{:<7.2f} {:>13.1f} {:>9.2f}\n", c.policy, MeanAt(c, 100),
+               MeanAt(c, 130), lo, hi, failed / static_cast<double>(c.per_seed.size()), c.seconds);
+  }
+}
+
+void WriteReplayCsv(const std::string& path, const std::vector<PolicyCurves>& all, const std::vector<uint64_t>& seeds) {
+  std::FILE* out = OpenOutput(path);
+  fmt::print(out, "policy,seed,arrived_pct,allocated_pct\n");
+  for (const PolicyCurves& c : all) {
+    for (size_t s = 0; s < seeds.size(); ++s) {
+      for (size_t pct = 0; pct < c.per_seed[s].allocated_pct.size(); ++pct) {
+        fmt::print(out, "{},{},{},{:.4f}\n", c.policy, seeds[s], pct, c.per_seed[s].allocated_pct[pct]);
+      }
+    }
+  }
+  if (std::fclose(out) != 0) throw UsageError(fmt::format("cannot write '{}'", path));
+}
+
+void WriteReplayPlot(const std::string& path, const std::vector<PolicyCurves>& all) {
+  std::vector<PlotSeries> series;
+  for (const PolicyCurves& c : all) {
+    PlotSeries s{c.policy, {}, {}};
+    for (int pct = 0; pct <= 130; ++pct) {
+      s.x.push_back(pct);
+      s.y.push_back(MeanAt(c, pct));
+    }
+    series.push_back(std::move(s));
+  }
+  std::string error = WriteLinePlot(
+      path, series,
+      {"GPU allocation vs arrived workload", "arrived GPU request (% of cluster)", "GPU allocated (% of cluster)"});
+  if (!error.empty()) throw UsageError(error);
+}
+
+uint64_t PolicySeed(uint64_t seed) { return seed * 0x9e3779b97f4a7c15ULL + 1; }
+
+int RunReplay(const ReplayOptions& options) {
+  Granularity granularity = ParseGranularityOption(options.granularity);
+  std::vector<uint64_t> seeds = ParseSeeds(options.seeds);
+  std::vector<std::string> policies = ChosenPolicies(options.policies);
+  LoadedTrace trace = LoadTrace(options, granularity);
+  sched::PolicyOptions policy_options{0, sched::ComputeTypicalPods(trace.workload)};
+  int64_t capacity = 0;
+  for (const auto& n : trace.nodes.nodes) capacity += n.gpu_count * sched::kMilliPerGpu;
+
+  std::vector<PolicyCurves> all;
+  for (const std::string& name : policies) {
+    PolicyCurves curves{name, {}, 0};
+    auto start = std::chrono::steady_clock::now();
+    for (uint64_t seed : seeds) {
+      std::vector<int> order = sched::ArrivalOrder(trace.workload, capacity, options.load, seed);
+      policy_options.seed = PolicySeed(seed);
+      std::unique_ptr<sched::Policy> policy = sched::MakePolicy(name, policy_options);
+      curves.per_seed.push_back(
+          sched::ReplayArrivals(trace.nodes.nodes, trace.nodes.model_names, trace.workload, order, *policy));
+    }
+    curves.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    all.push_back(std::move(curves));
+  }
+  PrintReplayTable(all, seeds.size());
+  if (!options.csv.empty()) WriteReplayCsv(options.csv, all, seeds);
+  if (!options.plot.empty()) WriteReplayPlot(options.plot, all);
+  return 0;
+}
+
+std::vector<sched::TimedPod> TimedPods(const LoadedTrace& trace, const std::string& path) {
+  std::vector<sched::TimedPod> pods;
+  for (size_t i = 0; i < trace.pods.size(); ++i) {
+    const sched::PodRecord& p = trace.pods[i];
+    if (p.creation_time < 0 || p.deletion_time < 0) {
+      throw UsageError(fmt::format("{}:{}: the time-based replay needs creation_time and deletion_time", path, p.line));
+    }
+    pods.push_back({trace.workload[i], p.creation_time, p.deletion_time - p.creation_time});
+  }
+  return pods;
+}
+
+int64_t Percentile(std::vector<int64_t> values, double q) {
+  if (values.empty()) return 0;
+  size_t k = static_cast<size_t>(q * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+  return values[k];
+}
+
+int RunTimed(const TimedOptions& options) {
+  Granularity granularity = ParseGranularityOption(options.granularity);
+  std::vector<std::string> policies = ChosenPolicies(options.policies);
+  if (!(options.sample_hours > 0)) throw UsageError(fmt::format("bad --sample-hours '{}'", options.sample_hours));
+  LoadedTrace trace = LoadTrace(options, granularity);
+  std::vector<sched::TimedPod> pods = TimedPods(trace, options.pods);
+  sched::PolicyOptions policy_options{PolicySeed(options.seed), sched::ComputeTypicalPods(trace.workload)};
+  std::FILE* csv = options.csv.empty() ? nullptr : OpenOutput(options.csv);
+  if (csv) fmt::print(csv, "policy,time_s,allocated_pct,queued\n");
+  fmt::print("{:<12} {:>10} {:>10} {:>12} {:>12} {:>12} {:>12} {:>13}\n", "policy", "mean GPU%", "peak GPU%",
+             "pods waited", "mean wait s", "p99 wait s", "max wait s", "never started");
+  for (const std::string& name : policies) {
+    std::unique_ptr<sched::Policy> policy = sched::MakePolicy(name, policy_options);
+    auto result = sched::ReplayTimed(trace.nodes.nodes, trace.nodes.model_names, pods, *policy,
+                                     static_cast<int64_t>(options.sample_hours * 3600));
+    double peak = 0, wait_sum = 0;
+    for (const auto& s : result.samples) peak = std::max(peak, s.allocated_pct);
+    for (int64_t w : result.waits) wait_sum += static_cast<double>(w);
+    double mean_wait = result.waits.empty() ? 0 : wait_sum / static_cast<double>(result.waits.size());
+    fmt::print("{:<12} {:>10.2f} {:>10.2f} {:>12} {:>12.0f} {:>12} {:>12} {:>13}\n", name, result.mean_allocated_pct,
+               peak, result.pods_waited, mean_wait, Percentile(result.waits, 0.99), Percentile(result.waits, 1.0),
+               result.pods_never_started);
+    for (const auto& s : result.samples) {
+      if (csv) fmt::print(csv, "{},{},{:.4f},{}\n", name, s.time, s.allocated_pct, s.queued);
+    }
+  }
+  if (csv && std::fclose(csv) != 0) throw UsageError(fmt::format("cannot write '{}'", options.csv));
+  return 0;
+}
+
+// Runs `command`, turning errors into one line on stderr and an exit code for CLI11_PARSE.
+template <typename Command>
+void RunAndExit(const char* name, Command command) {
+  int code = 0;
+  try {
+    code = command();
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "vxpu sim {}: {}\n", name, e.what());
+    code = 2;
+  } catch (const sched::TraceError& e) {
+    fmt::print(stderr, "vxpu sim {}: {}\n", name, e.what());
+    code = 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "vxpu sim {}: {}\n", name, e.what());
+    code = 1;
+  }
+  throw CLI::RuntimeError(code);
+}
+
+void AddTraceOptions(CLI::App* command, TraceOptions& options) {
+  command->add_option("--nodes", options.nodes, "Node list CSV (sn,cpu_milli,memory_mib,gpu,model)")->required();
+  command->add_option("--pods", options.pods, "Pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,...)")
+      ->required();
+  command->add_option("--policy", options.policies, "Policies, comma-separated (default: vxpu, the recommended one)")
+      ->delimiter(',');
+  command->add_option("--granularity", options.granularity, "GPU share steps: milli (as the trace) or 10pct (vXPU)")
+      ->capture_default_str();
+}
+
+}  // namespace
+
+void AddSimCommand(CLI::App& app) {
+  CLI::App* sim = app.add_subcommand("sim", "Cluster simulator: replay a trace through the Hi Scheduler");
+  sim->require_subcommand(1);
+
+  auto replay = std::make_shared<ReplayOptions>();
+  CLI::App* replay_cmd = sim->add_subcommand(
+      "replay", "FGD paper's experiment: pods arrive (shuffled, resampled to 130% of GPUs), none leave");
+  AddTraceOptions(replay_cmd, *replay);
+  replay_cmd->add_option("--seeds", replay->seeds, "Seeds: a range (42-51) or a list (1,2,3)")->capture_default_str();
+  replay_cmd->add_option("--csv", replay->csv, "Write the curves: policy,seed,arrived_pct,allocated_pct");
+  replay_cmd->add_option("--plot", replay->plot, "Draw allocation vs arrived load as PNG");
+  replay_cmd->callback([replay] { RunAndExit("replay", [&] { return RunReplay(*replay); }); });
+
+  auto timed = std::make_shared<TimedOptions>();
+  CLI::App* timed_cmd =
+      sim->add_subcommand("timed", "Replay the trace's own arrival and departure times; pods that do not fit wait");
+  AddTraceOptions(timed_cmd, *timed);
+  timed_cmd->add_option("--seed", timed->seed, "Seed for the policies' tie-breaking")->capture_default_str();
+  timed_cmd->add_option("--sample-hours", timed->sample_hours, "Interval of the allocation samples in --csv")
+      ->capture_default_str();
+  timed_cmd->add_option("--csv", timed->csv, "Write the samples: policy,time_s,allocated_pct,queued");
+  timed_cmd->callback([timed] { RunAndExit("timed", [&] { return RunTimed(*timed); }); });
+}
+
+}  // namespace vxpu
