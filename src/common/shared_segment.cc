@@ -1,5 +1,6 @@
 #include "common/shared_segment.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -84,6 +85,32 @@ SegmentHeader* OpenSharedSegment(const std::string& name, size_t size, uint64_t 
 }
 
 void CloseSharedSegment(SegmentHeader* segment, size_t size) { munmap(segment, size); }
+
+SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t magic) {
+  int fd = shm_open((name.rfind('/', 0) == 0 ? name : "/" + name).c_str(), O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return nullptr;
+  struct stat st;
+  void* addr = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) == size)
+    addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (addr == MAP_FAILED) return nullptr;
+  auto* segment = static_cast<SegmentHeader*>(addr);
+  if (segment->magic.load(std::memory_order_acquire) == magic) return segment;
+  munmap(addr, size);
+  return nullptr;
+}
+
+std::vector<std::string> SegmentsWithPrefix(const std::string& prefix) {
+  std::vector<std::string> names;
+  DIR* dir = opendir("/dev/shm");
+  if (dir == nullptr) return names;
+  while (dirent* entry = readdir(dir)) {
+    if (std::string(entry->d_name).rfind(prefix, 0) == 0) names.push_back(entry->d_name);
+  }
+  closedir(dir);
+  return names;
+}
 
 void LockSegment(SegmentHeader* segment) {
   if (pthread_mutex_lock(&segment->mutex) == EOWNERDEAD) pthread_mutex_consistent(&segment->mutex);

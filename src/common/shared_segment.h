@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace vxpu {
 
@@ -27,6 +28,13 @@ SegmentHeader* OpenSharedSegment(const std::string& name, size_t size, uint64_t 
                                  void (*init)(SegmentHeader* segment, const void* arg), const void* arg,
                                  std::string* error);
 void CloseSharedSegment(SegmentHeader* segment, size_t size);
+
+// Maps the existing, initialised segment `name` (with or without the leading '/') of `size`
+// bytes and `magic`, creating nothing; nullptr if there is none such. For readers like `vxpu ps`.
+SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t magic);
+
+// Names (without '/') of this machine's segments that start with `prefix`.
+std::vector<std::string> SegmentsWithPrefix(const std::string& prefix);
 
 // Locks the segment's mutex, making it consistent again if its holder died.
 void LockSegment(SegmentHeader* segment);

@@ -105,4 +105,28 @@ std::string FormatBytes(uint64_t bytes) {
   return out;
 }
 
+std::optional<uint32_t> ParseSharePermille(std::string_view text, std::string* error) {
+  std::string_view digits = text;
+  if (!digits.empty() && digits.back() == '%') digits.remove_suffix(1);
+  uint32_t permille = 0;
+  int decimals = -1;  // digits seen after the point; -1 before it
+  bool ok = !digits.empty() && digits.size() <= 6;
+  for (char c : digits) {
+    if (!ok) break;
+    if (c == '.' && decimals < 0) {
+      decimals = 0;
+    } else if (c >= '0' && c <= '9' && decimals < 1) {
+      permille = permille * 10 + static_cast<uint32_t>(c - '0');
+      if (decimals == 0) decimals = 1;
+    } else {
+      ok = false;
+    }
+  }
+  if (ok && decimals < 1) permille *= 10;  // no tenths given
+  ok = ok && digits.back() != '.' && permille > 0 && permille <= 1000;
+  if (ok) return permille;
+  *error = "bad compute share \"" + std::string(text) + "\" (want a percentage of one device, 0.1 to 100)";
+  return std::nullopt;
+}
+
 }  // namespace vxpu

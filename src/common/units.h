@@ -20,6 +20,10 @@ std::optional<uint64_t> ParseBytes(std::string_view text);
 // for malformed input, zero, more than 100%, or more than the device has.
 std::optional<uint64_t> ParseMemoryQuota(std::string_view text, uint64_t device_bytes, std::string* error);
 
+// A share of one device's compute, in permille: "30", "30%" or "12.5" (percent, to 0.1),
+// more than 0 and at most 100. nullopt with *error naming the bad text otherwise.
+std::optional<uint32_t> ParseSharePermille(std::string_view text, std::string* error);
+
 // 85899345920 -> "80.0 GiB"; small values stay in bytes ("512 B").
 std::string FormatBytes(uint64_t bytes);
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "interposer/compute_gate.h"
 #include "interposer/hooks.h"
 #include "interposer/memory_quota.h"
 #include "interposer/nvml_hooks.h"
@@ -84,9 +85,16 @@ const HookEntry* HookByName(const char* name) {
 
 HookId IdOf(const HookEntry* e) { return static_cast<HookId>(e - kHooks); }
 
-// Puts the hook in front of `real`, the driver's function for `e` in `flavor`.
+bool IsLaunch(HookId id) {
+  return id == kHook_cuLaunchKernel || id == kHook_cuLaunchKernelEx || id == kHook_cuLaunchCooperativeKernel ||
+         id == kHook_cuGraphLaunch;
+}
+
+// Puts the hook in front of `real`, the driver's function for `e` in `flavor`. Launches are
+// left alone when no compute slice is configured: they then cost nothing.
 void* Intercept(const HookEntry* e, int flavor, void* real) {
   if (real == e->hook[flavor]) return real;  // the lookup found the hook itself
+  if (IsLaunch(IdOf(e)) && !ComputeEnabled()) return real;
   g_real[IdOf(e)][flavor].store(real, std::memory_order_release);
   return e->hook[flavor];
 }
@@ -132,7 +140,12 @@ void* PerThreadFromDriver(const HookEntry& e) {
   return f;
 }
 
-__attribute__((constructor)) void LoadInterposer() { LoadQuotaConfig(); }
+__attribute__((constructor)) void LoadInterposer() {
+  LoadQuotaConfig();
+  LoadComputeConfig();
+}
+
+__attribute__((destructor)) void UnloadInterposer() { LeaveComputeArbiters(); }
 
 }  // namespace
 

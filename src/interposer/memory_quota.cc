@@ -13,6 +13,7 @@
 
 #include "common/units.h"
 #include "interposer/real_driver.h"
+#include "interposer/slice_config.h"
 #include "interposer/slice_ledger.h"
 
 namespace vxpu::interposer {
@@ -51,35 +52,6 @@ struct State {
 State& TheState() {
   static State* state = new State;  // never destroyed: hooks may run during exit
   return *state;
-}
-
-[[noreturn]] void RefuseToRun(const std::string& why) {
-  std::fprintf(stderr, "vxpu: %s; refusing to run without the slice's limits\n", why.c_str());
-  std::fflush(stderr);
-  _exit(125);
-}
-
-template <typename Fn>
-Fn Real(const char* symbol) {
-  return reinterpret_cast<Fn>(RealSymbol(symbol));
-}
-
-// The device's UUID as text ("GPU-...") and its memory, from the real driver.
-bool DescribeDevice(CUdevice device, std::string* uuid, uint64_t* total) {
-  auto get_uuid = Real<decltype(&cuDeviceGetUuid_v2)>("cuDeviceGetUuid_v2");
-  auto get_total = Real<decltype(&cuDeviceTotalMem_v2)>("cuDeviceTotalMem_v2");
-  CUuuid id;
-  size_t bytes = 0;
-  if (get_uuid == nullptr || get_total == nullptr || get_uuid(&id, device) != CUDA_SUCCESS ||
-      get_total(&bytes, device) != CUDA_SUCCESS)
-    return false;
-  char text[64];
-  const auto* b = reinterpret_cast<const unsigned char*>(id.bytes);
-  std::snprintf(text, sizeof(text), "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-  *uuid = text;
-  *total = bytes;
-  return true;
 }
 
 // The slice's ledger on the device `uuid` of `total` bytes, opened on first use; nullptr (and
@@ -121,7 +93,7 @@ void LogRefusalLocked(const State& s, CUdevice device, uint64_t bytes, uint64_t 
 }
 
 bool PoolAttribute(CUmemoryPool pool, CUmemPool_attribute attribute, uint64_t* value) {
-  static const auto get = Real<decltype(&cuMemPoolGetAttribute)>("cuMemPoolGetAttribute");
+  static const auto get = RealSymbolAs<decltype(&cuMemPoolGetAttribute)>("cuMemPoolGetAttribute");
   cuuint64_t v = 0;
   if (get == nullptr || get(pool, attribute, &v) != CUDA_SUCCESS) return false;
   *value = v;
@@ -155,15 +127,14 @@ void LoadQuotaConfig() {
   const char* quota = std::getenv("VXPU_MEMORY");
   const char* slice = std::getenv("VXPU_SLICE");
   if (quota == nullptr) {
-    if (slice != nullptr) RefuseToRun("VXPU_SLICE=" + std::string(slice) + " is set but VXPU_MEMORY is not");
+    if (slice != nullptr && std::getenv("VXPU_COMPUTE") == nullptr)
+      RefuseToRun("VXPU_SLICE=" + std::string(slice) + " is set but neither VXPU_MEMORY nor VXPU_COMPUTE is");
     return;
   }
   std::string error;
   // The percentage form is checked against the device later; the syntax is checked now.
   if (!ParseMemoryQuota(quota, UINT64_MAX, &error)) RefuseToRun("VXPU_MEMORY: " + error);
-  config.slice = slice != nullptr ? slice : "pid-" + std::to_string(getpid());
-  if (!SliceLedger::ValidSliceName(config.slice))
-    RefuseToRun("VXPU_SLICE: bad slice name \"" + config.slice + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
+  config.slice = SliceNameFromEnv();
   config.quota_text = quota;
   config.enabled = true;
 }

@@ -18,4 +18,10 @@ void* RealSymbol(const char* symbol);
 // The same for another library of the driver (e.g. "libnvidia-ml.so.1").
 void* RealSymbolIn(const char* library, const char* symbol);
 
+// RealSymbol typed: RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice").
+template <typename Fn>
+Fn RealSymbolAs(const char* symbol) {
+  return reinterpret_cast<Fn>(RealSymbol(symbol));
+}
+
 }  // namespace vxpu::interposer

@@ -1,9 +1,6 @@
 #include "interposer/slice_ledger.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -94,16 +91,10 @@ int Join(LedgerState* s, const std::string& slice, uint64_t limit, std::string* 
 bool Summarise(const std::string& file, SliceSummary* out) {
   std::string rest = file.substr(SegmentPrefix().size());
   if (rest.size() < kUuidLength + 2 || rest[kUuidLength] != '-') return false;
-  int fd = shm_open(("/" + file).c_str(), O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  struct stat st;
-  void* addr = MAP_FAILED;
-  if (fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) == sizeof(LedgerState))
-    addr = mmap(nullptr, sizeof(LedgerState), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  if (addr == MAP_FAILED) return false;
-  auto* s = static_cast<LedgerState*>(addr);
-  if (s->header.magic.load(std::memory_order_acquire) == kLedgerMagic) {
+  SegmentHeader* header = MapExistingSegment(file, sizeof(LedgerState), kLedgerMagic);
+  if (header == nullptr) return false;
+  auto* s = reinterpret_cast<LedgerState*>(header);
+  {
     SegmentLock lock(&s->header);
     SweepDead(s);
     out->slice = rest.substr(kUuidLength + 1);
@@ -113,7 +104,7 @@ bool Summarise(const std::string& file, SliceSummary* out) {
       if (e.in_use) out->processes.push_back({e.pid, e.used});
     }
   }
-  munmap(addr, sizeof(LedgerState));
+  CloseSharedSegment(header, sizeof(LedgerState));
   return !out->processes.empty();
 }
 
@@ -153,15 +144,10 @@ std::unique_ptr<SliceLedger> SliceLedger::Open(const std::string& slice, const s
 
 std::vector<SliceSummary> SliceLedger::ListSlices() {
   std::vector<SliceSummary> slices;
-  DIR* dir = opendir("/dev/shm");
-  if (dir == nullptr) return slices;
-  const std::string prefix = SegmentPrefix();
-  while (dirent* entry = readdir(dir)) {
+  for (const std::string& file : SegmentsWithPrefix(SegmentPrefix())) {
     SliceSummary summary;
-    if (std::string(entry->d_name).rfind(prefix, 0) == 0 && Summarise(entry->d_name, &summary))
-      slices.push_back(std::move(summary));
+    if (Summarise(file, &summary)) slices.push_back(std::move(summary));
   }
-  closedir(dir);
   return slices;
 }
 

@@ -1,17 +1,14 @@
 #include "simgpu/shared_device.h"
 
-#include "common/process.h"
-#include "common/shared_segment.h"
-
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <cstdio>
-#include <ctime>
+
+#include "common/futex.h"
+#include "common/process.h"
+#include "common/shared_segment.h"
 
 namespace simgpu {
 
@@ -42,22 +39,10 @@ struct SharedState {
 
 namespace {
 
-static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<uint32_t>::is_always_lock_free);
-
 void Lock(SharedState* s) { vxpu::LockSegment(&s->header); }
 void Unlock(SharedState* s) { vxpu::UnlockSegment(&s->header); }
 
-uint32_t* FutexWord(SharedState* s) { return reinterpret_cast<uint32_t*>(&s->wake_word); }
-
-void WakeAll(SharedState* s) {
-  s->wake_word.fetch_add(1, std::memory_order_release);
-  syscall(SYS_futex, FutexWord(s), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
-}
-
-void WaitForWake(SharedState* s, uint32_t seen, int timeout_ms) {
-  timespec timeout{timeout_ms / 1000, static_cast<long>(timeout_ms % 1000) * 1000000L};
-  syscall(SYS_futex, FutexWord(s), FUTEX_WAIT, seen, &timeout, nullptr, 0);
-}
+void WakeAll(SharedState* s) { vxpu::FutexWakeAll(&s->wake_word); }
 
 int NextWanter(SharedState* s, int after) {
   for (int step = 1; step <= kMaxClients; ++step) {
@@ -204,7 +189,7 @@ void SharedDevice::Acquire(int slot) {
     }
     uint32_t seen = state_->wake_word.load(std::memory_order_acquire);
     Unlock(state_);
-    WaitForWake(state_, seen, kLivenessCheckMs);
+    vxpu::FutexWait(&state_->wake_word, seen, kLivenessCheckMs * 1000000ull);
     Lock(state_);
   }
   Unlock(state_);

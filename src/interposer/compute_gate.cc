@@ -1,0 +1,248 @@
+#include "interposer/compute_gate.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+#include "common/units.h"
+#include "interposer/compute_arbiter.h"
+#include "interposer/real_driver.h"
+#include "interposer/slice_config.h"
+
+namespace vxpu::interposer {
+namespace {
+
+constexpr int kMaxDevices = 64;
+
+struct Config {
+  bool enabled = false;
+  ComputeTerms terms;
+  uint64_t lease_ns = 10000000;
+};
+
+Config& TheConfig() {
+  static Config* config = new Config;  // never destroyed: hooks may run during exit
+  return *config;
+}
+
+// One device's gate in this process.
+struct Gate {
+  std::unique_ptr<ComputeArbiter> arbiter;
+  std::atomic<bool> holding{false};
+  std::atomic<uint64_t> lease_end_ns{0};
+  std::atomic<uint64_t> last_launch_ns{0};
+  std::mutex mu;  // the slow path: acquiring, ending and renewing leases
+  std::condition_variable granted;
+  uint64_t lease_start_ns = 0;
+  std::vector<CUcontext> contexts;  // those this process launched in on the device
+  bool keeper_started = false;
+};
+
+std::atomic<Gate*> g_gates[kMaxDevices];
+std::mutex g_open_mu;
+
+// A holder that launched nothing for a whole lease counts as idle (one waiting on its own
+// work in flight launches again within a lease).
+uint64_t IdleNs() { return TheConfig().lease_ns; }
+
+// Waits for everything this process submitted to the device to finish.
+void Drain(Gate* g) {
+  static const auto push = RealSymbolAs<decltype(&cuCtxPushCurrent_v2)>("cuCtxPushCurrent_v2");
+  static const auto pop = RealSymbolAs<decltype(&cuCtxPopCurrent_v2)>("cuCtxPopCurrent_v2");
+  static const auto sync = RealSymbolAs<decltype(&cuCtxSynchronize)>("cuCtxSynchronize");
+  if (push == nullptr || pop == nullptr || sync == nullptr) return;
+  for (CUcontext ctx : g->contexts) {
+    if (push(ctx) != CUDA_SUCCESS) continue;
+    sync();
+    CUcontext popped = nullptr;
+    pop(&popped);
+  }
+}
+
+void StartLeaseLocked(Gate* g, uint64_t start_ns) {
+  g->lease_start_ns = start_ns;
+  g->lease_end_ns.store(start_ns + TheConfig().lease_ns, std::memory_order_relaxed);
+  g->last_launch_ns.store(MonotonicNs(), std::memory_order_relaxed);
+  g->holding.store(true, std::memory_order_release);
+  g->granted.notify_all();
+}
+
+// Expects g->mu held and the lease held.
+void EndLeaseLocked(Gate* g, bool more) {
+  g->holding.store(false, std::memory_order_release);
+  Drain(g);
+  uint64_t now = MonotonicNs();
+  if (g->arbiter->Finish(now - g->lease_start_ns, more)) StartLeaseLocked(g, now);
+}
+
+// What the keeper does at one wake-up while the process holds the lease.
+void TendLeaseLocked(Gate* g) {
+  uint64_t now = MonotonicNs();
+  bool yield = g->arbiter->YieldRequested();
+  bool idle = now - g->last_launch_ns.load(std::memory_order_relaxed) > IdleNs();
+  bool expired = now >= g->lease_end_ns.load(std::memory_order_relaxed);
+  if (yield) return EndLeaseLocked(g, !idle);
+  if (expired) {
+    if (g->arbiter->Renew(now - g->lease_start_ns)) return StartLeaseLocked(g, now);
+    return EndLeaseLocked(g, !idle);
+  }
+  if (idle && g->arbiter->OthersWaiting()) EndLeaseLocked(g, false);
+}
+
+void* KeepLeases(void* arg) {
+  auto* g = static_cast<Gate*>(arg);
+  for (;;) {
+    uint64_t wake_in_ns;
+    {
+      std::unique_lock<std::mutex> lock(g->mu);
+      g->granted.wait(lock, [g] { return g->holding.load(std::memory_order_acquire); });
+      TendLeaseLocked(g);
+      uint64_t now = MonotonicNs();
+      uint64_t end = g->lease_end_ns.load(std::memory_order_relaxed);
+      wake_in_ns = std::min(end > now ? end - now : 0, IdleNs());
+    }
+    if (wake_in_ns > 0) g->arbiter->WaitForChange(wake_in_ns);  // woken early by a yield request
+  }
+  return nullptr;
+}
+
+void StartKeeperLocked(Gate* g) {
+  if (g->keeper_started) return;
+  pthread_t thread;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  g->keeper_started = pthread_create(&thread, &attr, KeepLeases, g) == 0;
+  pthread_attr_destroy(&attr);
+}
+
+// The gate of `device`, joining its arbiter on first use; nullptr (and one line) if the
+// slice's terms cannot hold there.
+Gate* GateFor(CUdevice device) {
+  if (device < 0 || device >= kMaxDevices) return nullptr;
+  if (Gate* g = g_gates[device].load(std::memory_order_acquire)) return g;
+  std::lock_guard<std::mutex> lock(g_open_mu);
+  if (Gate* g = g_gates[device].load(std::memory_order_acquire)) return g;
+  std::string uuid, error;
+  uint64_t total = 0;
+  auto gate = std::make_unique<Gate>();
+  if (!DescribeDevice(device, &uuid, &total)) {
+    error = "cannot identify the device";
+  } else {
+    gate->arbiter = ComputeArbiter::Open(uuid, TheConfig().terms, TheConfig().lease_ns, &error);
+  }
+  if (gate->arbiter == nullptr) {
+    std::fprintf(stderr, "vxpu: slice %s on device %d: %s; its launches are refused\n", TheConfig().terms.slice.c_str(),
+                 device, error.c_str());
+    return nullptr;
+  }
+  g_gates[device].store(gate.get(), std::memory_order_release);
+  return gate.release();  // lives as long as the process: the keeper thread uses it
+}
+
+bool Capturing(CUstream stream, bool per_thread) {
+  static const auto query = RealSymbolAs<decltype(&cuStreamIsCapturing)>("cuStreamIsCapturing");
+  static const auto query_per_thread = RealSymbolAs<decltype(&cuStreamIsCapturing)>("cuStreamIsCapturing_ptsz");
+  auto fn = per_thread && query_per_thread != nullptr ? query_per_thread : query;
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  return fn != nullptr && fn(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
+}
+
+void NoteContextLocked(Gate* g) {
+  static const auto current = RealSymbolAs<decltype(&cuCtxGetCurrent)>("cuCtxGetCurrent");
+  CUcontext ctx = nullptr;
+  if (current == nullptr || current(&ctx) != CUDA_SUCCESS || ctx == nullptr) return;
+  if (std::find(g->contexts.begin(), g->contexts.end(), ctx) == g->contexts.end()) g->contexts.push_back(ctx);
+}
+
+bool MayLaunchNow(Gate* g) {
+  if (!g->holding.load(std::memory_order_acquire)) return false;
+  uint64_t now = MonotonicNs();
+  if (now >= g->lease_end_ns.load(std::memory_order_relaxed) || g->arbiter->YieldRequested()) return false;
+  g->last_launch_ns.store(now, std::memory_order_relaxed);
+  return true;
+}
+
+CUresult AwaitTurnSlowly(Gate* g, CUstream stream, bool per_thread) {
+  if (Capturing(stream, per_thread)) return CUDA_SUCCESS;  // recorded into a graph, not run
+  std::lock_guard<std::mutex> lock(g->mu);
+  NoteContextLocked(g);
+  if (MayLaunchNow(g)) return CUDA_SUCCESS;  // another thread renewed the lease meanwhile
+  if (g->holding.load(std::memory_order_acquire)) EndLeaseLocked(g, true);
+  if (!g->holding.load(std::memory_order_acquire)) StartLeaseLocked(g, g->arbiter->Acquire());
+  StartKeeperLocked(g);
+  return CUDA_SUCCESS;
+}
+
+uint32_t ShareFromEnv(const char* name, const char* fallback) {
+  const char* text = std::getenv(name);
+  std::string error;
+  auto permille = ParseSharePermille(text != nullptr ? text : fallback, &error);
+  if (!permille) RefuseToRun(std::string(name) + ": " + error);
+  return *permille;
+}
+
+}  // namespace
+
+bool ComputeEnabled() { return TheConfig().enabled; }
+
+CUresult AwaitComputeTurn(CUstream stream, bool per_thread) {
+  static const auto get_device = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
+  CUdevice device = 0;
+  if (get_device == nullptr || get_device(&device) != CUDA_SUCCESS) return CUDA_SUCCESS;  // the driver will say
+  Gate* g = GateFor(device);
+  if (g == nullptr) return CUDA_ERROR_NOT_PERMITTED;
+  if (MayLaunchNow(g)) return CUDA_SUCCESS;
+  return AwaitTurnSlowly(g, stream, per_thread);
+}
+
+void LoadComputeConfig() {
+  Config& config = TheConfig();
+  if (std::getenv("VXPU_COMPUTE") == nullptr) {
+    for (const char* other : {"VXPU_COMPUTE_LIMIT", "VXPU_PRIORITY", "VXPU_LEASE_MS"}) {
+      if (std::getenv(other) != nullptr) RefuseToRun(std::string(other) + " is set but VXPU_COMPUTE is not");
+    }
+    return;
+  }
+  config.terms.request = ShareFromEnv("VXPU_COMPUTE", "");
+  config.terms.limit = ShareFromEnv("VXPU_COMPUTE_LIMIT", "100");
+  if (config.terms.limit < config.terms.request)
+    RefuseToRun("VXPU_COMPUTE_LIMIT=" + std::string(std::getenv("VXPU_COMPUTE_LIMIT")) +
+                " is below VXPU_COMPUTE=" + std::getenv("VXPU_COMPUTE"));
+  const char* priority = std::getenv("VXPU_PRIORITY");
+  std::string p = priority != nullptr ? priority : "normal";
+  if (p != "normal" && p != "high") RefuseToRun("VXPU_PRIORITY: bad priority \"" + p + "\" (want normal or high)");
+  config.terms.high_priority = p == "high";
+  if (const char* lease = std::getenv("VXPU_LEASE_MS")) {
+    char* end = nullptr;
+    long ms = std::strtol(lease, &end, 10);
+    if (end == lease || *end != '\0' || ms < 1 || ms > 1000)
+      RefuseToRun("VXPU_LEASE_MS: bad lease \"" + std::string(lease) + "\" (want 1-1000 milliseconds)");
+    config.lease_ns = static_cast<uint64_t>(ms) * 1000000;
+  }
+  config.terms.slice = SliceNameFromEnv();
+  config.enabled = true;
+}
+
+void LeaveComputeArbiters() {
+  for (auto& slot : g_gates) {
+    Gate* g = slot.load(std::memory_order_acquire);
+    if (g == nullptr || !g->holding.load(std::memory_order_acquire)) continue;
+    std::unique_lock<std::mutex> lock(g->mu, std::try_to_lock);  // never wait at exit
+    if (lock.owns_lock() && g->holding.load(std::memory_order_acquire)) {
+      g->holding.store(false, std::memory_order_release);
+      g->arbiter->Finish(MonotonicNs() - g->lease_start_ns, false);
+    }
+  }
+}
+
+}  // namespace vxpu::interposer

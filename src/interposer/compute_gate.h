@@ -1,0 +1,34 @@
+// The compute side of a vXPU inside one process. Kernel and graph launches on a device wait
+// for this process's turn, a lease from the device's ComputeArbiter; while the process holds
+// one they pass straight through (an atomic load and a vDSO clock read: no syscall, no lock).
+// A keeper thread per device ends each lease on time: it renews it if nobody else may run, or
+// drains the work the process submitted, reports the device time used and passes the device on.
+// Launches into a stream being captured do not execute and are never held back.
+//
+// Configured from the environment that `vxpu run` sets:
+//   VXPU_COMPUTE        guaranteed share, percent of one device ("30", "12.5"). Unset: no gate.
+//   VXPU_COMPUTE_LIMIT  ceiling, percent, at least VXPU_COMPUTE (default 100; equal: strict).
+//   VXPU_PRIORITY       "normal" (default) or "high": gets the device first while within its share.
+//   VXPU_LEASE_MS       lease length in milliseconds, 1-1000 (default 10).
+//   VXPU_SLICE          slice name, shared with the memory quota.
+// A malformed configuration stops the process at load with one line.
+#pragma once
+
+#include "interposer/cuda_api.h"
+
+namespace vxpu::interposer {
+
+bool ComputeEnabled();
+
+// Waits until the current context's device may take a launch into `stream` from this
+// process. Returns CUDA_SUCCESS to go ahead, or the error the launch must fail with.
+// `per_thread` tells whether a null stream means the per-thread default stream.
+CUresult AwaitComputeTurn(CUstream stream, bool per_thread);
+
+// Reads the configuration; on a bad one prints one line and exits. Called at load.
+void LoadComputeConfig();
+
+// Gives up every device this process holds (at exit).
+void LeaveComputeArbiters();
+
+}  // namespace vxpu::interposer

@@ -1,0 +1,44 @@
+#include "interposer/slice_config.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "interposer/real_driver.h"
+#include "interposer/slice_ledger.h"
+
+namespace vxpu::interposer {
+
+void RefuseToRun(const std::string& why) {
+  std::fprintf(stderr, "vxpu: %s; refusing to run without the slice's limits\n", why.c_str());
+  std::fflush(stderr);
+  _exit(125);
+}
+
+std::string SliceNameFromEnv() {
+  const char* slice = std::getenv("VXPU_SLICE");
+  std::string name = slice != nullptr ? slice : "pid-" + std::to_string(getpid());
+  if (!SliceLedger::ValidSliceName(name))
+    RefuseToRun("VXPU_SLICE: bad slice name \"" + name + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
+  return name;
+}
+
+bool DescribeDevice(CUdevice device, std::string* uuid, uint64_t* total_bytes) {
+  auto get_uuid = RealSymbolAs<decltype(&cuDeviceGetUuid_v2)>("cuDeviceGetUuid_v2");
+  auto get_total = RealSymbolAs<decltype(&cuDeviceTotalMem_v2)>("cuDeviceTotalMem_v2");
+  CUuuid id;
+  size_t bytes = 0;
+  if (get_uuid == nullptr || get_total == nullptr || get_uuid(&id, device) != CUDA_SUCCESS ||
+      get_total(&bytes, device) != CUDA_SUCCESS)
+    return false;
+  char text[64];
+  const auto* b = reinterpret_cast<const unsigned char*>(id.bytes);
+  std::snprintf(text, sizeof(text), "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  *uuid = text;
+  *total_bytes = bytes;
+  return true;
+}
+
+}  // namespace vxpu::interposer

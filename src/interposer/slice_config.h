@@ -1,0 +1,21 @@
+// What the memory and compute sides of a slice share: the slice's name, how a bad
+// configuration stops the workload, and how a device is identified across processes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "interposer/cuda_api.h"
+
+namespace vxpu::interposer {
+
+// Prints "vxpu: <why>; refusing to run without the slice's limits" and exits with 125.
+[[noreturn]] void RefuseToRun(const std::string& why);
+
+// VXPU_SLICE, or "pid-<pid>" when unset; refuses to run on a malformed name.
+std::string SliceNameFromEnv();
+
+// The device's UUID as text ("GPU-...") and its memory, from the real driver.
+bool DescribeDevice(CUdevice device, std::string* uuid, uint64_t* total_bytes);
+
+}  // namespace vxpu::interposer
