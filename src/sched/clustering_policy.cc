@@ -31,6 +31,7 @@ class ClusteringPolicy : public Policy {
   }
 
   void Placed(const PodRequest& pod, const Placement& where) override {
+    if (where.node >= static_cast<int>(kinds_on_node_.size())) kinds_on_node_.resize(where.node + 1);
     if (pod.UsesGpu()) ++kinds_on_node_[where.node][KindOf(pod)];
   }
 

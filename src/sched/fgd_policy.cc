@@ -28,11 +28,16 @@ class FgdPolicy : public Policy {
     return best.best();
   }
 
-  void Placed(const PodRequest&, const Placement& where) override { before_[where.node] = kUnknown; }
-  void Removed(const PodRequest&, const Placement& where) override { before_[where.node] = kUnknown; }
+  void Placed(const PodRequest&, const Placement& where) override { Forget(where.node); }
+  void Removed(const PodRequest&, const Placement& where) override { Forget(where.node); }
 
  private:
   static constexpr double kUnknown = -1;
+
+  void Forget(int node) {
+    if (node >= static_cast<int>(before_.size())) before_.resize(node + 1, kUnknown);
+    before_[node] = kUnknown;
+  }
 
   double Before(const ClusterState& cluster, int node) {
     if (before_[node] == kUnknown) {

@@ -43,6 +43,7 @@ class TimedReplay {
         while (next < arrivals.size() && pods_[arrivals[next]].arrival == now_) Arrive(arrivals[next++]);
       }
     }
+    EmitSamplesUntil(now_ + 1);  // a sample that falls on the very end, too
     result_.pods_never_started = static_cast<int64_t>(queue_.size());
     double span = static_cast<double>(now_ - start_);
     result_.mean_allocated_pct = span > 0 ? Percent(allocated_time_ / span) : Percent(cluster_.allocated_gpu_milli());
@@ -56,12 +57,17 @@ class TimedReplay {
   }
   double Percent(int64_t milli) const { return Percent(static_cast<double>(milli)); }
 
-  void AdvanceTo(int64_t time) {
-    while (next_sample_ <= time) {
+  // Samples the state as it is (after every event at `now_`) at the sample times before `time`.
+  void EmitSamplesUntil(int64_t time) {
+    while (next_sample_ < time) {
       result_.samples.push_back(
           {next_sample_, Percent(cluster_.allocated_gpu_milli()), static_cast<int64_t>(queue_.size())});
       next_sample_ += sample_every_;
     }
+  }
+
+  void AdvanceTo(int64_t time) {
+    EmitSamplesUntil(time);
     allocated_time_ += static_cast<double>(cluster_.allocated_gpu_milli()) * static_cast<double>(time - now_);
     now_ = time;
   }
