@@ -1,15 +1,19 @@
 // burn: a workload that keeps one device busy with back-to-back kernels, the way a training
 // job does, and reports what it got. Used by `vxpu demo`, the tests and the benchmarks.
 //
-//   burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N]
+//   burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G]
 //
 // Prints one JSON line on exit: kernels completed, device time they represent and wall time.
+// With --gap-ms it behaves like a latency-sensitive service instead: one kernel at a time, G
+// ms apart, and reports how long each took from launch to completion (p50, p90).
 // Runs unchanged on a real GPU (spin kernels on %globaltimer) and on simgpu.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "sample_util.h"
 
@@ -20,10 +24,12 @@ struct Options {
   unsigned kernel_us = 1000;
   unsigned long long memory_mib = 0;
   int device = 0;
+  double gap_ms = 0;
 };
 
 [[noreturn]] void Usage(const char* problem) {
-  std::fprintf(stderr, "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N]\n", problem);
+  std::fprintf(stderr, "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G]\n",
+               problem);
   std::exit(2);
 }
 
@@ -44,6 +50,8 @@ Options Parse(int argc, char** argv) {
       o.seconds = ParsePositive("--seconds", value);
     } else if (flag == "--kernel-us") {
       o.kernel_us = static_cast<unsigned>(ParsePositive("--kernel-us", value));
+    } else if (flag == "--gap-ms") {
+      o.gap_ms = ParsePositive("--gap-ms", value);
     } else if (flag == "--memory") {
       o.memory_mib = static_cast<unsigned long long>(ParsePositive("--memory", value));
     } else if (flag == "--device") {
@@ -57,6 +65,27 @@ Options Parse(int argc, char** argv) {
     }
   }
   return o;
+}
+
+// One kernel at a time, `gap_ms` apart; prints the launch-to-completion latencies.
+void ServeSporadically(const Options& o, CUfunction spin, CUstream stream) {
+  unsigned long long ns = uint64_t{o.kernel_us} * 1000;
+  void* params[] = {&ns};
+  std::vector<double> latencies_ms;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto start = std::chrono::steady_clock::now();
+    SAMPLE_CHECK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr));
+    SAMPLE_CHECK(cuStreamSynchronize(stream));
+    latencies_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    usleep(static_cast<useconds_t>(o.gap_ms * 1000));
+  }
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  auto at = [&](double q) {
+    return latencies_ms[static_cast<size_t>(q * static_cast<double>(latencies_ms.size() - 1))];
+  };
+  std::printf("{\"pid\":%d,\"kernels\":%zu,\"latency_p50_ms\":%.3f,\"latency_p90_ms\":%.3f}\n",
+              static_cast<int>(getpid()), latencies_ms.size(), at(0.5), at(0.9));
 }
 
 }  // namespace
@@ -79,6 +108,11 @@ int main(int argc, char** argv) {
   SAMPLE_CHECK(cuEventCreate(&done[0], CU_EVENT_DISABLE_TIMING));
   SAMPLE_CHECK(cuEventCreate(&done[1], CU_EVENT_DISABLE_TIMING));
 
+  if (o.gap_ms > 0) {
+    ServeSporadically(o, spin, stream);
+    SAMPLE_CHECK(cuStreamDestroy(stream));
+    return 0;
+  }
   // Keep two batches in flight so the device never idles while the host waits.
   constexpr int kBatch = 4;
   unsigned long long ns = uint64_t{o.kernel_us} * 1000;

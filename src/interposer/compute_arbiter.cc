@@ -25,6 +25,7 @@ struct SliceRecord {
   char name[kSliceNameMax + 1];
   ShareAccount account;
   uint64_t refilled_at_ns;
+  uint64_t active_at_ns;  // when it last held the device
   uint64_t used_ns;
 };
 
@@ -102,6 +103,7 @@ void PassOn(ArbiterState* s, uint64_t lease_ns, int after) {
   int slice = PickSlice(s, lease_ns);
   if (slice < 0) return;
   int tenant = PickTenant(s, slice, after);
+  s->slices[slice].active_at_ns = now;
   s->holder = tenant;
   s->tenants[tenant].wants = 0;
   s->lease_start_ns = now;
@@ -281,7 +283,9 @@ uint64_t ComputeArbiter::Acquire() {
   LockSegment(&s->header);
   TenantRecord& me = s->tenants[tenant_];
   SliceRecord& mine = s->slices[me.slice];
-  if (!SliceActive(s, me.slice)) {
+  // A slice that idled for a while rejoins level with the active ones (no credit banked while
+  // idle); one that paused briefly keeps its place.
+  if (!SliceActive(s, me.slice) && MonotonicNs() - mine.active_at_ns > kBurstNs) {
     double min_active = -1;
     for (int i = 0; i < kMax; ++i) {
       if (s->slices[i].in_use && SliceActive(s, i) && (min_active < 0 || s->slices[i].account.vtime < min_active))
@@ -328,6 +332,7 @@ bool ComputeArbiter::Finish(uint64_t used_ns, bool more) {
   SliceRecord& slice = state_->slices[state_->tenants[tenant_].slice];
   ChargeDeviceTime(&slice.account, used_ns);
   slice.used_ns += used_ns;
+  slice.active_at_ns = MonotonicNs();
   state_->tenants[tenant_].wants = more ? 1 : 0;
   state_->holder = -1;
   PassOn(state_, lease_ns_, tenant_);

@@ -50,9 +50,11 @@ struct Gate {
 std::atomic<Gate*> g_gates[kMaxDevices];
 std::mutex g_open_mu;
 
-// A holder that launched nothing for a whole lease counts as idle (one waiting on its own
-// work in flight launches again within a lease).
-uint64_t IdleNs() { return TheConfig().lease_ns; }
+// A holder that launched nothing for this long counts as idle and gives the device up when
+// others wait. (A busy one waiting on its own work in flight launches again sooner; if it does
+// not, it loses only its turn, not its place: see ComputeArbiter's rejoin rule.)
+constexpr uint64_t kIdleNs = 5000000;
+uint64_t IdleNs() { return std::min(kIdleNs, TheConfig().lease_ns); }
 
 // Waits for everything this process submitted to the device to finish.
 void Drain(Gate* g) {

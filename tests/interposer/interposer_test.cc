@@ -14,10 +14,19 @@ namespace {
 constexpr uint64_t kMiB = 1ull << 20;
 const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
 
-std::vector<std::string> SliceEnv(const std::string& memory, const std::string& slice) {
+std::vector<std::string> SliceEnv(const std::string& memory, const std::string& slice,
+                                  const std::vector<std::string>& more = {}) {
   std::vector<std::string> env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER,
                                   "VXPU_MEMORY=" + memory};
   if (!slice.empty()) env.push_back("VXPU_SLICE=" + slice);
+  env.insert(env.end(), more.begin(), more.end());
+  return env;
+}
+
+std::vector<std::string> ComputeEnv(const std::string& compute, const std::vector<std::string>& more = {}) {
+  std::vector<std::string> env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER,
+                                  "VXPU_COMPUTE=" + compute};
+  env.insert(env.end(), more.begin(), more.end());
   return env;
 }
 
@@ -127,7 +136,15 @@ TEST(Interposer, BadConfigurationsStopTheWorkloadWithOneLine) {
       {SliceEnv("lots", ""), "VXPU_MEMORY: bad memory quota \"lots\""},
       {SliceEnv("150%", ""), "VXPU_MEMORY: bad memory quota \"150%\""},
       {SliceEnv("1GiB", "no/slashes"), "VXPU_SLICE: bad slice name \"no/slashes\""},
-      {{"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER, "VXPU_SLICE=x"}, "VXPU_MEMORY is not"},
+      {{"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER, "VXPU_SLICE=x"},
+       "neither VXPU_MEMORY nor VXPU_COMPUTE is"},
+      {ComputeEnv("0"), "VXPU_COMPUTE: bad compute share \"0\""},
+      {ComputeEnv("150"), "VXPU_COMPUTE: bad compute share \"150\""},
+      {ComputeEnv("12.25"), "VXPU_COMPUTE: bad compute share \"12.25\""},
+      {ComputeEnv("50", {"VXPU_COMPUTE_LIMIT=40"}), "VXPU_COMPUTE_LIMIT=40 is below VXPU_COMPUTE=50"},
+      {ComputeEnv("50", {"VXPU_PRIORITY=urgent"}), "VXPU_PRIORITY: bad priority \"urgent\""},
+      {ComputeEnv("50", {"VXPU_LEASE_MS=0"}), "VXPU_LEASE_MS: bad lease \"0\""},
+      {SliceEnv("1GiB", "", {"VXPU_COMPUTE_LIMIT=50"}), "VXPU_COMPUTE_LIMIT is set but VXPU_COMPUTE is not"},
   };
   for (const Case& c : cases) {
     Outcome run = RunUnder({kProbe, "alloc", "1"}, c.env);

@@ -1,0 +1,138 @@
+// Compute slices end to end: real vxpu-burn processes on one simulated device, each preloaded
+// with the real interposer under its own compute slice, measured by the device time each got.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../simgpu/sim_env.h"
+#include "common/child_process.h"
+
+namespace {
+
+const std::string kBurn = VXPU_BIN_DIR "/vxpu-burn";
+
+struct Tenant {
+  std::string compute;            // VXPU_COMPUTE
+  std::vector<std::string> more;  // further environment
+  std::vector<std::string> args = {"--seconds", "3"};
+};
+
+std::unique_ptr<vxpu::ChildProcess> Start(const std::string& slice, const Tenant& t) {
+  std::vector<std::string> env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER,
+                                  "VXPU_COMPUTE=" + t.compute, "VXPU_SLICE=" + slice};
+  env.insert(env.end(), t.more.begin(), t.more.end());
+  std::vector<std::string> argv = {kBurn};
+  argv.insert(argv.end(), t.args.begin(), t.args.end());
+  auto child = std::make_unique<vxpu::ChildProcess>();
+  std::string error;
+  EXPECT_TRUE(child->Start(argv, env, &error, /*with_stderr=*/true)) << error;
+  return child;
+}
+
+nlohmann::json Finish(vxpu::ChildProcess& child) {
+  int code = child.Wait();
+  EXPECT_EQ(code, 0) << child.output();
+  return simtest::LastJsonLine(child.output());
+}
+
+// Runs the tenants together; returns each one's report.
+std::vector<nlohmann::json> RunTogether(const std::string& tag, const std::vector<Tenant>& tenants) {
+  std::vector<std::unique_ptr<vxpu::ChildProcess>> children;
+  for (size_t i = 0; i < tenants.size(); ++i) children.push_back(Start(tag + std::to_string(i), tenants[i]));
+  std::vector<nlohmann::json> reports;
+  for (auto& child : children) reports.push_back(Finish(*child));
+  return reports;
+}
+
+double DeviceSeconds(const nlohmann::json& report) { return report.value("device_seconds", 0.0); }
+
+class SaturatingTenants : public ::testing::TestWithParam<std::vector<int>> {};
+
+TEST_P(SaturatingTenants, GetDeviceTimeInProportionToTheirShares) {
+  std::vector<Tenant> tenants;
+  for (int share : GetParam()) tenants.push_back(Tenant{std::to_string(share), {}});
+  std::vector<nlohmann::json> reports = RunTogether("split", tenants);
+  double total = 0;
+  for (const auto& r : reports) total += DeviceSeconds(r);
+  ASSERT_GT(total, 1.5);  // the device was kept busy (3 s of wall time)
+  for (size_t i = 0; i < reports.size(); ++i) {
+    double achieved = 100.0 * DeviceSeconds(reports[i]) / total;
+    EXPECT_NEAR(achieved, GetParam()[i], 4.0) << "tenant " << i << ": " << reports[i].dump();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Splits, SaturatingTenants,
+                         ::testing::Values(std::vector<int>{30, 70}, std::vector<int>{10, 90},
+                                           std::vector<int>{20, 30, 50}));
+
+TEST(ComputeSlices, ATenantAloneBurstsPastItsShare) {
+  nlohmann::json r = RunTogether("burst", {Tenant{"30", {}, {"--seconds", "2"}}})[0];
+  EXPECT_GT(DeviceSeconds(r) / r["wall_seconds"].get<double>(), 0.8) << r.dump();  // idle time is not wasted
+}
+
+TEST(ComputeSlices, StrictModeCapsATenantAtItsShare) {
+  nlohmann::json r = RunTogether("strict", {{"30", {"VXPU_COMPUTE_LIMIT=30"}, {"--seconds", "2"}}})[0];
+  EXPECT_NEAR(DeviceSeconds(r) / r["wall_seconds"].get<double>(), 0.30, 0.05) << r.dump();
+}
+
+TEST(ComputeSlices, TimeAnIdleTenantLeavesGoesToTheOthers) {
+  // The 70% tenant stops after one second; the 30% one then gets the device to itself.
+  std::vector<nlohmann::json> reports =
+      RunTogether("idle", {{"30", {}, {"--seconds", "3"}}, {"70", {}, {"--seconds", "1"}}});
+  EXPECT_GT(DeviceSeconds(reports[0]), 0.3 + 2 * 0.8) << reports[0].dump();
+}
+
+TEST(ComputeSlices, AHighPriorityTenantStartsPromptlyWhileAnotherSaturates) {
+  // Long leases make waiting for one's turn visible: a normal tenant waits for the rest of the
+  // holder's lease, a high-priority one only for the holder to drain what it already queued.
+  const std::vector<std::string> lease = {"VXPU_LEASE_MS=50"};
+  const std::vector<std::string> service = {"--seconds", "3", "--gap-ms", "20", "--kernel-us", "200"};
+  auto latency_under = [&](const char* priority) {
+    std::vector<std::string> env = lease;
+    env.push_back(std::string("VXPU_PRIORITY=") + priority);
+    std::vector<nlohmann::json> reports =
+        RunTogether(std::string("prio-") + priority, {{"70", lease, {"--seconds", "3"}}, {"30", env, service}});
+    EXPECT_GT(DeviceSeconds(reports[0]), 3 * 0.6) << reports[0].dump();  // the best-effort tenant keeps its share
+    return reports[1]["latency_p50_ms"].get<double>();
+  };
+  double normal = latency_under("normal");
+  double high = latency_under("high");
+  EXPECT_LT(high, 15.0);
+  EXPECT_LT(high, normal / 2) << "normal priority: " << normal << " ms, high: " << high << " ms";
+}
+
+TEST(ComputeSlices, ATenantKilledMidLeaseDoesNotStallTheOthers) {
+  auto victim = Start("killed0", {"50", {}, {"--seconds", "30"}});
+  auto survivor = Start("killed1", {"50", {}, {"--seconds", "3"}});
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  victim->Kill();
+  EXPECT_EQ(victim->Wait(), 128 + SIGKILL);
+  nlohmann::json r = Finish(*survivor);
+  // About half of the first second, then nearly all of the last two.
+  EXPECT_GT(DeviceSeconds(r), 0.4 + 2 * 0.7) << r.dump();
+  EXPECT_LT(r["wall_seconds"].get<double>(), 3.5) << r.dump();
+}
+
+TEST(ComputeSlices, GuaranteesBeyondTheWholeDeviceAreRefused) {
+  auto running = Start("over0", {"70", {}, {"--seconds", "2"}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto refused = Start("over1", {"40", {}, {"--seconds", "1"}});
+  int code = refused->Wait();
+  EXPECT_NE(code, 0);
+  EXPECT_NE(refused->output().find("70.0% of its compute guaranteed to running slices; 40.0% more does not fit"),
+            std::string::npos)
+      << refused->output();
+  Finish(*running);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}});
+}
