@@ -40,9 +40,17 @@ int main(int argc, char** argv) {
 
   vxpu::RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a command under a slice of a GPU (no daemon needed)");
-  run_cmd->add_option("--memory", run.memory, "Device memory quota: a size (20GiB, 512MiB) or a percentage (25%)")
-      ->required();
-  run_cmd->add_option("--name", run.name, "Slice name; processes run under one name share its quota")
+  run_cmd->add_option("--memory", run.memory, "Device memory quota: a size (20GiB, 512MiB) or a percentage (25%)");
+  run_cmd->add_option("--compute", run.compute,
+                      "Guaranteed share of each device's compute time, in percent (30); idle time of others is used "
+                      "up to --compute-limit");
+  run_cmd->add_option("--compute-limit", run.compute_limit, "Ceiling on the compute share, in percent (default 100)");
+  run_cmd->add_flag("--strict", run.strict, "Never exceed the guaranteed share (--compute-limit = --compute)");
+  run_cmd->add_option("--priority", run.priority, "normal, or high: gets the device first while within its share")
+      ->capture_default_str();
+  run_cmd->add_option("--compute-step", run.compute_step, "Granularity of --compute, in percent")
+      ->capture_default_str();
+  run_cmd->add_option("--name", run.name, "Slice name; processes run under one name share its quotas")
       ->default_str("run-<pid>");
   run_cmd->add_option("--device", run.device, "Restrict the command to this device (ordinal or UUID)");
   run_cmd->add_flag("--sim", run.sim, "Run on the simulated GPU (simgpu) instead of the real driver");

@@ -109,12 +109,30 @@ TEST_F(VxpuRun, ExitsWithTheCommandsExitCode) {
 }
 
 TEST_F(VxpuRun, RefusesBadSlicesBeforeRunningAnything) {
-  for (const char* args : {"--memory abc", "--memory 0", "--memory 101%", "--memory 1GiB --name bad/name"}) {
+  for (const char* args :
+       {"--memory abc", "--memory 0", "--memory 101%", "--memory 1GiB --name bad/name", "", "--compute 35",
+        "--compute 0", "--compute 30 --compute-limit 20", "--compute 30 --strict --compute-limit 50",
+        "--memory 1GiB --strict", "--compute 30 --priority urgent"}) {
     Result r = RunVxpu(std::string("run --sim ") + args + " -- sh -c 'echo ran'");
     EXPECT_EQ(r.exit_code, 125) << args;
     EXPECT_EQ(r.output.find("ran"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("vxpu run:"), std::string::npos) << r.output;
   }
+}
+
+TEST_F(VxpuRun, PassesTheComputeSliceToTheWorkload) {
+  Result r = RunVxpu("run --sim --compute 35 --compute-step 5 --strict --priority high -- sh -c 'env | grep ^VXPU_'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* expected : {"VXPU_COMPUTE=35\n", "VXPU_COMPUTE_LIMIT=35\n", "VXPU_PRIORITY=high\n"})
+    EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("VXPU_MEMORY"), std::string::npos) << r.output;  // no memory quota asked for
+}
+
+TEST_F(VxpuRun, HoldsAStrictComputeSliceToItsShare) {
+  Result r = RunVxpu("run --sim --compute 20 --strict -- " VXPU_BIN_DIR "/vxpu-burn --seconds 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json burn = LastJsonLine(r.output);
+  EXPECT_NEAR(burn["device_seconds"].get<double>() / burn["wall_seconds"].get<double>(), 0.20, 0.05) << r.output;
 }
 
 TEST_F(VxpuRun, WithoutADriverSaysSoAndSuggestsSim) {
