@@ -1,29 +1,56 @@
 // FGD (Fragmentation Gradient Descent, ATC'23): put the pod where the node's fragmentation
 // (fragmentation.h) grows least. As in the paper's artifact, the growth d (milli-GPU) becomes a
-// whole-point score sigmoid(-d/1000) * 100, the best node wins (ties at random), and a shared
-// GPU is the lowest-indexed one of best score.
+// whole-point score sigmoid(-d/1000) * 100, the best node wins (ties by the TieOrder), and a
+// shared GPU is the lowest-indexed one of best score.
+#include "sched/fgd_policy.h"
+
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "sched/fragmentation.h"
-#include "sched/policy.h"
 #include "sched/selection.h"
 
 namespace vxpu::sched {
 namespace {
 
-class FgdPolicy : public Policy {
+// CPU per milli-GPU that the typical GPU pods ask for.
+double TypicalCpuPerGpuMilli(const TypicalPods& typical) {
+  double cpu = 0, gpu = 0;
+  for (const TypicalPod& t : typical) {
+    if (!t.shape.UsesGpu()) continue;
+    cpu += t.probability * static_cast<double>(t.shape.cpu_milli);
+    gpu += t.probability * static_cast<double>(t.shape.TotalGpuMilli());
+  }
+  return gpu > 0 ? cpu / gpu : 0;
+}
+
+class FragmentationGradientPolicy : public Policy {
  public:
-  FgdPolicy(uint64_t seed, TypicalPods typical) : ties_(seed), typical_(std::move(typical)), memo_(typical_) {}
-  std::string_view name() const override { return "fgd"; }
+  FragmentationGradientPolicy(std::string name, const PolicyOptions& options, double stranding_weight)
+      : name_(std::move(name)),
+        ties_(options.seed),
+        typical_(options.typical),
+        memo_(typical_),
+        stranding_weight_(stranding_weight),
+        cpu_per_gpu_milli_(TypicalCpuPerGpuMilli(typical_)) {}
+
+  std::string_view name() const override { return name_; }
 
   Placement Choose(const ClusterState& cluster, const PodRequest& pod) override {
     before_.resize(cluster.node_count(), kUnknown);
     BestOf<int64_t> best(ties_, cluster.node_count());
     for (int node = 0; node < cluster.node_count(); ++node) {
       if (!cluster.Fits(pod, node)) continue;
-      auto [score, gpus] = BestOnNode(cluster, pod, node);
-      best.Offer(score, PlacementOf(pod, node, gpus));
+      if (!pod.SharesGpu()) {
+        GpuMask gpus = TightestGpus(cluster, pod, node);
+        best.Offer(Score(cluster, pod, node, gpus), PlacementOf(pod, node, gpus));
+        continue;
+      }
+      for (int g = 0; g < cluster.spec(node).gpu_count; ++g) {
+        if (!cluster.GpuCanTake(pod, node, g) || SameFreeSeenBefore(cluster, pod, node, g)) continue;
+        best.Offer(Score(cluster, pod, node, GpuMask{1} << g), PlacementOf(pod, node, GpuMask{1} << g));
+      }
     }
     return best.best();
   }
@@ -39,42 +66,34 @@ class FgdPolicy : public Policy {
     before_[node] = kUnknown;
   }
 
+  // Fragmentation as measured, plus the weighted CPU-stranded GPUs.
+  double Measure(const NodeShape& shape, int64_t gpu_free_total) {
+    double measured = memo_.Get(shape);
+    if (stranding_weight_ > 0 && cpu_per_gpu_milli_ > 0) {
+      double fed = static_cast<double>(shape.cpu_free) / cpu_per_gpu_milli_;
+      measured += stranding_weight_ * std::max(0.0, static_cast<double>(gpu_free_total) - fed);
+    }
+    return measured;
+  }
+
   double Before(const ClusterState& cluster, int node) {
     if (before_[node] == kUnknown) {
-      before_[node] = memo_.Get({cluster.cpu_free(node), cluster.spec(node).gpu_model, cluster.gpu_free(node)});
+      before_[node] = Measure({cluster.cpu_free(node), cluster.spec(node).gpu_model, cluster.gpu_free(node)},
+                              cluster.gpu_free_total(node));
     }
     return before_[node];
   }
 
-  int64_t ScoreAfter(const ClusterState& cluster, const PodRequest& pod, int node, GpuMask gpus) {
+  int64_t Score(const ClusterState& cluster, const PodRequest& pod, int node, GpuMask gpus) {
     auto free = cluster.gpu_free(node);
     int32_t after[kMaxGpusPerNode];
     for (size_t g = 0; g < free.size(); ++g) {
       after[g] = static_cast<int32_t>(((gpus >> g) & 1) ? free[g] - pod.gpu_milli : free[g]);
     }
-    double frag_after = memo_.Get({cluster.cpu_free(node) - pod.cpu_milli, cluster.spec(node).gpu_model,
-                                   std::span<const int32_t>(after, free.size())});
-    double growth = frag_after - Before(cluster, node);
+    NodeShape shape{cluster.cpu_free(node) - pod.cpu_milli, cluster.spec(node).gpu_model,
+                    std::span<const int32_t>(after, free.size())};
+    double growth = Measure(shape, cluster.gpu_free_total(node) - pod.TotalGpuMilli()) - Before(cluster, node);
     return static_cast<int64_t>(100.0 / (1.0 + std::exp(growth / 1000)));
-  }
-
-  std::pair<int64_t, GpuMask> BestOnNode(const ClusterState& cluster, const PodRequest& pod, int node) {
-    if (!pod.SharesGpu()) {
-      GpuMask gpus = TightestGpus(cluster, pod, node);
-      return {ScoreAfter(cluster, pod, node, gpus), gpus};
-    }
-    auto free = cluster.gpu_free(node);
-    int64_t best_score = -1;
-    GpuMask best_gpu = 0;
-    for (int g = 0; g < static_cast<int>(free.size()); ++g) {
-      if (!cluster.GpuCanTake(pod, node, g) || SameFreeSeenBefore(cluster, pod, node, g)) continue;
-      int64_t score = ScoreAfter(cluster, pod, node, GpuMask{1} << g);
-      if (score > best_score) {
-        best_score = score;
-        best_gpu = GpuMask{1} << g;
-      }
-    }
-    return {best_score, best_gpu};
   }
 
   // GPUs with equal free share give equal scores; the first of them is the one that counts.
@@ -86,16 +105,24 @@ class FgdPolicy : public Policy {
     return false;
   }
 
+  std::string name_;
   TieOrder ties_;
   TypicalPods typical_;
   FragmentationMemo memo_;
-  std::vector<double> before_;  // fragmentation of each node as it is; kUnknown after a change
+  double stranding_weight_;
+  double cpu_per_gpu_milli_;
+  std::vector<double> before_;  // measure of each node as it is; kUnknown after a change
 };
 
 }  // namespace
 
+std::unique_ptr<Policy> NewFragmentationGradientPolicy(std::string name, const PolicyOptions& options,
+                                                       double stranding_weight) {
+  return std::make_unique<FragmentationGradientPolicy>(std::move(name), options, stranding_weight);
+}
+
 std::unique_ptr<Policy> NewFgdPolicy(const PolicyOptions& options) {
-  return std::make_unique<FgdPolicy>(options.seed, options.typical);
+  return NewFragmentationGradientPolicy("fgd", options, 0);
 }
 
 }  // namespace vxpu::sched

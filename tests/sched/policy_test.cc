@@ -67,6 +67,18 @@ TEST(Fgd, ChoosesThePlacementThatFragmentsLeast) {
   EXPECT_EQ(share.gpus, 0b01u);  // fills the fragment instead of breaking a free GPU
 }
 
+TEST(Vxpu, KeepsCpuThatIdleGpusWillNeed) {
+  // Typical pods take a GPU and 8 cores: the 8-GPU node needs all its 64 cores for its GPUs.
+  TypicalPods typical = {{WholePod(1, 8000), 1.0}};
+  ClusterState c = Cluster({Node("gpu-dense", 64000, 8), Node("cpu-rich", 64000, 2)});
+  int fgd_on_dense = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    EXPECT_EQ(NewVxpuPolicy({seed, typical})->Choose(c, CpuPod(8000)).node, 1) << seed;
+    fgd_on_dense += NewFgdPolicy({seed, typical})->Choose(c, CpuPod(8000)).node == 0;
+  }
+  EXPECT_GT(fgd_on_dense, 0);  // FGD sees no difference until a whole typical pod no longer fits
+}
+
 TEST(Random, IsDeterministicPerSeedAndAlwaysFeasible) {
   ClusterState c = Cluster({Node("a", 8000, 1), Node("b", 64000, 4), Node("c", 64000, 4), Node("d", 64000, 4)});
   auto first = NewRandomPolicy({1, {}});
