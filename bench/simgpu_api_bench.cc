@@ -2,7 +2,7 @@
 #include <benchmark/benchmark.h>
 #include <cuda.h>
 
-#include "bench/throwaway_device.h"
+#include "cli/throwaway_device.h"
 #include "sim_kernels_ptx.h"
 
 namespace {
@@ -60,7 +60,7 @@ BENCHMARK(BM_MemcpyHtoD);
 }  // namespace
 
 int main(int argc, char** argv) {
-  vxpu::bench::ThrowawayDevice device("api");
+  vxpu::ThrowawayDevice device("api");
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   return 0;

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "bench/throwaway_device.h"
+#include "cli/throwaway_device.h"
 #include "cli/paths.h"
 #include "common/child_process.h"
 
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("--kernel-us", kernel_us, "Length of each kernel")->check(CLI::Range(10u, 1000000u));
   CLI11_PARSE(app, argc, argv);
 
-  vxpu::bench::ThrowawayDevice device("share");
+  vxpu::ThrowawayDevice device("share");
   std::vector<std::string> env = {"VXPU_SIMGPU_CONFIG=" + device.config_path(), "LD_LIBRARY_PATH=" + vxpu::SimgpuDir()};
   std::vector<std::unique_ptr<vxpu::ChildProcess>> children;
   for (int i = 0; i < processes; ++i) {

@@ -1,6 +1,7 @@
 // vxpu: slice, pool and schedule accelerators. One binary, one subcommand per task.
 #include <CLI/CLI.hpp>
 
+#include "cli/bench_share.h"
 #include "cli/demo.h"
 #include "cli/devices.h"
 #include "cli/ps.h"
@@ -57,6 +58,19 @@ int main(int argc, char** argv) {
   run_cmd->add_option("command", run.command, "The command and its arguments (after --)")->required();
   run_cmd->footer("Exit code: the command's; 125 for vxpu's own errors, 127 if the command cannot run.");
 
+  vxpu::BenchShareOptions bench_share;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "Self-tests to run on your own hardware");
+  bench_cmd->require_subcommand(1);
+  CLI::App* share_cmd = bench_cmd->add_subcommand(
+      "share", "Compute isolation: one saturating tenant per share; prints the share each achieved");
+  share_cmd->add_option("--shares", bench_share.shares, "Compute shares in percent, one tenant each")
+      ->capture_default_str();
+  share_cmd->add_option("--seconds", bench_share.seconds, "How long the tenants run together")
+      ->check(CLI::Range(1.0, 600.0))
+      ->capture_default_str();
+  share_cmd->add_flag("--sim", bench_share.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
+  AddOutputOption(share_cmd, &bench_share.json);
+
   bool ps_json = false;
   CLI::App* ps_cmd = app.add_subcommand("ps", "List the slices on this machine with their processes and usage");
   AddOutputOption(ps_cmd, &ps_json);
@@ -66,6 +80,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*run_cmd) return vxpu::RunUnderSlice(run);
   if (*ps_cmd) return vxpu::ListSlices(ps_json);
+  if (*share_cmd) return vxpu::RunBenchShare(bench_share);
   if (*demo_cmd) return vxpu::RunDemo(demo);
   if (*devices_cmd) return vxpu::RunDevices(devices);
   return 1;

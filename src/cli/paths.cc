@@ -1,5 +1,7 @@
 #include "cli/paths.h"
 
+#include <dlfcn.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +34,12 @@ std::string CompanionPath(const std::string& name) { return ExecutableDir() + "/
 bool FileExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
+}
+
+bool RealDriverPresent() {
+  void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (driver != nullptr) dlclose(driver);
+  return driver != nullptr;
 }
 
 }  // namespace vxpu

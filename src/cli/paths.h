@@ -20,4 +20,7 @@ std::string CompanionPath(const std::string& name);
 
 bool FileExists(const std::string& path);
 
+// True if the real NVIDIA driver (libcuda.so.1) can be loaded.
+bool RealDriverPresent();
+
 }  // namespace vxpu

@@ -1,6 +1,5 @@
 #include "cli/run.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,12 +21,6 @@ constexpr int kCannotRun = 127;
 int Fail(const std::string& message) {
   std::fprintf(stderr, "vxpu run: %s\n", message.c_str());
   return kVxpuError;
-}
-
-bool RealDriverPresent() {
-  void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-  if (driver != nullptr) dlclose(driver);
-  return driver != nullptr;
 }
 
 std::string Prepended(const char* variable, const std::string& entry) {

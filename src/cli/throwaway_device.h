@@ -12,7 +12,7 @@
 #include "simgpu/device_config.h"
 #include "simgpu/shared_device.h"
 
-namespace vxpu::bench {
+namespace vxpu {
 
 // Writes a one-device simgpu config and points VXPU_SIMGPU_CONFIG at it while alive.
 class ThrowawayDevice {
@@ -39,4 +39,4 @@ class ThrowawayDevice {
   std::string path_;
 };
 
-}  // namespace vxpu::bench
+}  // namespace vxpu

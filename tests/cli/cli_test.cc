@@ -135,6 +135,18 @@ TEST_F(VxpuRun, HoldsAStrictComputeSliceToItsShare) {
   EXPECT_NEAR(burn["device_seconds"].get<double>() / burn["wall_seconds"].get<double>(), 0.20, 0.05) << r.output;
 }
 
+TEST_F(VxpuRun, BenchShareMeasuresTheSplitOnTheSimulatedGpu) {
+  Result r = RunVxpu("bench share --sim --shares 30,70 --seconds 2 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json out = LastJsonLine(r.output);
+  ASSERT_EQ(out["tenants"].size(), 2u) << r.output;
+  EXPECT_EQ(out["tenants"][0]["target"], 30.0);
+  EXPECT_NEAR(out["tenants"][0]["achieved"].get<double>(), 30.0, 4.0) << r.output;
+  EXPECT_LE(out["max_error_points"].get<double>(), 4.0) << r.output;
+  EXPECT_GT(out["aggregate_throughput"].get<double>(), 0.8) << r.output;
+  EXPECT_EQ(RunVxpu("bench share --sim --shares 60,70").exit_code, 125);
+}
+
 TEST_F(VxpuRun, WithoutADriverSaysSoAndSuggestsSim) {
   if (void* real = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL); real != nullptr) {
     dlclose(real);

@@ -1,0 +1,155 @@
+#include "cli/bench_share.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "cli/paths.h"
+#include "cli/throwaway_device.h"
+#include "common/child_process.h"
+#include "common/units.h"
+
+namespace vxpu {
+namespace {
+
+constexpr int kVxpuError = 125;
+
+struct TenantResult {
+  double device_seconds = 0;
+  double wall_seconds = 0;
+};
+
+int Fail(const std::string& message) {
+  fmt::print(stderr, "vxpu bench share: {}\n", message);
+  return kVxpuError;
+}
+
+// "30,70" -> {300, 700} permille; nullopt with *error on a bad list or a sum over 100%.
+std::optional<std::vector<uint32_t>> ParseShares(const std::string& text, std::string* error) {
+  std::vector<uint32_t> shares;
+  uint32_t sum = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    auto share = ParseSharePermille(text.substr(start, comma - start), error);
+    if (!share) return std::nullopt;
+    shares.push_back(*share);
+    sum += *share;
+    start = comma + 1;
+  }
+  if (shares.size() < 2 || sum > 1000) {
+    *error = "--shares " + text + ": want 2 or more shares adding up to at most 100";
+    return std::nullopt;
+  }
+  return shares;
+}
+
+// Starts vxpu-burn for `seconds`, under a compute slice when `share` > 0.
+std::unique_ptr<ChildProcess> StartTenant(std::vector<std::string> env, uint32_t share, int index, double seconds,
+                                          std::string* error) {
+  if (share > 0) {
+    env.push_back("LD_PRELOAD=" + InterposerPath());
+    env.push_back(fmt::format("VXPU_COMPUTE={}.{}", share / 10, share % 10));
+    env.push_back(fmt::format("VXPU_SLICE=bench-{}-{}", getpid(), index));
+  }
+  auto child = std::make_unique<ChildProcess>();
+  if (!child->Start({CompanionPath("vxpu-burn"), "--seconds", fmt::format("{}", seconds)}, env, error, true))
+    return nullptr;
+  return child;
+}
+
+std::optional<TenantResult> Collect(ChildProcess& child, std::string* error) {
+  int code = child.Wait();
+  std::string out = child.output();
+  size_t line = out.rfind("{\"pid\"");
+  auto report = nlohmann::json::parse(line == std::string::npos ? "null" : out.substr(line), nullptr, false);
+  if (code != 0 || !report.is_object()) {
+    *error = fmt::format("a tenant failed (exit {}): {}", code, out);
+    return std::nullopt;
+  }
+  return TenantResult{report["device_seconds"].get<double>(), report["wall_seconds"].get<double>()};
+}
+
+// Runs the tenants together (share 0: no slice) and collects their reports.
+std::optional<std::vector<TenantResult>> RunTenants(const std::vector<std::string>& env,
+                                                    const std::vector<uint32_t>& shares, double seconds,
+                                                    std::string* error) {
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (size_t i = 0; i < shares.size(); ++i) {
+    children.push_back(StartTenant(env, shares[i], static_cast<int>(i), seconds, error));
+    if (children.back() == nullptr) return std::nullopt;
+  }
+  std::vector<TenantResult> results;
+  for (auto& child : children) {
+    auto result = Collect(*child, error);
+    if (!result) return std::nullopt;
+    results.push_back(*result);
+  }
+  return results;
+}
+
+void Print(const BenchShareOptions& o, const std::vector<uint32_t>& shares, const std::vector<TenantResult>& results,
+           double solo_rate) {
+  double total = 0, wall = 0;
+  for (const TenantResult& r : results) {
+    total += r.device_seconds;
+    wall = std::max(wall, r.wall_seconds);
+  }
+  nlohmann::json tenants = nlohmann::json::array();
+  double max_error = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    double target = shares[i] / 10.0;
+    double achieved = total > 0 ? 100.0 * results[i].device_seconds / total : 0;
+    max_error = std::max(max_error, std::fabs(achieved - target));
+    tenants.push_back({{"target", target}, {"achieved", std::round(achieved * 100) / 100}});
+  }
+  double aggregate = solo_rate > 0 && wall > 0 ? (total / wall) / solo_rate : 0;
+  if (o.json) {
+    nlohmann::json out = {{"tenants", tenants},
+                          {"max_error_points", std::round(max_error * 100) / 100},
+                          {"aggregate_throughput", std::round(aggregate * 1000) / 1000},
+                          {"seconds", o.seconds},
+                          {"device", o.sim ? "simgpu" : "real"}};
+    fmt::print("{}\n", out.dump());
+    return;
+  }
+  fmt::print("{} tenants on one {} device for {} s, each saturating it:\n", results.size(),
+             o.sim ? "simulated" : "real", o.seconds);
+  for (size_t i = 0; i < results.size(); ++i)
+    fmt::print("  tenant {}: target {:5.1f}%  achieved {:6.2f}%\n", i, tenants[i]["target"].get<double>(),
+               tenants[i]["achieved"].get<double>());
+  fmt::print("max error: {:.2f} points; aggregate throughput {:.1f}% of one tenant alone\n", max_error,
+             100 * aggregate);
+}
+
+}  // namespace
+
+int RunBenchShare(const BenchShareOptions& o) {
+  std::string error;
+  auto shares = ParseShares(o.shares, &error);
+  if (!shares) return Fail(error);
+  if (!FileExists(InterposerPath())) return Fail("missing " + InterposerPath() + " (build the whole project)");
+  if (!o.sim && !RealDriverPresent())
+    return Fail("no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
+  std::unique_ptr<ThrowawayDevice> device;
+  std::vector<std::string> env;
+  if (o.sim) {
+    device = std::make_unique<ThrowawayDevice>("bench-share");
+    env = {"VXPU_SIMGPU_CONFIG=" + device->config_path(), "LD_LIBRARY_PATH=" + SimgpuDir()};
+  }
+  auto solo = RunTenants(env, {0}, std::min(o.seconds, 3.0), &error);
+  if (!solo) return Fail(error);
+  double solo_rate = solo->at(0).wall_seconds > 0 ? solo->at(0).device_seconds / solo->at(0).wall_seconds : 0;
+  auto results = RunTenants(env, *shares, o.seconds, &error);
+  if (!results) return Fail(error);
+  Print(o, *shares, *results, solo_rate);
+  return 0;
+}
+
+}  // namespace vxpu
