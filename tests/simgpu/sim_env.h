@@ -107,11 +107,18 @@ inline int RunAllTestsOn(int argc, char** argv, std::vector<SimDevice> devices) 
   return RUN_ALL_TESTS();
 }
 
-// The last JSON object printed in `output` (programs here report one JSON line last), or a
-// discarded value if there is none.
+// The last line of `output` that is a JSON object (programs here report one JSON line last), or
+// a discarded value if there is none.
 inline nlohmann::json LastJsonLine(const std::string& output) {
-  size_t start = output.rfind('{');
-  return nlohmann::json::parse(start == std::string::npos ? "null" : output.substr(start), nullptr, false);
+  size_t end = output.size();
+  while (end > 0) {
+    size_t start = output.rfind('\n', end - 1);
+    start = start == std::string::npos ? 0 : start + 1;
+    if (start < end && output[start] == '{')
+      return nlohmann::json::parse(output.substr(start, end - start), nullptr, false);
+    end = start == 0 ? 0 : start - 1;
+  }
+  return nlohmann::json::parse("null", nullptr, false);
 }
 
 // A test that runs with device 0's primary context current.
