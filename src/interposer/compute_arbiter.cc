@@ -10,6 +10,7 @@
 #include "common/process.h"
 #include "common/shared_segment.h"
 #include "interposer/share_policy.h"
+#include "interposer/slice_ledger.h"
 
 namespace vxpu {
 
@@ -201,21 +202,11 @@ int RegisterTenant(ArbiterState* s, int slice) {
   return -1;
 }
 
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > kSliceNameMax) return false;
-  for (char c : name) {
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::unique_ptr<ComputeArbiter> ComputeArbiter::Open(const std::string& device_uuid, const ComputeTerms& terms,
                                                      uint64_t lease_ns, std::string* error) {
-  if (!ValidName(terms.slice) || !ValidName(device_uuid)) {
+  if (!SliceLedger::ValidSliceName(terms.slice) || !SliceLedger::ValidSliceName(device_uuid)) {
     *error = "bad slice or device name";
     return nullptr;
   }
