@@ -10,8 +10,6 @@
 namespace vxpu::sched {
 namespace {
 
-constexpr int64_t kMaxSpecGpu = 8000;
-
 int KindOf(const PodRequest& pod) { return pod.SharesGpu() ? 0 : pod.num_gpu; }
 
 class ClusteringPolicy : public Policy {
@@ -21,13 +19,7 @@ class ClusteringPolicy : public Policy {
 
   Placement Choose(const ClusterState& cluster, const PodRequest& pod) override {
     kinds_on_node_.resize(cluster.node_count());
-    BestOf<int64_t> best(ties_, cluster.node_count());
-    for (int node = 0; node < cluster.node_count(); ++node) {
-      if (cluster.Fits(pod, node)) best.Offer(Score(cluster, pod, node), PlacementOf(pod, node, 0));
-    }
-    Placement where = best.best();
-    if (where.placed()) where.gpus = TightestGpus(cluster, pod, where.node);
-    return where;
+    return BestScoredNode(cluster, pod, ties_, [&](int node) { return Score(cluster, pod, node); });
   }
 
   void Placed(const PodRequest& pod, const Placement& where) override {
@@ -45,7 +37,7 @@ class ClusteringPolicy : public Policy {
   int64_t Score(const ClusterState& cluster, const PodRequest& pod, int node) const {
     if (!pod.UsesGpu()) return 0;
     const auto& kinds = kinds_on_node_[node];
-    int64_t fullness = 100 / 4 * (kMaxSpecGpu - cluster.gpu_free_total(node)) / kMaxSpecGpu;
+    int64_t fullness = 100 / 4 * (kMaxSpecGpuMilli - cluster.gpu_free_total(node)) / kMaxSpecGpuMilli;
     if (kinds.contains(KindOf(pod))) return fullness + (kinds.size() == 1 ? 75 : 50);
     return fullness + (kinds.empty() ? 25 : 0);
   }

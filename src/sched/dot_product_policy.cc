@@ -7,34 +7,23 @@
 namespace vxpu::sched {
 namespace {
 
-constexpr double kMaxSpecCpu = 128000;
-constexpr double kMaxSpecGpu = 8000;
-
 class DotProductPolicy : public Policy {
  public:
   explicit DotProductPolicy(uint64_t seed) : ties_(seed) {}
   std::string_view name() const override { return "dotprod"; }
 
   Placement Choose(const ClusterState& cluster, const PodRequest& pod) override {
-    BestOf<int64_t> best(ties_, cluster.node_count());
-    for (int node = 0; node < cluster.node_count(); ++node) {
-      if (!cluster.Fits(pod, node)) continue;
-      double dot = static_cast<double>(cluster.cpu_free(node)) / kMaxSpecCpu *
-                       (static_cast<double>(pod.cpu_milli) / kMaxSpecCpu) +
-                   static_cast<double>(cluster.gpu_free_total(node)) / kMaxSpecGpu *
-                       (static_cast<double>(pod.TotalGpuMilli()) / kMaxSpecGpu);
+    return BestScoredNode(cluster, pod, ties_, [&](int node) {
+      double dot = static_cast<double>(cluster.cpu_free(node)) / kMaxSpecCpuMilli *
+                       (static_cast<double>(pod.cpu_milli) / kMaxSpecCpuMilli) +
+                   static_cast<double>(cluster.gpu_free_total(node)) / kMaxSpecGpuMilli *
+                       (static_cast<double>(pod.TotalGpuMilli()) / kMaxSpecGpuMilli);
       double score = 1 - dot / 2;
-      best.Offer(static_cast<int64_t>(100 * score), PlacementOf(pod, node, 0));
-    }
-    return WithGpus(cluster, pod, best.best());
+      return static_cast<int64_t>(100 * score);
+    });
   }
 
  private:
-  static Placement WithGpus(const ClusterState& cluster, const PodRequest& pod, Placement where) {
-    if (where.placed()) where.gpus = TightestGpus(cluster, pod, where.node);
-    return where;
-  }
-
   TieOrder ties_;
 };
 

@@ -69,4 +69,22 @@ inline Placement PlacementOf(const PodRequest& pod, int node, GpuMask gpus) {
   return {node, gpus, pod.UsesGpu() ? pod.gpu_milli : 0};
 }
 
+// The largest node spec of the openb cluster, by which the FGD artifact's node scores scale
+// CPU (milli) and total GPU (milli).
+constexpr int64_t kMaxSpecCpuMilli = 128000;
+constexpr int64_t kMaxSpecGpuMilli = 8000;
+
+// The node-scoring policies' choice: among the nodes the pod fits, the one with the highest
+// `score(node)` (ties by `order`), and on it the GPUs TightestGpus picks; unplaced if none fits.
+template <typename ScoreNode>
+Placement BestScoredNode(const ClusterState& cluster, const PodRequest& pod, TieOrder& order, ScoreNode score) {
+  BestOf<int64_t> best(order, cluster.node_count());
+  for (int node = 0; node < cluster.node_count(); ++node) {
+    if (cluster.Fits(pod, node)) best.Offer(score(node), PlacementOf(pod, node, 0));
+  }
+  Placement where = best.best();
+  if (where.placed()) where.gpus = TightestGpus(cluster, pod, where.node);
+  return where;
+}
+
 }  // namespace vxpu::sched
