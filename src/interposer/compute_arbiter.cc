@@ -69,6 +69,18 @@ bool SliceActive(const ArbiterState* s, int slice) {
   return SliceWants(s, slice) || (s->holder >= 0 && s->tenants[s->holder].slice == slice);
 }
 
+// The least virtual time among the slices other than `except` (only those wanting or holding
+// the device if `active_only`); -1 if there are none.
+double MinVtime(const ArbiterState* s, bool active_only, int except) {
+  double least = -1;
+  for (int i = 0; i < kMax; ++i) {
+    const SliceRecord& r = s->slices[i];
+    if (i == except || !r.in_use || (active_only && !SliceActive(s, i))) continue;
+    if (least < 0 || r.account.vtime < least) least = r.account.vtime;
+  }
+  return least;
+}
+
 // Brings every slice's wants and ceiling budget up to date.
 void Refresh(ArbiterState* s, uint64_t now) {
   for (int i = 0; i < kMax; ++i) {
@@ -184,11 +196,7 @@ int JoinSlice(ArbiterState* s, const ComputeTerms& terms, const std::string& dev
   r.account.tokens_ns = static_cast<double>(kBurstNs) * terms.limit / kFullShare;
   r.refilled_at_ns = MonotonicNs();
   // A new slice starts level with the slices already running, not behind them.
-  double min_vtime = -1;
-  for (int i = 0; i < kMax; ++i) {
-    if (i != free_record && s->slices[i].in_use && (min_vtime < 0 || s->slices[i].account.vtime < min_vtime))
-      min_vtime = s->slices[i].account.vtime;
-  }
+  double min_vtime = MinVtime(s, /*active_only=*/false, free_record);
   r.account.vtime = min_vtime < 0 ? 0 : min_vtime;
   return free_record;
 }
@@ -277,11 +285,7 @@ uint64_t ComputeArbiter::Acquire() {
   // A slice that idled for a while rejoins level with the active ones (no credit banked while
   // idle); one that paused briefly keeps its place.
   if (!SliceActive(s, me.slice) && MonotonicNs() - mine.active_at_ns > kBurstNs) {
-    double min_active = -1;
-    for (int i = 0; i < kMax; ++i) {
-      if (s->slices[i].in_use && SliceActive(s, i) && (min_active < 0 || s->slices[i].account.vtime < min_active))
-        min_active = s->slices[i].account.vtime;
-    }
+    double min_active = MinVtime(s, /*active_only=*/true, me.slice);
     if (min_active >= 0) mine.account.vtime = RejoinVtime(mine.account.vtime, min_active);
   }
   me.wants = 1;

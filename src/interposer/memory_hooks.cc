@@ -19,7 +19,7 @@ namespace {
   if (var == nullptr) return CUDA_ERROR_NOT_INITIALIZED
 
 CUresult CurrentDevice(CUdevice* device) {
-  static const auto get = reinterpret_cast<decltype(&cuCtxGetDevice)>(RealSymbol("cuCtxGetDevice"));
+  static const auto get = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
   return get != nullptr ? get(device) : CUDA_ERROR_NOT_INITIALIZED;
 }
 
@@ -84,7 +84,7 @@ CUresult ReleasedLinearOrPoolBlock(CUdeviceptr dptr, CUresult result) {
 
 // The pool a cuMemAllocAsync on the current device draws from, registered.
 CUresult CurrentPool(CUmemoryPool* pool) {
-  static const auto get = reinterpret_cast<decltype(&cuDeviceGetMemPool)>(RealSymbol("cuDeviceGetMemPool"));
+  static const auto get = RealSymbolAs<decltype(&cuDeviceGetMemPool)>("cuDeviceGetMemPool");
   CUdevice device = 0;
   if (CUresult r = CurrentDevice(&device); r != CUDA_SUCCESS) return r;
   if (get == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
@@ -114,8 +114,8 @@ CUresult PoolAllocation(CUdeviceptr* dptr, size_t bytes, CUmemoryPool pool, CUst
   if (SettlePool(pool, growth) || r != CUDA_SUCCESS) return r;
   VXPU_REAL_OR_FAIL(free_async, cuMemFreeAsync);
   free_async(*dptr, stream);
-  if (auto sync = reinterpret_cast<decltype(&cuCtxSynchronize)>(RealSymbol("cuCtxSynchronize"))) sync();
-  if (auto trim = reinterpret_cast<decltype(&cuMemPoolTrimTo)>(RealSymbol("cuMemPoolTrimTo"))) trim(pool, 0);
+  if (auto sync = RealSymbolAs<decltype(&cuCtxSynchronize)>("cuCtxSynchronize")) sync();
+  if (auto trim = RealSymbolAs<decltype(&cuMemPoolTrimTo)>("cuMemPoolTrimTo")) trim(pool, 0);
   SettlePool(pool, 0);
   ReportPoolRefusal(pool, bytes);
   return CUDA_ERROR_OUT_OF_MEMORY;
@@ -143,7 +143,7 @@ CUresult Hook_cuMemAllocPitch_v2(int flavor, CUdeviceptr* dptr, size_t* pitch, s
   CUdevice device = 0;
   uint64_t bytes = uint64_t{*pitch} * height;
   if (CurrentDevice(&device) != CUDA_SUCCESS || !ReserveMemory(device, bytes)) {
-    if (auto free_real = reinterpret_cast<decltype(&cuMemFree_v2)>(RealSymbol("cuMemFree_v2"))) free_real(*dptr);
+    if (auto free_real = RealSymbolAs<decltype(&cuMemFree_v2)>("cuMemFree_v2")) free_real(*dptr);
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
   TrackAllocation(AllocationKind::kLinear, static_cast<uint64_t>(*dptr), device, bytes);
