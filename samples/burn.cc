@@ -1,11 +1,12 @@
 // burn: a workload that keeps one device busy with back-to-back kernels, the way a training
 // job does, and reports what it got. Used by `vxpu demo`, the tests and the benchmarks.
 //
-//   burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G]
+//   burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] [--linger L]
 //
 // Prints one JSON line on exit: kernels completed, device time they represent and wall time.
 // With --gap-ms it behaves like a latency-sensitive service instead: one kernel at a time, G
-// ms apart, and reports how long each took from launch to completion (p50, p90).
+// ms apart, and reports how long each took from launch to completion (p50, p90). With --linger
+// it stays alive L seconds after its work, idle, like a job between epochs.
 // Runs unchanged on a real GPU (spin kernels on %globaltimer) and on simgpu.
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sample_util.h"
@@ -25,10 +27,13 @@ struct Options {
   unsigned long long memory_mib = 0;
   int device = 0;
   double gap_ms = 0;
+  double linger_seconds = 0;
 };
 
 [[noreturn]] void Usage(const char* problem) {
-  std::fprintf(stderr, "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G]\n",
+  std::fprintf(stderr,
+               "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] "
+               "[--linger L]\n",
                problem);
   std::exit(2);
 }
@@ -52,6 +57,8 @@ Options Parse(int argc, char** argv) {
       o.kernel_us = static_cast<unsigned>(ParsePositive("--kernel-us", value));
     } else if (flag == "--gap-ms") {
       o.gap_ms = ParsePositive("--gap-ms", value);
+    } else if (flag == "--linger") {
+      o.linger_seconds = ParsePositive("--linger", value);
     } else if (flag == "--memory") {
       o.memory_mib = static_cast<unsigned long long>(ParsePositive("--memory", value));
     } else if (flag == "--device") {
@@ -110,6 +117,8 @@ int main(int argc, char** argv) {
 
   if (o.gap_ms > 0) {
     ServeSporadically(o, spin, stream);
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.linger_seconds));
     SAMPLE_CHECK(cuStreamDestroy(stream));
     return 0;
   }
@@ -130,6 +139,8 @@ int main(int argc, char** argv) {
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"pid\":%d,\"kernels\":%llu,\"kernel_us\":%u,\"device_seconds\":%.6f,\"wall_seconds\":%.6f}\n",
               static_cast<int>(getpid()), kernels, o.kernel_us, static_cast<double>(kernels) * o.kernel_us / 1e6, wall);
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.linger_seconds));
   if (buffer != 0) SAMPLE_CHECK(cuMemFree(buffer));
   SAMPLE_CHECK(cuStreamDestroy(stream));
   SAMPLE_CHECK(cuDevicePrimaryCtxRelease(device));

@@ -15,7 +15,7 @@
 namespace vxpu {
 
 namespace {
-constexpr uint64_t kArbiterLayout = 1;
+constexpr uint64_t kArbiterLayout = 2;
 constexpr uint64_t kArbiterMagic = 0x5658505541520000ull | kArbiterLayout;  // "VXPUAR" + layout
 constexpr int kSliceNameMax = 64;
 constexpr uint64_t kBurstNs = 100000000ull;  // a ceiling's budget holds at most 100 ms of wall time
@@ -43,7 +43,6 @@ struct ArbiterState {
   std::atomic<uint32_t> wake_word;
   std::atomic<uint32_t> yield_requested;
   int32_t holder;  // tenant index, -1 when nobody holds the device
-  uint64_t lease_start_ns;
   SliceRecord slices[ComputeArbiter::kMaxTenants];
   TenantRecord tenants[ComputeArbiter::kMaxTenants];
 };
@@ -119,7 +118,6 @@ void PassOn(ArbiterState* s, uint64_t lease_ns, int after) {
   s->slices[slice].active_at_ns = now;
   s->holder = tenant;
   s->tenants[tenant].wants = 0;
-  s->lease_start_ns = now;
   s->yield_requested.store(0, std::memory_order_relaxed);
   FutexWakeAll(&s->wake_word);
 }
@@ -277,7 +275,7 @@ ComputeArbiter::~ComputeArbiter() {
   CloseSharedSegment(&state_->header, sizeof(ArbiterState));
 }
 
-uint64_t ComputeArbiter::Acquire() {
+void ComputeArbiter::Acquire() {
   ArbiterState* s = state_;
   LockSegment(&s->header);
   TenantRecord& me = s->tenants[tenant_];
@@ -316,9 +314,7 @@ uint64_t ComputeArbiter::Acquire() {
     FutexWait(&s->wake_word, seen, wait_ns);
     LockSegment(&s->header);
   }
-  uint64_t start = s->lease_start_ns;
   UnlockSegment(&s->header);
-  return start;
 }
 
 bool ComputeArbiter::Finish(uint64_t used_ns, bool more) {
@@ -351,7 +347,6 @@ bool ComputeArbiter::Renew(uint64_t used_ns) {
     return false;
   }
   state_->slices[slice].used_ns += used_ns;
-  state_->lease_start_ns = MonotonicNs();
   return true;
 }
 

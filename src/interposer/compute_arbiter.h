@@ -51,9 +51,9 @@ class ComputeArbiter {
   ComputeArbiter(const ComputeArbiter&) = delete;
   ComputeArbiter& operator=(const ComputeArbiter&) = delete;
 
-  // Blocks until this process holds the device. Returns when the lease started (monotonic ns).
-  uint64_t Acquire();
-  // Ends this process's lease, `used_ns` of device time after it started, its work drained.
+  // Blocks until this process holds the device.
+  void Acquire();
+  // Ends this process's lease, `used_ns` of device time after it took it up, its work drained.
   // `more` tells whether it is still busy and wants the device again. Returns true if the
   // device was granted straight back to this process (a new lease has begun).
   bool Finish(uint64_t used_ns, bool more);

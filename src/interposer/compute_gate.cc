@@ -43,6 +43,7 @@ struct Gate {
   std::mutex mu;  // the slow path: acquiring, ending and renewing leases
   std::condition_variable granted;
   uint64_t lease_start_ns = 0;
+  uint64_t found_empty_ns = 0;      // when a drain last found its queue empty (the keeper's idle test)
   std::vector<CUcontext> contexts;  // those this process launched in on the device
   bool keeper_started = false;
 };
@@ -50,9 +51,9 @@ struct Gate {
 std::atomic<Gate*> g_gates[kMaxDevices];
 std::mutex g_open_mu;
 
-// A holder that launched nothing for this long counts as idle and gives the device up when
-// others wait. (A busy one waiting on its own work in flight launches again sooner; if it does
-// not, it loses only its turn, not its place: see ComputeArbiter's rejoin rule.)
+// A holder whose queue on the device ran empty and that then launched nothing for this long is
+// idle: it gives the device up, and wants it again only when it next launches. Work still in
+// flight never counts as idle, however long the host thread takes to launch more (a busy CPU).
 constexpr uint64_t kIdleNs = 5000000;
 uint64_t IdleNs() { return std::min(kIdleNs, TheConfig().lease_ns); }
 
@@ -70,10 +71,14 @@ void Drain(Gate* g) {
   }
 }
 
-void StartLeaseLocked(Gate* g, uint64_t start_ns) {
+// The lease is charged from here, when this process takes it up, not from the grant: the wake-up
+// in between (long on a busy CPU) leaves the device idle but gives this process nothing.
+void StartLeaseLocked(Gate* g) {
+  uint64_t start_ns = MonotonicNs();
   g->lease_start_ns = start_ns;
+  g->found_empty_ns = 0;
   g->lease_end_ns.store(start_ns + TheConfig().lease_ns, std::memory_order_relaxed);
-  g->last_launch_ns.store(MonotonicNs(), std::memory_order_relaxed);
+  g->last_launch_ns.store(start_ns, std::memory_order_relaxed);
   g->holding.store(true, std::memory_order_release);
   g->granted.notify_all();
 }
@@ -83,21 +88,47 @@ void EndLeaseLocked(Gate* g, bool more) {
   g->holding.store(false, std::memory_order_release);
   Drain(g);
   uint64_t now = MonotonicNs();
-  if (g->arbiter->Finish(now - g->lease_start_ns, more)) StartLeaseLocked(g, now);
+  if (g->arbiter->Finish(now - g->lease_start_ns, more)) StartLeaseLocked(g);
+}
+
+// Expects g->mu held and the lease over (expired or a yield requested), or not held. Keeps the
+// lease without draining when the policy picks this slice again anyway (a drain there would
+// idle the device while the process refills its queue); otherwise hands it on and waits for the
+// slice's next turn.
+void TakeNextTurnLocked(Gate* g) {
+  bool holding = g->holding.load(std::memory_order_acquire);
+  uint64_t now = MonotonicNs();
+  if (holding && g->arbiter->Renew(now - g->lease_start_ns)) return StartLeaseLocked(g);
+  if (holding) EndLeaseLocked(g, true);
+  if (!g->holding.load(std::memory_order_acquire)) {
+    g->arbiter->Acquire();
+    StartLeaseLocked(g);
+  }
+}
+
+// Whether the holder is idle (see kIdleNs). Once it launched nothing for kIdleNs, drains its queue
+// (keeping the lease: launches go on meanwhile). A drain with nothing to wait for means the queue
+// had run empty already; one that waited starts the count again from when the queue ran empty.
+bool IdleLocked(Gate* g, uint64_t now) {
+  constexpr uint64_t kNothingInFlightNs = 200000;  // what a drain of an empty queue may take
+  uint64_t last_launch = g->last_launch_ns.load(std::memory_order_acquire);
+  if (now - last_launch <= IdleNs()) return false;
+  if (g->found_empty_ns > last_launch) return now - g->found_empty_ns > IdleNs();
+  Drain(g);
+  uint64_t drained = MonotonicNs();
+  if (g->last_launch_ns.load(std::memory_order_acquire) != last_launch) return false;
+  if (drained - now < kNothingInFlightNs) return true;
+  g->found_empty_ns = drained;
+  return false;
 }
 
 // What the keeper does at one wake-up while the process holds the lease.
 void TendLeaseLocked(Gate* g) {
   uint64_t now = MonotonicNs();
-  bool yield = g->arbiter->YieldRequested();
-  bool idle = now - g->last_launch_ns.load(std::memory_order_relaxed) > IdleNs();
-  bool expired = now >= g->lease_end_ns.load(std::memory_order_relaxed);
-  if (yield) return EndLeaseLocked(g, !idle);
-  if (expired) {
-    if (g->arbiter->Renew(now - g->lease_start_ns)) return StartLeaseLocked(g, now);
-    return EndLeaseLocked(g, !idle);
-  }
-  if (idle && g->arbiter->OthersWaiting()) EndLeaseLocked(g, false);
+  bool over = now >= g->lease_end_ns.load(std::memory_order_relaxed) || g->arbiter->YieldRequested();
+  if (!over && !g->arbiter->OthersWaiting()) return;
+  if (IdleLocked(g, now)) return EndLeaseLocked(g, false);
+  if (over) TakeNextTurnLocked(g);
 }
 
 void* KeepLeases(void* arg) {
@@ -179,8 +210,7 @@ CUresult AwaitTurnSlowly(Gate* g, CUstream stream, bool per_thread) {
   std::lock_guard<std::mutex> lock(g->mu);
   NoteContextLocked(g);
   if (MayLaunchNow(g)) return CUDA_SUCCESS;  // another thread renewed the lease meanwhile
-  if (g->holding.load(std::memory_order_acquire)) EndLeaseLocked(g, true);
-  if (!g->holding.load(std::memory_order_acquire)) StartLeaseLocked(g, g->arbiter->Acquire());
+  TakeNextTurnLocked(g);
   StartKeeperLocked(g);
   return CUDA_SUCCESS;
 }

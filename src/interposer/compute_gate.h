@@ -2,7 +2,9 @@
 // for this process's turn, a lease from the device's ComputeArbiter; while the process holds
 // one they pass straight through (an atomic load and a vDSO clock read: no syscall, no lock).
 // A keeper thread per device ends each lease on time: it renews it if nobody else may run, or
-// drains the work the process submitted, reports the device time used and passes the device on.
+// drains the work the process submitted, reports the device time used (from when the process
+// took the lease up) and passes the device on, then waits for the next turn on the process's
+// behalf. A holder whose work ran out and that launches nothing more gives the device up.
 // Launches into a stream being captured do not execute and are never held back.
 //
 // Configured from the environment that `vxpu run` sets:

@@ -78,14 +78,27 @@ TEST(ComputeSlices, ATenantAloneBurstsPastItsShare) {
 
 TEST(ComputeSlices, StrictModeCapsATenantAtItsShare) {
   nlohmann::json r = RunTogether("strict", {{"30", {"VXPU_COMPUTE_LIMIT=30"}, {"--seconds", "2"}}})[0];
-  EXPECT_NEAR(DeviceSeconds(r) / r["wall_seconds"].get<double>(), 0.30, 0.05) << r.dump();
+  double achieved = DeviceSeconds(r) / r["wall_seconds"].get<double>();
+  EXPECT_LT(achieved, 0.35) << r.dump();  // capped, where alone it would take the whole device
+  EXPECT_GT(achieved, 0.20) << r.dump();  // and given its share (less on a starved CPU, never more)
 }
 
 TEST(ComputeSlices, TimeAnIdleTenantLeavesGoesToTheOthers) {
   // The 70% tenant stops after one second; the 30% one then gets the device to itself.
   std::vector<nlohmann::json> reports =
       RunTogether("idle", {{"30", {}, {"--seconds", "3"}}, {"70", {}, {"--seconds", "1"}}});
-  EXPECT_GT(DeviceSeconds(reports[0]), 0.3 + 2 * 0.8) << reports[0].dump();
+  // A tenant held to its share would get 0.9 s; one alone keeps a free device ~95% busy (less
+  // on a starved CPU, hence the margin).
+  EXPECT_GT(DeviceSeconds(reports[0]), 0.3 + 2 * 0.6) << reports[0].dump();
+}
+
+TEST(ComputeSlices, ATenantThatStopsLaunchingButLivesOnLeavesTheDeviceToTheOther) {
+  // One tenant saturates for one second, then stays alive without launching: neither its last
+  // lease nor a turn it was still queued for may keep the device from the other. (Before the
+  // fix, about one run in three of this stalled the other until the first exited.)
+  const Tenant lingering{"50", {}, {"--seconds", "1", "--linger", "3"}};
+  std::vector<nlohmann::json> reports = RunTogether("linger", {lingering, {"50", {}, {"--seconds", "3"}}});
+  EXPECT_GT(DeviceSeconds(reports[1]), 0.4 + 2 * 0.8) << reports[1].dump();
 }
 
 TEST(ComputeSlices, AHighPriorityTenantStartsPromptlyWhileAnotherSaturates) {
