@@ -13,6 +13,7 @@
 #include "cli/paths.h"
 #include "cli/throwaway_device.h"
 #include "common/child_process.h"
+#include "common/json_line.h"
 #include "common/units.h"
 
 namespace vxpu {
@@ -67,8 +68,7 @@ std::unique_ptr<ChildProcess> StartTenant(std::vector<std::string> env, uint32_t
 std::optional<TenantResult> Collect(ChildProcess& child, std::string* error) {
   int code = child.Wait();
   std::string out = child.output();
-  size_t line = out.rfind("{\"pid\"");
-  auto report = nlohmann::json::parse(line == std::string::npos ? "null" : out.substr(line), nullptr, false);
+  nlohmann::json report = LastJsonLine(out);
   if (code != 0 || !report.is_object()) {
     *error = fmt::format("a tenant failed (exit {}): {}", code, out);
     return std::nullopt;

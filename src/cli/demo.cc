@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,33 +14,42 @@
 
 #include "cli/nvml_client.h"
 #include "cli/paths.h"
+#include "cli/text_bar.h"
 #include "common/child_process.h"
+#include "common/json_line.h"
+#include "common/shared_segment.h"
 #include "common/units.h"
 #include "simgpu/device_config.h"
-#include "simgpu/shared_device.h"
 
 namespace vxpu {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// One workload of the demo: `vxpu run` with a slice, around vxpu-burn. It keeps the device busy
+// for `busy_fraction` of the demo, then stays alive, idle, holding its memory (a job between
+// epochs) so that its slice's time flows to the other.
 struct Workload {
   std::string name;
-  double start_fraction;  // of the demo's length
-  double length_fraction;
+  unsigned compute_percent;
+  unsigned quota_gib;  // the slice's memory quota
+  unsigned held_mib;   // what the workload allocates (its weights)
   unsigned kernel_us;
-  unsigned memory_mib;
+  double busy_fraction;
   ChildProcess process;
-  bool started = false;
   unsigned last_share = 0;
   uint64_t last_memory = 0;
+  double both_busy_sum = 0, other_idle_sum = 0;  // share samples in the demo's two phases
+  int both_busy_samples = 0, other_idle_samples = 0;
 };
+
+// The first half both work; in the second, train-b idles and train-a bursts into its time.
+constexpr double kPauseAt = 0.5;
 
 std::vector<std::unique_ptr<Workload>> DemoWorkloads() {
   std::vector<std::unique_ptr<Workload>> w;
-  w.push_back(std::make_unique<Workload>(Workload{"train-a", 0.0, 1.0, 2000, 24576, {}, false, 0, 0}));
-  w.push_back(std::make_unique<Workload>(Workload{"train-b", 0.0, 1.0, 1000, 16384, {}, false, 0, 0}));
-  w.push_back(std::make_unique<Workload>(Workload{"infer-c", 0.33, 0.34, 500, 8192, {}, false, 0, 0}));
+  w.push_back(std::make_unique<Workload>(Workload{"train-a", 30, 24, 20480, 2000, 1.0, {}}));
+  w.push_back(std::make_unique<Workload>(Workload{"train-b", 70, 40, 32768, 1000, kPauseAt, {}}));
   return w;
 }
 
@@ -52,65 +62,119 @@ simgpu::DeviceSpec WriteDemoConfig(const std::string& path) {
   return simgpu::ParseDeviceConfig(fmt::format(R"({{"devices":[{{"uuid":"{}"}}]}})", uuid)).devices.at(0);
 }
 
-std::string Bar(unsigned percent, int width) {
-  int filled = static_cast<int>(percent) * width / 100;
-  std::string bar;
-  for (int i = 0; i < width; ++i) bar += i < filled ? "#" : ".";
-  return bar;
+bool Busy(const Workload& w, double elapsed, double seconds) {
+  return w.process.running() && elapsed < w.busy_fraction * seconds;
 }
 
 std::vector<std::string> RenderFrame(const std::vector<std::unique_ptr<Workload>>& workloads, const GpuDevice& device,
-                                     double elapsed) {
+                                     double elapsed, double seconds) {
   std::vector<std::string> lines;
   lines.push_back(fmt::format("vxpu demo  t={:5.1f}s  {} (simulated)  memory {} / {}  busy {:3}%", elapsed, device.name,
                               FormatBytes(device.memory_used), FormatBytes(device.memory_total), device.utilization));
-  lines.push_back(fmt::format("  {:<8} {:>7}  {:<8} {:>10}  {:>5}  {}", "WORKLOAD", "PID", "STATE", "MEMORY", "SHARE",
-                              "DEVICE TIME"));
+  lines.push_back(fmt::format("  {:<8} {:>7}  {:<7} {:>21}  {:>9}  {:>5}  {}", "WORKLOAD", "PID", "STATE",
+                              "MEMORY / QUOTA", "GUARANTEE", "SHARE", "DEVICE TIME"));
   for (const auto& w : workloads) {
-    std::string state = !w->started ? "waiting" : w->process.running() ? "running" : "done";
     bool live = w->process.running();
-    lines.push_back(fmt::format(
-        "  {:<8} {:>7}  {:<8} {:>10}  {:>4}%  {}", w->name, w->started ? std::to_string(w->process.pid()) : "-", state,
-        live ? FormatBytes(w->last_memory) : "-", live ? w->last_share : 0, Bar(live ? w->last_share : 0, 30)));
+    std::string state = !live ? "done" : Busy(*w, elapsed, seconds) ? "busy" : "idle";
+    std::string memory =
+        fmt::format("{} / {}", live ? FormatBytes(w->last_memory) : "-", FormatBytes(uint64_t{w->quota_gib} << 30));
+    unsigned share = live ? w->last_share : 0;
+    lines.push_back(fmt::format("  {:<8} {:>7}  {:<7} {:>21}  {:>8}%  {:>4}%  {}", w->name, w->process.pid(), state,
+                                memory, w->compute_percent, share, TextBar(share, 30)));
   }
   return lines;
 }
 
-void UpdateFromDevice(const std::vector<std::unique_ptr<Workload>>& workloads, const GpuDevice& device) {
+// Records the device's view of each workload; samples near a phase change are left out.
+void UpdateFromDevice(const std::vector<std::unique_ptr<Workload>>& workloads, const GpuDevice& device, double elapsed,
+                      double seconds) {
+  double phase = elapsed / seconds;
+  bool both_busy = phase > 0.1 && phase < kPauseAt - 0.02;
+  bool other_idle = phase > kPauseAt + 0.08 && phase < 0.98;
   for (const auto& w : workloads) {
     for (const GpuProcess& p : device.processes) {
-      if (static_cast<pid_t>(p.pid) == w->process.pid()) {
-        w->last_share = p.sm_util;
-        w->last_memory = p.memory_used;
-      }
+      if (static_cast<pid_t>(p.pid) != w->process.pid()) continue;
+      w->last_share = p.sm_util;
+      w->last_memory = p.memory_used;
+      if (both_busy) w->both_busy_sum += p.sm_util, ++w->both_busy_samples;
+      if (other_idle && w->busy_fraction == 1.0) w->other_idle_sum += p.sm_util, ++w->other_idle_samples;
     }
   }
 }
 
 nlohmann::json Summary(const std::vector<std::unique_ptr<Workload>>& workloads) {
+  auto mean = [](double sum, int n) { return n > 0 ? nlohmann::json(sum / n) : nlohmann::json(nullptr); };
   nlohmann::json out = nlohmann::json::array();
   for (const auto& w : workloads) {
-    nlohmann::json report = nlohmann::json::parse(w->process.output(), nullptr, false);
-    nlohmann::json entry = {
-        {"name", w->name}, {"pid", w->process.pid()}, {"memory_bytes", uint64_t{w->memory_mib} << 20}};
-    if (!report.is_discarded() && report.contains("device_seconds")) {
-      double device_s = report["device_seconds"].get<double>();
-      double wall_s = report["wall_seconds"].get<double>();
-      entry["device_seconds"] = device_s;
-      entry["wall_seconds"] = wall_s;
-      entry["share_percent"] = wall_s > 0 ? 100.0 * device_s / wall_s : 0.0;
+    nlohmann::json report = LastJsonLine(w->process.output());
+    nlohmann::json entry = {{"name", w->name},
+                            {"pid", w->process.pid()},
+                            {"compute_percent", w->compute_percent},
+                            {"memory_quota_bytes", uint64_t{w->quota_gib} << 30},
+                            {"memory_bytes", uint64_t{w->held_mib} << 20},
+                            {"share_both_busy_percent", mean(w->both_busy_sum, w->both_busy_samples)},
+                            {"share_other_idle_percent", mean(w->other_idle_sum, w->other_idle_samples)}};
+    if (report.contains("device_seconds")) {
+      entry["device_seconds"] = report["device_seconds"];
+      entry["busy_seconds"] = report["wall_seconds"];
     }
     out.push_back(entry);
   }
   return out;
 }
 
+// `vxpu run --sim` with the workload's slice, around vxpu-burn.
+std::vector<std::string> CommandFor(const Workload& w, double seconds) {
+  double busy = w.busy_fraction * seconds;
+  return {CompanionPath("vxpu"),
+          "run",
+          "--sim",
+          "--name",
+          w.name,
+          "--compute",
+          std::to_string(w.compute_percent),
+          "--memory",
+          fmt::format("{}GiB", w.quota_gib),
+          "--",
+          CompanionPath("vxpu-burn"),
+          "--seconds",
+          fmt::format("{:.2f}", busy),
+          "--linger",
+          fmt::format("{:.2f}", std::max(0.01, seconds - busy)),
+          "--kernel-us",
+          std::to_string(w.kernel_us),
+          "--memory",
+          std::to_string(w.held_mib)};
+}
+
+void PrintIntro(const std::vector<std::unique_ptr<Workload>>& workloads, double seconds) {
+  std::printf("Two training jobs share one simulated H100 under vxpu slices for %.0f s:\n", seconds);
+  for (const auto& w : workloads) {
+    std::printf("  vxpu run --compute %u --memory %uGiB -- %s\n", w->compute_percent, w->quota_gib, w->name.c_str());
+  }
+  std::printf(
+      "Each gets its guaranteed share while both are busy; halfway train-b goes idle (still alive,\n"
+      "holding its memory) and train-a bursts into the time it leaves.\n\n");
+}
+
+void PrintOutcome(const nlohmann::json& summary) {
+  std::printf("\nShare of device time, as the device measured it:\n");
+  for (const auto& entry : summary) {
+    auto percent = [&](const char* key) {
+      return entry[key].is_number() ? fmt::format("{:5.1f}%", entry[key].get<double>()) : std::string("    -");
+    };
+    std::printf("  %-8s guaranteed %3u%%  while both busy %s  while the other idles %s\n",
+                entry["name"].get<std::string>().c_str(), entry["compute_percent"].get<unsigned>(),
+                percent("share_both_busy_percent").c_str(), percent("share_other_idle_percent").c_str());
+  }
+}
+
 }  // namespace
 
 int RunDemo(const DemoOptions& options) {
-  const std::string burn = CompanionPath("vxpu-burn");
   const std::string simgpu_dir = SimgpuDir();
-  for (const std::string& needed : {burn, simgpu_dir + "/libcuda.so.1", simgpu_dir + "/libnvidia-ml.so.1"}) {
+  for (const std::string& needed : {CompanionPath("vxpu-burn"), InterposerPath(), simgpu_dir + "/libcuda.so.1",
+                                    simgpu_dir + "/libnvidia-ml.so.1"}) {
     if (!FileExists(needed)) {
       std::fprintf(stderr, "vxpu demo: missing %s (build the whole project, or set VXPU_SIMGPU_DIR)\n", needed.c_str());
       return 1;
@@ -119,7 +183,7 @@ int RunDemo(const DemoOptions& options) {
   const std::string config_path = fmt::format("/tmp/vxpu-demo-{}.json", getpid());
   simgpu::DeviceSpec spec = WriteDemoConfig(config_path);
   setenv(simgpu::kConfigEnv, config_path.c_str(), 1);
-  std::vector<std::string> env = {std::string(simgpu::kConfigEnv) + "=" + config_path, "LD_LIBRARY_PATH=" + simgpu_dir};
+  const std::vector<std::string> env = {std::string(simgpu::kConfigEnv) + "=" + config_path};
 
   std::string error;
   std::unique_ptr<NvmlClient> nvml = NvmlClient::Open(simgpu_dir + "/libnvidia-ml.so.1", &error);
@@ -128,66 +192,54 @@ int RunDemo(const DemoOptions& options) {
     return 1;
   }
   auto workloads = DemoWorkloads();
+  for (auto& w : workloads) {
+    if (!w->process.Start(CommandFor(*w, options.seconds), env, &error, /*with_stderr=*/true)) {
+      std::fprintf(stderr, "vxpu demo: %s\n", error.c_str());
+      return 1;
+    }
+  }
   bool tty = !options.json && isatty(STDOUT_FILENO);
-  if (!options.json)
-    std::printf("%d workloads share one simulated GPU with no slicing yet (native time-sharing); %.0f s.\n",
-                static_cast<int>(workloads.size()), options.seconds);
+  if (!options.json) PrintIntro(workloads, options.seconds);
   const Clock::time_point start = Clock::now();
   size_t drawn = 0;
   double last_plain = -10.0;
-  int failures = 0;
-  for (;;) {
+  for (bool any_running = true; any_running;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    bool any_pending = false;
+    any_running = false;
     for (auto& w : workloads) {
-      if (!w->started && elapsed >= w->start_fraction * options.seconds) {
-        std::vector<std::string> argv = {burn,
-                                         "--seconds",
-                                         fmt::format("{:.2f}", w->length_fraction * options.seconds),
-                                         "--kernel-us",
-                                         std::to_string(w->kernel_us),
-                                         "--memory",
-                                         std::to_string(w->memory_mib)};
-        if (!w->process.Start(argv, env, &error)) {
-          std::fprintf(stderr, "vxpu demo: %s\n", error.c_str());
-          return 1;
-        }
-        w->started = true;
-      }
       w->process.Poll();
-      any_pending = any_pending || !w->started || w->process.running();
+      any_running = any_running || w->process.running();
     }
     std::vector<GpuDevice> devices;
-    if (nvml->Snapshot(&devices, &error) && !devices.empty()) {
-      UpdateFromDevice(workloads, devices[0]);
-      std::vector<std::string> frame = RenderFrame(workloads, devices[0], elapsed);
-      if (tty) {
-        if (drawn > 0) std::printf("\x1b[%zuA", drawn);
-        for (const std::string& line : frame) std::printf("\x1b[2K%s\n", line.c_str());
-        drawn = frame.size();
-      } else if (!options.json && elapsed - last_plain >= 2.0) {
-        for (const std::string& line : frame) std::printf("%s\n", line.c_str());
-        last_plain = elapsed;
-      }
-      std::fflush(stdout);
+    if (!nvml->Snapshot(&devices, &error) || devices.empty()) continue;
+    UpdateFromDevice(workloads, devices[0], elapsed, options.seconds);
+    std::vector<std::string> frame = RenderFrame(workloads, devices[0], elapsed, options.seconds);
+    if (tty) {
+      if (drawn > 0) std::printf("\x1b[%zuA", drawn);
+      for (const std::string& line : frame) std::printf("\x1b[2K%s\n", line.c_str());
+      drawn = frame.size();
+    } else if (!options.json && elapsed - last_plain >= 2.0) {
+      for (const std::string& line : frame) std::printf("%s\n", line.c_str());
+      last_plain = elapsed;
     }
-    if (!any_pending) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::fflush(stdout);
   }
-  for (auto& w : workloads) failures += w->process.Wait() != 0 ? 1 : 0;
+  int failures = 0;
+  for (auto& w : workloads) {
+    if (w->process.Wait() != 0) {
+      ++failures;
+      std::fprintf(stderr, "vxpu demo: %s failed: %s\n", w->name.c_str(), w->process.output().c_str());
+    }
+  }
   nlohmann::json summary = Summary(workloads);
   if (options.json) {
     std::printf("%s\n", nlohmann::json{{"workloads", summary}, {"failed", failures}}.dump().c_str());
   } else {
-    std::printf("\nWhat each workload got over its own lifetime (device time / wall time):\n");
-    for (const auto& entry : summary) {
-      std::printf("  %-8s %5.1f%% of the device, %s of memory\n", entry["name"].get<std::string>().c_str(),
-                  entry.value("share_percent", 0.0), FormatBytes(entry["memory_bytes"].get<uint64_t>()).c_str());
-    }
-    std::printf("Without slices the device is split by whoever submits; the memory is first come, first served.\n");
+    PrintOutcome(summary);
   }
   nvml.reset();
-  simgpu::SharedDevice::Unlink(spec);
+  UnlinkSegmentsOfDevice(spec.uuid);
   std::remove(config_path.c_str());
   return failures == 0 ? 0 : 1;
 }

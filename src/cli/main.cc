@@ -7,6 +7,7 @@
 #include "cli/ps.h"
 #include "cli/run.h"
 #include "cli/sim.h"
+#include "cli/top.h"
 
 namespace {
 
@@ -75,11 +76,22 @@ int main(int argc, char** argv) {
   CLI::App* ps_cmd = app.add_subcommand("ps", "List the slices on this machine with their processes and usage");
   AddOutputOption(ps_cmd, &ps_json);
 
+  vxpu::TopOptions top;
+  CLI::App* top_cmd = app.add_subcommand("top", "Show each compute slice's share of device time, live");
+  top_cmd->add_option("--interval", top.interval, "Seconds between updates (the share is measured over it)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  top_cmd->add_option("-n,--iterations", top.iterations, "Updates to show, then exit (default: until interrupted)")
+      ->check(CLI::Range(1, 1000000));
+  AddOutputOption(top_cmd, &top.json);
+  top_cmd->footer("With -o json: measures one interval, prints one JSON object and exits.");
+
   vxpu::AddSimCommand(app);
 
   CLI11_PARSE(app, argc, argv);
   if (*run_cmd) return vxpu::RunUnderSlice(run);
   if (*ps_cmd) return vxpu::ListSlices(ps_json);
+  if (*top_cmd) return vxpu::RunTop(top);
   if (*share_cmd) return vxpu::RunBenchShare(bench_share);
   if (*demo_cmd) return vxpu::RunDemo(demo);
   if (*devices_cmd) return vxpu::RunDevices(devices);

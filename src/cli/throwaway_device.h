@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/shared_segment.h"
 #include "simgpu/device_config.h"
 #include "simgpu/shared_device.h"
 
@@ -27,7 +28,10 @@ class ThrowawayDevice {
     setenv(simgpu::kConfigEnv, path_.c_str(), 1);
   }
   ~ThrowawayDevice() {
-    for (const simgpu::DeviceSpec& spec : simgpu::LoadDeviceConfig().devices) simgpu::SharedDevice::Unlink(spec);
+    for (const simgpu::DeviceSpec& spec : simgpu::LoadDeviceConfig().devices) {
+      simgpu::SharedDevice::Unlink(spec);
+      UnlinkSegmentsOfDevice(spec.uuid);  // the slices' ledgers and arbiters too
+    }
     std::remove(path_.c_str());
   }
   ThrowawayDevice(const ThrowawayDevice&) = delete;

@@ -112,6 +112,13 @@ std::vector<std::string> SegmentsWithPrefix(const std::string& prefix) {
   return names;
 }
 
+void UnlinkSegmentsOfDevice(const std::string& device_uuid) {
+  if (device_uuid.empty()) return;
+  for (const std::string& name : SegmentsWithPrefix("vxpu-")) {
+    if (name.find(device_uuid) != std::string::npos) shm_unlink(("/" + name).c_str());
+  }
+}
+
 void LockSegment(SegmentHeader* segment) {
   if (pthread_mutex_lock(&segment->mutex) == EOWNERDEAD) pthread_mutex_consistent(&segment->mutex);
 }

@@ -36,6 +36,10 @@ SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t
 // Names (without '/') of this machine's segments that start with `prefix`.
 std::vector<std::string> SegmentsWithPrefix(const std::string& prefix);
 
+// Removes every vxpu segment of this machine that names `device_uuid`: what the simulated
+// device, the memory ledgers and the compute arbiter of a throwaway simgpu device leave.
+void UnlinkSegmentsOfDevice(const std::string& device_uuid);
+
 // Locks the segment's mutex, making it consistent again if its holder died.
 void LockSegment(SegmentHeader* segment);
 void UnlockSegment(SegmentHeader* segment);

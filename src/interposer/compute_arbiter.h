@@ -4,7 +4,7 @@
 // guarded by a robust mutex; waiting sleeps on a futex.
 //
 // A lease lets its holder submit work for `lease_ns`. When it ends, the holder drains what it
-// submitted and reports the device time it used (grant to drained), which is charged to its
+// submitted and reports the device time it used (from taking it up to drained), which is charged to its
 // slice, so long kernels that overrun a lease are paid back in later turns. A holder that
 // dies is noticed by the waiters within kLivenessCheckMs and the device passes on.
 #pragma once

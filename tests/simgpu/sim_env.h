@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/child_process.h"
+#include "common/json_line.h"
+#include "common/shared_segment.h"
 #include "simgpu/device_config.h"
 #include "simgpu/shared_device.h"
 
@@ -63,7 +65,10 @@ class SimEnvironment : public ::testing::Environment {
 
   void TearDown() override {
     simgpu::DeviceConfig config = simgpu::LoadDeviceConfig();
-    for (const auto& spec : config.devices) simgpu::SharedDevice::Unlink(spec);
+    for (const auto& spec : config.devices) {
+      simgpu::SharedDevice::Unlink(spec);
+      vxpu::UnlinkSegmentsOfDevice(spec.uuid);  // the slices' ledgers and arbiters too
+    }
     std::remove(path_.c_str());
   }
 
@@ -107,19 +112,7 @@ inline int RunAllTestsOn(int argc, char** argv, std::vector<SimDevice> devices) 
   return RUN_ALL_TESTS();
 }
 
-// The last line of `output` that is a JSON object (programs here report one JSON line last), or
-// a discarded value if there is none.
-inline nlohmann::json LastJsonLine(const std::string& output) {
-  size_t end = output.size();
-  while (end > 0) {
-    size_t start = output.rfind('\n', end - 1);
-    start = start == std::string::npos ? 0 : start + 1;
-    if (start < end && output[start] == '{')
-      return nlohmann::json::parse(output.substr(start, end - start), nullptr, false);
-    end = start == 0 ? 0 : start - 1;
-  }
-  return nlohmann::json::parse("null", nullptr, false);
-}
+using vxpu::LastJsonLine;
 
 // A test that runs with device 0's primary context current.
 class PrimaryContextTest : public ::testing::Test {
