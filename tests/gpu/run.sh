@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU suite, for a machine with a real NVIDIA GPU and the CUDA toolkit (no package registry
 # needed): builds the dependency-free targets with plain CMake and runs the sample programs
-# against the real driver. Prints one PASS/FAIL line per check and exits non-zero on a failure.
+# against the real driver, then memory and compute slices with PyTorch (when importable) and the
+# per-launch cost. Prints one PASS/FAIL line per check and exits non-zero on a failure.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${VXPU_GPU_BUILD_DIR:-$root/build-gpu}"
@@ -34,7 +35,16 @@ if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
       failed=1
     fi
   done
+  # Compute slices: each split with real PyTorch tenants against one tenant alone (target: 3 points).
+  for workload in matmul train; do
+    if ! python3 "$root/tests/gpu/torch_compute_share.py" split --lib "$build/lib/libvxpu.so" --workload "$workload" \
+        --seconds "${VXPU_GPU_SHARE_SECONDS:-10}" --shares 30,70 10,90 20,30,50; then
+      failed=1
+    fi
+  done
 else
   echo "SKIP PyTorch checks: torch with CUDA not importable"
 fi
+echo "Per-launch cost (ns, fastest round):"
+"$root/bench/launch_cost/run.sh" "$build" || failed=1
 exit $failed
