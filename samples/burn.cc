@@ -2,11 +2,13 @@
 // job does, and reports what it got. Used by `vxpu demo`, the tests and the benchmarks.
 //
 //   burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] [--linger L]
+//        [--threads T] [--stream own|per-thread]
 //
 // Prints one JSON line on exit: kernels completed, device time they represent and wall time.
 // With --gap-ms it behaves like a latency-sensitive service instead: one kernel at a time, G
 // ms apart, and reports how long each took from launch to completion (p50, p90). With --linger
-// it stays alive L seconds after its work, idle, like a job between epochs.
+// it stays alive L seconds after its work, idle, like a job between epochs. With --threads, T
+// threads launch at once, each into a stream of its own (or its per-thread default stream).
 // Runs unchanged on a real GPU (spin kernels on %globaltimer) and on simgpu.
 #include <unistd.h>
 
@@ -28,12 +30,14 @@ struct Options {
   int device = 0;
   double gap_ms = 0;
   double linger_seconds = 0;
+  unsigned threads = 1;
+  bool per_thread_stream = false;  // launch into CU_STREAM_PER_THREAD instead of a stream of its own
 };
 
 [[noreturn]] void Usage(const char* problem) {
   std::fprintf(stderr,
                "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] "
-               "[--linger L]\n",
+               "[--linger L] [--threads T] [--stream own|per-thread]\n",
                problem);
   std::exit(2);
 }
@@ -59,6 +63,13 @@ Options Parse(int argc, char** argv) {
       o.gap_ms = ParsePositive("--gap-ms", value);
     } else if (flag == "--linger") {
       o.linger_seconds = ParsePositive("--linger", value);
+    } else if (flag == "--threads") {
+      o.threads = static_cast<unsigned>(ParsePositive("--threads", value));
+      if (o.threads > 64) Usage("bad value for --threads: at most 64");
+    } else if (flag == "--stream") {
+      if (std::strcmp(value, "own") != 0 && std::strcmp(value, "per-thread") != 0)
+        Usage((std::string("bad value for --stream: ") + value + " (want own or per-thread)").c_str());
+      o.per_thread_stream = std::strcmp(value, "per-thread") == 0;
     } else if (flag == "--memory") {
       o.memory_mib = static_cast<unsigned long long>(ParsePositive("--memory", value));
     } else if (flag == "--device") {
@@ -95,6 +106,32 @@ void ServeSporadically(const Options& o, CUfunction spin, CUstream stream) {
               static_cast<int>(getpid()), latencies_ms.size(), at(0.5), at(0.9));
 }
 
+// Keeps the device busy from one thread until `deadline`, two batches in flight so the device
+// never idles while the host waits; returns the kernels it completed.
+unsigned long long SaturateUntil(const Options& o, CUcontext ctx, CUfunction spin,
+                                 std::chrono::steady_clock::time_point deadline) {
+  constexpr int kBatch = 4;
+  SAMPLE_CHECK(cuCtxSetCurrent(ctx));
+  CUstream stream = CU_STREAM_PER_THREAD;
+  if (!o.per_thread_stream) SAMPLE_CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  CUevent done[2];
+  SAMPLE_CHECK(cuEventCreate(&done[0], CU_EVENT_DISABLE_TIMING));
+  SAMPLE_CHECK(cuEventCreate(&done[1], CU_EVENT_DISABLE_TIMING));
+  unsigned long long ns = uint64_t{o.kernel_us} * 1000;
+  void* params[] = {&ns};
+  unsigned long long kernels = 0;
+  for (int batch = 0; std::chrono::steady_clock::now() < deadline; ++batch) {
+    for (int k = 0; k < kBatch; ++k) SAMPLE_CHECK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr));
+    SAMPLE_CHECK(cuEventRecord(done[batch % 2], stream));
+    if (batch > 0) SAMPLE_CHECK(cuEventSynchronize(done[(batch + 1) % 2]));
+    kernels += kBatch;
+  }
+  SAMPLE_CHECK(cuStreamSynchronize(stream));
+  for (CUevent e : done) SAMPLE_CHECK(cuEventDestroy(e));
+  if (!o.per_thread_stream) SAMPLE_CHECK(cuStreamDestroy(stream));
+  return kernels;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,40 +146,34 @@ int main(int argc, char** argv) {
   CUfunction spin;
   SAMPLE_CHECK(cuModuleLoadData(&module, kSimKernelsPtx));
   SAMPLE_CHECK(cuModuleGetFunction(&spin, module, "vxpu_spin_ns"));
-  CUstream stream;
-  SAMPLE_CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
-  CUevent done[2];
-  SAMPLE_CHECK(cuEventCreate(&done[0], CU_EVENT_DISABLE_TIMING));
-  SAMPLE_CHECK(cuEventCreate(&done[1], CU_EVENT_DISABLE_TIMING));
-
   if (o.gap_ms > 0) {
+    CUstream stream;
+    SAMPLE_CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
     ServeSporadically(o, spin, stream);
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::duration<double>(o.linger_seconds));
     SAMPLE_CHECK(cuStreamDestroy(stream));
     return 0;
   }
-  // Keep two batches in flight so the device never idles while the host waits.
-  constexpr int kBatch = 4;
-  unsigned long long ns = uint64_t{o.kernel_us} * 1000;
-  void* params[] = {&ns};
-  unsigned long long kernels = 0;
+  CUcontext ctx = nullptr;
+  SAMPLE_CHECK(cuCtxGetCurrent(&ctx));
   auto start = std::chrono::steady_clock::now();
-  auto deadline = start + std::chrono::duration<double>(o.seconds);
-  for (int batch = 0; std::chrono::steady_clock::now() < deadline; ++batch) {
-    for (int k = 0; k < kBatch; ++k) SAMPLE_CHECK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr));
-    SAMPLE_CHECK(cuEventRecord(done[batch % 2], stream));
-    if (batch > 0) SAMPLE_CHECK(cuEventSynchronize(done[(batch + 1) % 2]));
-    kernels += kBatch;
-  }
-  SAMPLE_CHECK(cuStreamSynchronize(stream));
+  auto deadline =
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.seconds));
+  std::vector<unsigned long long> kernels_of(o.threads, 0);
+  std::vector<std::thread> launchers;
+  for (unsigned t = 1; t < o.threads; ++t)
+    launchers.emplace_back([&, t] { kernels_of[t] = SaturateUntil(o, ctx, spin, deadline); });
+  kernels_of[0] = SaturateUntil(o, ctx, spin, deadline);
+  for (std::thread& launcher : launchers) launcher.join();
+  unsigned long long kernels = 0;
+  for (unsigned long long k : kernels_of) kernels += k;
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"pid\":%d,\"kernels\":%llu,\"kernel_us\":%u,\"device_seconds\":%.6f,\"wall_seconds\":%.6f}\n",
               static_cast<int>(getpid()), kernels, o.kernel_us, static_cast<double>(kernels) * o.kernel_us / 1e6, wall);
   std::fflush(stdout);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.linger_seconds));
   if (buffer != 0) SAMPLE_CHECK(cuMemFree(buffer));
-  SAMPLE_CHECK(cuStreamDestroy(stream));
   SAMPLE_CHECK(cuDevicePrimaryCtxRelease(device));
   return 0;
 }

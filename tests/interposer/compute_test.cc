@@ -71,6 +71,19 @@ INSTANTIATE_TEST_SUITE_P(Splits, SaturatingTenants,
                          ::testing::Values(std::vector<int>{30, 70}, std::vector<int>{10, 90},
                                            std::vector<int>{20, 30, 50}));
 
+// Real launchers are multi-threaded and use many streams, or the per-thread default stream: the
+// split holds whichever way a tenant submits its work.
+TEST(ComputeSlices, SplitsHoldForTenantsLaunchingFromManyThreadsAndStreams) {
+  for (const char* stream : {"own", "per-thread"}) {
+    std::vector<nlohmann::json> reports = RunTogether(
+        std::string("threads-") + stream, {{"30", {}, {"--seconds", "3", "--threads", "4", "--stream", stream}},
+                                           {"70", {}, {"--seconds", "3", "--threads", "2", "--stream", stream}}});
+    double total = DeviceSeconds(reports[0]) + DeviceSeconds(reports[1]);
+    ASSERT_GT(total, 1.5) << stream;
+    EXPECT_NEAR(100.0 * DeviceSeconds(reports[0]) / total, 30.0, 4.0) << stream << ": " << reports[0].dump();
+  }
+}
+
 TEST(ComputeSlices, ATenantAloneBurstsPastItsShare) {
   nlohmann::json r = RunTogether("burst", {Tenant{"30", {}, {"--seconds", "2"}}})[0];
   EXPECT_GT(DeviceSeconds(r) / r["wall_seconds"].get<double>(), 0.8) << r.dump();  // idle time is not wasted
