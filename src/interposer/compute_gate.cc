@@ -190,11 +190,28 @@ bool Capturing(CUstream stream, bool per_thread) {
   return fn != nullptr && fn(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
 }
 
-void NoteContextLocked(Gate* g) {
-  static const auto current = RealSymbolAs<decltype(&cuCtxGetCurrent)>("cuCtxGetCurrent");
+// The gate of the context this thread last launched in: a launch in the same context again
+// finds it without asking the driver for the device.
+struct ContextGate {
   CUcontext ctx = nullptr;
-  if (current == nullptr || current(&ctx) != CUDA_SUCCESS || ctx == nullptr) return;
-  if (std::find(g->contexts.begin(), g->contexts.end(), ctx) == g->contexts.end()) g->contexts.push_back(ctx);
+  Gate* gate = nullptr;
+};
+thread_local ContextGate t_last;
+
+// The gate of `ctx`'s device, noting the context for drains (every context a process launches
+// in is noted at its first launch from each thread, so no work escapes a drain).
+Gate* GateOfContext(CUcontext ctx) {
+  static const auto get_device = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
+  CUdevice device = 0;
+  if (get_device == nullptr || get_device(&device) != CUDA_SUCCESS) return nullptr;
+  Gate* g = GateFor(device);
+  if (g == nullptr) return nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g->mu);
+    if (std::find(g->contexts.begin(), g->contexts.end(), ctx) == g->contexts.end()) g->contexts.push_back(ctx);
+  }
+  t_last = ContextGate{ctx, g};
+  return g;
 }
 
 bool MayLaunchNow(Gate* g) {
@@ -208,7 +225,6 @@ bool MayLaunchNow(Gate* g) {
 CUresult AwaitTurnSlowly(Gate* g, CUstream stream, bool per_thread) {
   if (Capturing(stream, per_thread)) return CUDA_SUCCESS;  // recorded into a graph, not run
   std::lock_guard<std::mutex> lock(g->mu);
-  NoteContextLocked(g);
   if (MayLaunchNow(g)) return CUDA_SUCCESS;  // another thread renewed the lease meanwhile
   TakeNextTurnLocked(g);
   StartKeeperLocked(g);
@@ -228,10 +244,11 @@ uint32_t ShareFromEnv(const char* name, const char* fallback) {
 bool ComputeEnabled() { return TheConfig().enabled; }
 
 CUresult AwaitComputeTurn(CUstream stream, bool per_thread) {
-  static const auto get_device = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
-  CUdevice device = 0;
-  if (get_device == nullptr || get_device(&device) != CUDA_SUCCESS) return CUDA_SUCCESS;  // the driver will say
-  Gate* g = GateFor(device);
+  static const auto get_current = RealSymbolAs<decltype(&cuCtxGetCurrent)>("cuCtxGetCurrent");
+  CUcontext ctx = nullptr;
+  if (get_current == nullptr || get_current(&ctx) != CUDA_SUCCESS || ctx == nullptr)
+    return CUDA_SUCCESS;  // the driver will say
+  Gate* g = ctx == t_last.ctx ? t_last.gate : GateOfContext(ctx);
   if (g == nullptr) return CUDA_ERROR_NOT_PERMITTED;
   if (MayLaunchNow(g)) return CUDA_SUCCESS;
   return AwaitTurnSlowly(g, stream, per_thread);

@@ -1,6 +1,7 @@
 // The compute side of a vXPU inside one process. Kernel and graph launches on a device wait
 // for this process's turn, a lease from the device's ComputeArbiter; while the process holds
-// one they pass straight through (an atomic load and a vDSO clock read: no syscall, no lock).
+// one they pass straight through (cuCtxGetCurrent, atomic loads and a vDSO clock read:
+// no syscall, no lock).
 // A keeper thread per device ends each lease on time: it renews it if nobody else may run, or
 // drains the work the process submitted, reports the device time used (from when the process
 // took the lease up) and passes the device on, then waits for the next turn on the process's
