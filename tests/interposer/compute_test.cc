@@ -84,6 +84,14 @@ TEST(ComputeSlices, SplitsHoldForTenantsLaunchingFromManyThreadsAndStreams) {
   }
 }
 
+TEST(ComputeSlices, EachDeviceIsSharedOnItsOwn) {
+  // A 30% slice alone on device 0 and a 70% slice alone on device 1: neither waits for the other.
+  std::vector<nlohmann::json> reports = RunTogether(
+      "devices", {{"30", {}, {"--seconds", "2", "--device", "0"}}, {"70", {}, {"--seconds", "2", "--device", "1"}}});
+  for (const nlohmann::json& r : reports)
+    EXPECT_GT(DeviceSeconds(r) / r["wall_seconds"].get<double>(), 0.8) << r.dump();
+}
+
 TEST(ComputeSlices, ATenantAloneBurstsPastItsShare) {
   nlohmann::json r = RunTogether("burst", {Tenant{"30", {}, {"--seconds", "2"}}})[0];
   EXPECT_GT(DeviceSeconds(r) / r["wall_seconds"].get<double>(), 0.8) << r.dump();  // idle time is not wasted
@@ -160,5 +168,6 @@ TEST(ComputeSlices, GuaranteesBeyondTheWholeDeviceAreRefused) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}});
+  const simtest::SimDevice device{.memory = "8GiB", .context_overhead = "0"};
+  return simtest::RunAllTestsOn(argc, argv, {device, device});
 }
