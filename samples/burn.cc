@@ -2,13 +2,14 @@
 // job does, and reports what it got. Used by `vxpu demo`, the tests and the benchmarks.
 //
 //   burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] [--linger L]
-//        [--threads T] [--stream own|per-thread]
+//        [--threads T] [--stream own|per-thread] [--api kernel|ex|cooperative]
 //
 // Prints one JSON line on exit: kernels completed, device time they represent and wall time.
 // With --gap-ms it behaves like a latency-sensitive service instead: one kernel at a time, G
 // ms apart, and reports how long each took from launch to completion (p50, p90). With --linger
 // it stays alive L seconds after its work, idle, like a job between epochs. With --threads, T
-// threads launch at once, each into a stream of its own (or its per-thread default stream).
+// threads launch at once, each into a stream of its own (or its per-thread default stream);
+// --api picks the launch call.
 // Runs unchanged on a real GPU (spin kernels on %globaltimer) and on simgpu.
 #include <unistd.h>
 
@@ -32,12 +33,13 @@ struct Options {
   double linger_seconds = 0;
   unsigned threads = 1;
   bool per_thread_stream = false;  // launch into CU_STREAM_PER_THREAD instead of a stream of its own
+  std::string api = "kernel";      // cuLaunchKernel, or "ex" (cuLaunchKernelEx), "cooperative"
 };
 
 [[noreturn]] void Usage(const char* problem) {
   std::fprintf(stderr,
                "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] "
-               "[--linger L] [--threads T] [--stream own|per-thread]\n",
+               "[--linger L] [--threads T] [--stream own|per-thread] [--api kernel|ex|cooperative]\n",
                problem);
   std::exit(2);
 }
@@ -70,6 +72,10 @@ Options Parse(int argc, char** argv) {
       if (std::strcmp(value, "own") != 0 && std::strcmp(value, "per-thread") != 0)
         Usage((std::string("bad value for --stream: ") + value + " (want own or per-thread)").c_str());
       o.per_thread_stream = std::strcmp(value, "per-thread") == 0;
+    } else if (flag == "--api") {
+      o.api = value;
+      if (o.api != "kernel" && o.api != "ex" && o.api != "cooperative")
+        Usage(("bad value for --api: " + o.api + " (want kernel, ex or cooperative)").c_str());
     } else if (flag == "--memory") {
       o.memory_mib = static_cast<unsigned long long>(ParsePositive("--memory", value));
     } else if (flag == "--device") {
@@ -106,6 +112,19 @@ void ServeSporadically(const Options& o, CUfunction spin, CUstream stream) {
               static_cast<int>(getpid()), latencies_ms.size(), at(0.5), at(0.9));
 }
 
+// One launch of `spin` (one thread, one block) through the call --api names.
+CUresult Launch(const Options& o, CUfunction spin, CUstream stream, void** params) {
+  if (o.api == "cooperative") return cuLaunchCooperativeKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params);
+  if (o.api == "ex") {
+    CUlaunchConfig config{};
+    config.gridDimX = config.gridDimY = config.gridDimZ = 1;
+    config.blockDimX = config.blockDimY = config.blockDimZ = 1;
+    config.hStream = stream;
+    return cuLaunchKernelEx(&config, spin, params, nullptr);
+  }
+  return cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr);
+}
+
 // Keeps the device busy from one thread until `deadline`, two batches in flight so the device
 // never idles while the host waits; returns the kernels it completed.
 unsigned long long SaturateUntil(const Options& o, CUcontext ctx, CUfunction spin,
@@ -121,7 +140,7 @@ unsigned long long SaturateUntil(const Options& o, CUcontext ctx, CUfunction spi
   void* params[] = {&ns};
   unsigned long long kernels = 0;
   for (int batch = 0; std::chrono::steady_clock::now() < deadline; ++batch) {
-    for (int k = 0; k < kBatch; ++k) SAMPLE_CHECK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr));
+    for (int k = 0; k < kBatch; ++k) SAMPLE_CHECK(Launch(o, spin, stream, params));
     SAMPLE_CHECK(cuEventRecord(done[batch % 2], stream));
     if (batch > 0) SAMPLE_CHECK(cuEventSynchronize(done[(batch + 1) % 2]));
     kernels += kBatch;

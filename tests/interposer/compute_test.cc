@@ -71,16 +71,20 @@ INSTANTIATE_TEST_SUITE_P(Splits, SaturatingTenants,
                          ::testing::Values(std::vector<int>{30, 70}, std::vector<int>{10, 90},
                                            std::vector<int>{20, 30, 50}));
 
-// Real launchers are multi-threaded and use many streams, or the per-thread default stream: the
-// split holds whichever way a tenant submits its work.
+// Real launchers are multi-threaded and use many streams, or the per-thread default stream, and
+// every launch call: the split holds whichever way a tenant submits its work.
 TEST(ComputeSlices, SplitsHoldForTenantsLaunchingFromManyThreadsAndStreams) {
-  for (const char* stream : {"own", "per-thread"}) {
-    std::vector<nlohmann::json> reports = RunTogether(
-        std::string("threads-") + stream, {{"30", {}, {"--seconds", "3", "--threads", "4", "--stream", stream}},
-                                           {"70", {}, {"--seconds", "3", "--threads", "2", "--stream", stream}}});
+  const std::vector<std::pair<std::string, std::string>> ways = {{"own", "ex"}, {"per-thread", "cooperative"}};
+  for (const auto& [stream, api] : ways) {
+    const std::vector<std::string> how = {"--seconds", "3", "--stream", stream, "--api", api, "--threads"};
+    std::vector<std::string> four = how, two = how;
+    four.push_back("4");
+    two.push_back("2");
+    std::vector<nlohmann::json> reports = RunTogether("threads-" + stream, {{"30", {}, four}, {"70", {}, two}});
     double total = DeviceSeconds(reports[0]) + DeviceSeconds(reports[1]);
     ASSERT_GT(total, 1.5) << stream;
-    EXPECT_NEAR(100.0 * DeviceSeconds(reports[0]) / total, 30.0, 4.0) << stream << ": " << reports[0].dump();
+    EXPECT_NEAR(100.0 * DeviceSeconds(reports[0]) / total, 30.0, 4.0)
+        << stream << ", " << api << ": " << reports[0].dump();
   }
 }
 
