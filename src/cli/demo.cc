@@ -26,6 +26,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The mean of share samples; null in JSON when there were none.
+struct Mean {
+  double sum = 0;
+  int count = 0;
+  void Add(double sample) {
+    sum += sample;
+    ++count;
+  }
+  nlohmann::json ToJson() const { return count > 0 ? nlohmann::json(sum / count) : nlohmann::json(nullptr); }
+};
+
 // One workload of the demo: `vxpu run` with a slice, around vxpu-burn. It keeps the device busy
 // for `busy_fraction` of the demo, then stays alive, idle, holding its memory (a job between
 // epochs) so that its slice's time flows to the other.
@@ -39,8 +50,7 @@ struct Workload {
   ChildProcess process;
   unsigned last_share = 0;
   uint64_t last_memory = 0;
-  double both_busy_sum = 0, other_idle_sum = 0;  // share samples in the demo's two phases
-  int both_busy_samples = 0, other_idle_samples = 0;
+  Mean both_busy{}, other_idle{};  // its share samples in the demo's two phases
 };
 
 // The first half both work; in the second, train-b idles and train-a bursts into its time.
@@ -96,14 +106,13 @@ void UpdateFromDevice(const std::vector<std::unique_ptr<Workload>>& workloads, c
       if (static_cast<pid_t>(p.pid) != w->process.pid()) continue;
       w->last_share = p.sm_util;
       w->last_memory = p.memory_used;
-      if (both_busy) w->both_busy_sum += p.sm_util, ++w->both_busy_samples;
-      if (other_idle && w->busy_fraction == 1.0) w->other_idle_sum += p.sm_util, ++w->other_idle_samples;
+      if (both_busy) w->both_busy.Add(p.sm_util);
+      if (other_idle && w->busy_fraction == 1.0) w->other_idle.Add(p.sm_util);
     }
   }
 }
 
 nlohmann::json Summary(const std::vector<std::unique_ptr<Workload>>& workloads) {
-  auto mean = [](double sum, int n) { return n > 0 ? nlohmann::json(sum / n) : nlohmann::json(nullptr); };
   nlohmann::json out = nlohmann::json::array();
   for (const auto& w : workloads) {
     nlohmann::json report = LastJsonLine(w->process.output());
@@ -112,8 +121,8 @@ nlohmann::json Summary(const std::vector<std::unique_ptr<Workload>>& workloads) 
                             {"compute_percent", w->compute_percent},
                             {"memory_quota_bytes", uint64_t{w->quota_gib} << 30},
                             {"memory_bytes", uint64_t{w->held_mib} << 20},
-                            {"share_both_busy_percent", mean(w->both_busy_sum, w->both_busy_samples)},
-                            {"share_other_idle_percent", mean(w->other_idle_sum, w->other_idle_samples)}};
+                            {"share_both_busy_percent", w->both_busy.ToJson()},
+                            {"share_other_idle_percent", w->other_idle.ToJson()}};
     if (report.contains("device_seconds")) {
       entry["device_seconds"] = report["device_seconds"];
       entry["busy_seconds"] = report["wall_seconds"];

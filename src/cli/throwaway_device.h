@@ -11,7 +11,6 @@
 
 #include "common/shared_segment.h"
 #include "simgpu/device_config.h"
-#include "simgpu/shared_device.h"
 
 namespace vxpu {
 
@@ -28,10 +27,8 @@ class ThrowawayDevice {
     setenv(simgpu::kConfigEnv, path_.c_str(), 1);
   }
   ~ThrowawayDevice() {
-    for (const simgpu::DeviceSpec& spec : simgpu::LoadDeviceConfig().devices) {
-      simgpu::SharedDevice::Unlink(spec);
-      UnlinkSegmentsOfDevice(spec.uuid);  // the slices' ledgers and arbiters too
-    }
+    // The simulated device's segment, and its slices' ledgers and arbiter.
+    for (const simgpu::DeviceSpec& spec : simgpu::LoadDeviceConfig().devices) UnlinkSegmentsOfDevice(spec.uuid);
     std::remove(path_.c_str());
   }
   ThrowawayDevice(const ThrowawayDevice&) = delete;

@@ -43,7 +43,7 @@ struct Gate {
   std::mutex mu;  // the slow path: acquiring, ending and renewing leases
   std::condition_variable granted;
   uint64_t lease_start_ns = 0;
-  uint64_t found_empty_ns = 0;      // when a drain last found its queue empty (the keeper's idle test)
+  uint64_t found_empty_ns = 0;      // when a drain last found its queue empty (stale once it launches again)
   std::vector<CUcontext> contexts;  // those this process launched in on the device
   bool keeper_started = false;
 };
@@ -76,7 +76,6 @@ void Drain(Gate* g) {
 void StartLeaseLocked(Gate* g) {
   uint64_t start_ns = MonotonicNs();
   g->lease_start_ns = start_ns;
-  g->found_empty_ns = 0;
   g->lease_end_ns.store(start_ns + TheConfig().lease_ns, std::memory_order_relaxed);
   g->last_launch_ns.store(start_ns, std::memory_order_relaxed);
   g->holding.store(true, std::memory_order_release);
@@ -109,10 +108,14 @@ void TakeNextTurnLocked(Gate* g) {
 // Whether the holder is idle (see kIdleNs). Once it launched nothing for kIdleNs, drains its queue
 // (keeping the lease: launches go on meanwhile). A drain with nothing to wait for means the queue
 // had run empty already; one that waited starts the count again from when the queue ran empty.
+bool QuietLocked(const Gate* g, uint64_t now) {
+  return now - g->last_launch_ns.load(std::memory_order_acquire) > IdleNs();
+}
+
 bool IdleLocked(Gate* g, uint64_t now) {
   constexpr uint64_t kNothingInFlightNs = 200000;  // what a drain of an empty queue may take
+  if (!QuietLocked(g, now)) return false;
   uint64_t last_launch = g->last_launch_ns.load(std::memory_order_acquire);
-  if (now - last_launch <= IdleNs()) return false;
   if (g->found_empty_ns > last_launch) return now - g->found_empty_ns > IdleNs();
   Drain(g);
   uint64_t drained = MonotonicNs();
@@ -126,7 +129,7 @@ bool IdleLocked(Gate* g, uint64_t now) {
 void TendLeaseLocked(Gate* g) {
   uint64_t now = MonotonicNs();
   bool over = now >= g->lease_end_ns.load(std::memory_order_relaxed) || g->arbiter->YieldRequested();
-  if (!over && !g->arbiter->OthersWaiting()) return;
+  if (!over && (!QuietLocked(g, now) || !g->arbiter->OthersWaiting())) return;  // cheap test first
   if (IdleLocked(g, now)) return EndLeaseLocked(g, false);
   if (over) TakeNextTurnLocked(g);
 }
@@ -198,12 +201,9 @@ struct ContextGate {
 };
 thread_local ContextGate t_last;
 
-// The gate of `ctx`'s device, noting the context for drains (every context a process launches
-// in is noted at its first launch from each thread, so no work escapes a drain).
-Gate* GateOfContext(CUcontext ctx) {
-  static const auto get_device = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
-  CUdevice device = 0;
-  if (get_device == nullptr || get_device(&device) != CUDA_SUCCESS) return nullptr;
+// The gate of `ctx` (on `device`), noting the context for drains: every context a process
+// launches in is noted at its first launch from each thread, so no work escapes a drain.
+Gate* GateOfContext(CUcontext ctx, CUdevice device) {
   Gate* g = GateFor(device);
   if (g == nullptr) return nullptr;
   {
@@ -248,7 +248,13 @@ CUresult AwaitComputeTurn(CUstream stream, bool per_thread) {
   CUcontext ctx = nullptr;
   if (get_current == nullptr || get_current(&ctx) != CUDA_SUCCESS || ctx == nullptr)
     return CUDA_SUCCESS;  // the driver will say
-  Gate* g = ctx == t_last.ctx ? t_last.gate : GateOfContext(ctx);
+  Gate* g = t_last.gate;
+  if (ctx != t_last.ctx) {
+    static const auto get_device = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
+    CUdevice device = 0;
+    if (get_device == nullptr || get_device(&device) != CUDA_SUCCESS) return CUDA_SUCCESS;  // the driver will say
+    g = GateOfContext(ctx, device);
+  }
   if (g == nullptr) return CUDA_ERROR_NOT_PERMITTED;
   if (MayLaunchNow(g)) return CUDA_SUCCESS;
   return AwaitTurnSlowly(g, stream, per_thread);

@@ -77,6 +77,17 @@ Fn ProcAddress(const char* name, cuuint64_t flags) {
   return cuGetProcAddress(name, &fn, 12000, flags, &status) == CUDA_SUCCESS ? reinterpret_cast<Fn>(fn) : nullptr;
 }
 
+// A one-channel float array descriptor (2D or 3D) of about `bytes`, 1024 floats wide.
+template <typename Descriptor>
+Descriptor FloatPlane(size_t bytes) {
+  Descriptor desc = {};
+  desc.Width = 1024;
+  desc.Height = bytes / 4096;
+  desc.Format = CU_AD_FORMAT_FLOAT;
+  desc.NumChannels = 1;
+  return desc;
+}
+
 CUresult AllocOne(Probe& p, Block* free_block) {
   const size_t bytes = p.bytes;
   if (p.path == "alloc") return AllocLinear(&cuMemAlloc, bytes, free_block);
@@ -132,22 +143,14 @@ CUresult AllocOne(Probe& p, Block* free_block) {
     return r;
   }
   if (p.path == "array") {
-    CUDA_ARRAY_DESCRIPTOR desc = {};
-    desc.Width = 1024;
-    desc.Height = bytes / 4096;
-    desc.Format = CU_AD_FORMAT_FLOAT;
-    desc.NumChannels = 1;
+    auto desc = FloatPlane<CUDA_ARRAY_DESCRIPTOR>(bytes);
     CUarray a = nullptr;
     CUresult r = cuArrayCreate(&a, &desc);
     if (r == CUDA_SUCCESS) *free_block = [a] { return cuArrayDestroy(a); };
     return r;
   }
   if (p.path == "mipmap") {
-    CUDA_ARRAY3D_DESCRIPTOR desc = {};
-    desc.Width = 1024;
-    desc.Height = bytes / 4096;
-    desc.Format = CU_AD_FORMAT_FLOAT;
-    desc.NumChannels = 1;
+    auto desc = FloatPlane<CUDA_ARRAY3D_DESCRIPTOR>(bytes);
     CUmipmappedArray a = nullptr;
     CUresult r = cuMipmappedArrayCreate(&a, &desc, 1);
     if (r == CUDA_SUCCESS) *free_block = [a] { return cuMipmappedArrayDestroy(a); };

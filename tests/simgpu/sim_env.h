@@ -24,7 +24,6 @@
 #include "common/json_line.h"
 #include "common/shared_segment.h"
 #include "simgpu/device_config.h"
-#include "simgpu/shared_device.h"
 
 namespace simtest {
 
@@ -65,10 +64,8 @@ class SimEnvironment : public ::testing::Environment {
 
   void TearDown() override {
     simgpu::DeviceConfig config = simgpu::LoadDeviceConfig();
-    for (const auto& spec : config.devices) {
-      simgpu::SharedDevice::Unlink(spec);
-      vxpu::UnlinkSegmentsOfDevice(spec.uuid);  // the slices' ledgers and arbiters too
-    }
+    // The simulated devices' segments, and their slices' ledgers and arbiters.
+    for (const auto& spec : config.devices) vxpu::UnlinkSegmentsOfDevice(spec.uuid);
     std::remove(path_.c_str());
   }
 
