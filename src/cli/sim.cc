@@ -34,6 +34,7 @@ struct ReplayOptions : TraceOptions {
   std::string seeds = "42-51";
   std::string plot;
   double load = 1.3;
+  bool idle = false;
 };
 
 struct TimedOptions : TraceOptions {
@@ -140,6 +141,34 @@ void PrintReplayTable(const std::vector<PolicyCurves>& all, size_t seeds) {
   }
 }
 
+// Mean over the seeds of `part(idle at the end)`, in percent of the cluster's GPUs.
+template <typename Part>
+double MeanIdlePct(const PolicyCurves& curves, int64_t capacity, Part part) {
+  double sum = 0;
+  for (const auto& c : curves.per_seed) sum += static_cast<double>(part(c.idle_at_end));
+  return 100.0 * sum / static_cast<double>(curves.per_seed.size()) / static_cast<double>(capacity);
+}
+
+void PrintIdleTable(const std::vector<PolicyCurves>& all, size_t seeds, int64_t capacity) {
+  using sched::IdleBreakdown;
+  fmt::print(
+      "\nGPU idle after the last arrival (% of cluster), mean of {} seed(s): whole idle GPUs where a GPU pod\n"
+      "of the workload still fits, whole idle GPUs stranded (no GPU pod fits the node), and the free share\n"
+      "left on partly used GPUs, by size (milli-GPU)\n",
+      seeds);
+  fmt::print("{:<12} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8}\n", "policy", "idle", "whole", "stranded", "<100",
+             "100-199", "200-499", "500-999");
+  for (const PolicyCurves& c : all) {
+    fmt::print("{:<12} {:>8.2f} {:>8.2f} {:>9.2f}", c.policy,
+               MeanIdlePct(c, capacity, [](const IdleBreakdown& i) { return i.total(); }),
+               MeanIdlePct(c, capacity, [](const IdleBreakdown& i) { return i.whole_usable; }),
+               MeanIdlePct(c, capacity, [](const IdleBreakdown& i) { return i.whole_stranded; }));
+    for (size_t band = 0; band < IdleBreakdown::kLeftoverBandEnds.size(); ++band)
+      fmt::print(" {:>8.2f}", MeanIdlePct(c, capacity, [band](const IdleBreakdown& i) { return i.leftover[band]; }));
+    fmt::print("\n");
+  }
+}
+
 void WriteReplayCsv(const std::string& path, const std::vector<PolicyCurves>& all, const std::vector<uint64_t>& seeds) {
   std::FILE* out = OpenOutput(path);
   fmt::print(out, "policy,seed,arrived_pct,allocated_pct\n");
@@ -195,6 +224,7 @@ int RunReplay(const ReplayOptions& options) {
     all.push_back(std::move(curves));
   }
   PrintReplayTable(all, seeds.size());
+  if (options.idle) PrintIdleTable(all, seeds.size(), capacity);
   if (!options.csv.empty()) WriteReplayCsv(options.csv, all, seeds);
   if (!options.plot.empty()) WriteReplayPlot(options.plot, all);
   return 0;
@@ -291,6 +321,8 @@ void AddSimCommand(CLI::App& app) {
   replay_cmd->add_option("--seeds", replay->seeds, "Seeds: a range (42-51) or a list (1,2,3)")->capture_default_str();
   replay_cmd->add_option("--csv", replay->csv, "Write the curves: policy,seed,arrived_pct,allocated_pct");
   replay_cmd->add_option("--plot", replay->plot, "Draw allocation vs arrived load as PNG");
+  replay_cmd->add_flag("--idle", replay->idle,
+                       "Also show where the idle GPU sits after the last arrival: whole GPUs, stranded, leftovers");
   replay_cmd->callback([replay] { RunAndExit("replay", [&] { return RunReplay(*replay); }); });
 
   auto timed = std::make_shared<TimedOptions>();

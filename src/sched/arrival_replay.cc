@@ -50,6 +50,7 @@ ArrivalCurve ReplayArrivals(const std::vector<NodeSpec>& nodes, const std::vecto
     if (!Schedule(cluster, policy, pod).placed()) ++curve.pods_failed;
   }
   while (next_pct <= max_arrived_pct) curve.allocated_pct[next_pct++] = percent(cluster.allocated_gpu_milli());
+  curve.idle_at_end = DescribeIdle(cluster, workload);
   return curve;
 }
 

@@ -3,13 +3,14 @@
 // appended until the next one would push the total GPU request past `load` times the cluster's
 // GPU capacity (the artifact's "workload tuning"). A pod that fits nowhere fails and is skipped.
 // After each arrival the arrived GPU request and the allocated GPU are recorded, both in percent
-// of the cluster's milli-GPU. Pure and deterministic given the seed.
+// of the cluster's milli-GPU; at the end, where the idle GPU sits. Pure and deterministic given the seed.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "sched/idle_breakdown.h"
 #include "sched/model.h"
 #include "sched/policy.h"
 
@@ -25,6 +26,7 @@ struct ArrivalCurve {
   std::vector<double> allocated_pct;
   int64_t pods_arrived = 0;
   int64_t pods_failed = 0;
+  IdleBreakdown idle_at_end;  // where the unallocated GPU sits after the last arrival
 };
 
 ArrivalCurve ReplayArrivals(const std::vector<NodeSpec>& nodes, const std::vector<std::string>& model_names,

@@ -71,6 +71,14 @@ TEST_F(SimCli, ReplayWithoutPolicyUsesTheRecommendedOne) {
   EXPECT_NE(output().find("vxpu"), std::string::npos);
 }
 
+TEST_F(SimCli, ReplayIdleShowsWhereTheUnallocatedGpuSits) {
+  ASSERT_EQ(Run({"sim", "replay", "--nodes", Path("nodes.csv"), "--pods", Path("pods.csv"), "--seeds", "1", "--idle"}),
+            0)
+      << output();
+  EXPECT_NE(output().find("GPU idle after the last arrival"), std::string::npos) << output();
+  EXPECT_NE(output().find("stranded"), std::string::npos) << output();
+}
+
 TEST_F(SimCli, TimedReportsWaits) {
   ASSERT_EQ(Run({"sim", "timed", "--nodes", Path("nodes.csv"), "--pods", Path("pods.csv"), "--policy", "vxpu,random"}),
             0)

@@ -58,6 +58,9 @@ TEST(ReplayArrivals, IsDeterministicPerSeedAndConsistent) {
       EXPECT_LE(a.allocated_pct[k], std::min<double>(100, static_cast<double>(k))) << name;
     }
     EXPECT_GT(a.pods_failed, 0) << name;  // 130% cannot all fit
+    // The whole workload asks for 200% of kNodes' 10 GPUs; at 300% the curve has seen the end.
+    ArrivalCurve whole = ReplayArrivals(kNodes, {"T4"}, pods, order, *MakePolicy(name, options), 300);
+    EXPECT_NEAR(static_cast<double>(whole.idle_at_end.total()) / 100.0, 100 - whole.allocated_pct[300], 1e-9) << name;
   }
 }
 
