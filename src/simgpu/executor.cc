@@ -49,8 +49,11 @@ int Executor::Wait(uint64_t seq) {
 
 void Executor::Occupy(uint64_t device_ns) {
   // The device is time-sliced: run at most to the end of the current quantum, then let the
-  // next waiting client have it. Time actually slept is what is credited.
-  uint64_t remaining = device_ns;
+  // next waiting client have it. Time actually slept is what is credited. A sleep overshoots;
+  // the overshoot past the end of one operation was spent on the next one already queued, as a
+  // real device runs queued kernels back to back whatever its host thread is doing.
+  uint64_t remaining = device_ns - std::min(device_ns, overrun_ns_);
+  overrun_ns_ -= device_ns - remaining;
   while (remaining > 0 && !stop_.load(std::memory_order_relaxed)) {
     device_->Acquire(slot_);
     uint64_t left = device_->QuantumLeft(slot_);
@@ -60,6 +63,7 @@ void Executor::Occupy(uint64_t device_ns) {
     SleepNs(chunk);
     uint64_t ran = MonotonicNs() - start;
     device_->AddBusy(slot_, ran);
+    overrun_ns_ = ran > remaining ? ran - remaining : 0;
     remaining -= std::min(remaining, ran);
     device_->EndQuantum(slot_);
   }
@@ -71,6 +75,7 @@ void Executor::Run() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (queue_.empty()) {
+        overrun_ns_ = 0;  // nothing was queued to run in it: the device idled
         lock.unlock();
         device_->Release(slot_);  // nothing pending: the device goes to the others
         lock.lock();

@@ -5,7 +5,8 @@
 // stream order, events and the legacy default stream's barriers). An operation's host-side
 // effect (a copy, a fill) happens when it reaches the head of the queue; an operation with
 // device time (a kernel) then occupies the device for that long, time-sliced against the other
-// clients of the device through SharedDevice. Waiting sleeps.
+// clients of the device through SharedDevice. Waiting sleeps; what a sleep overshoots is
+// credited to the next queued operation, so back-to-back work keeps the device fully busy.
 #pragma once
 
 #include <atomic>
@@ -60,6 +61,7 @@ class Executor {
   std::atomic<uint64_t> completed_{0};
   std::atomic<int> sticky_error_{0};
   std::atomic<bool> stop_{false};
+  uint64_t overrun_ns_ = 0;  // executor thread only: device time slept past the last operation
   std::thread thread_;
 };
 
