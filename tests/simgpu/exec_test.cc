@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "sim_env.h"
@@ -120,6 +121,18 @@ TEST_F(ExecTest, LaunchesAreAsynchronous) {
   ASSERT_CU(cuStreamSynchronize(stream_));
   EXPECT_GE(MillisSince(start), 190.0);
   EXPECT_CU(cuStreamQuery(stream_));
+}
+
+TEST_F(ExecTest, QueuedKernelsNeverRunFasterThanTheirDeviceTime) {
+  // The executor credits a sleep's overshoot to the next queued kernel; neither that credit nor
+  // the idle time before the burst may let the burst finish early.
+  ASSERT_CU(Spin(k_, std::chrono::milliseconds(1), stream_));
+  ASSERT_CU(cuStreamSynchronize(stream_));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the device idles
+  auto start = Clock::now();
+  for (int i = 0; i < 50; ++i) ASSERT_CU(Spin(k_, std::chrono::milliseconds(1), stream_));
+  ASSERT_CU(cuStreamSynchronize(stream_));
+  EXPECT_GE(MillisSince(start), 50.0);
 }
 
 TEST_F(ExecTest, StreamRunsWorkInOrder) {
