@@ -38,6 +38,15 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 
 bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::string* error,
                          bool with_stderr) {
+  if (argv.empty()) {
+    *error = "cannot start a child without a program";
+    return false;
+  }
+  if (running()) {
+    *error = "cannot start " + argv[0] + ": the last child still runs";
+    return false;
+  }
+  Reset();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     *error = std::string("pipe: ") + std::strerror(errno);
@@ -87,6 +96,15 @@ void ChildProcess::Poll() {
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
   }
+}
+
+void ChildProcess::Reset() {
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  stdout_fd_ = -1;
+  pid_ = -1;
+  exited_ = false;
+  exit_code_ = 0;
+  output_.clear();
 }
 
 int ChildProcess::Wait() {

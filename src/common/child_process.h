@@ -12,7 +12,8 @@ class ChildProcess {
  public:
   // Starts argv[0] (a path) with `env` ("NAME=value" entries) added to or replacing the
   // current environment. Standard error is collected too if `with_stderr`, else inherited.
-  // Returns false with *error set if it cannot be started.
+  // Returns false with *error set if it cannot be started, or if the last child started here is
+  // still running. Starting again after a child exited begins afresh (exit code, output).
   bool Start(const std::vector<std::string>& argv, const std::vector<std::string>& env, std::string* error,
              bool with_stderr = false);
   // Reads whatever output is available without blocking.
@@ -27,6 +28,8 @@ class ChildProcess {
   ~ChildProcess();
 
  private:
+  void Reset();
+
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   bool exited_ = false;

@@ -76,6 +76,7 @@ class TimedReplay {
     Placement where = Schedule(cluster_, policy_, pods_[pod].request);
     if (!where.placed()) return false;
     running_.push({now_ + pods_[pod].duration, pod, where});
+    result_.peak_allocated_pct = std::max(result_.peak_allocated_pct, Percent(cluster_.allocated_gpu_milli()));
     result_.waits.push_back(now_ - pods_[pod].arrival);
     result_.pods_waited += now_ > pods_[pod].arrival;
     return true;

@@ -32,6 +32,7 @@ struct TimedResult {
   int64_t pods_waited = 0;           // pods that started late
   int64_t pods_never_started = 0;    // still waiting when the trace ends
   double mean_allocated_pct = 0;     // time-weighted, from the first arrival to the last departure
+  double peak_allocated_pct = 0;     // the most ever allocated at once (not only at sample times)
 };
 
 TimedResult ReplayTimed(const std::vector<NodeSpec>& nodes, const std::vector<std::string>& model_names,

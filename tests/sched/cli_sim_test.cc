@@ -84,6 +84,10 @@ TEST_F(SimCli, TimedReportsWaits) {
             0)
       << output();
   EXPECT_NE(output().find("p99 wait"), std::string::npos);
+  ASSERT_EQ(Run({"sim", "timed", "--nodes", Path("nodes.csv"), "--pods", Path("pods.csv"), "--speedup", "10"}), 0)
+      << output();
+  EXPECT_NE(Run({"sim", "timed", "--nodes", Path("nodes.csv"), "--pods", Path("pods.csv"), "--speedup", "0"}), 0);
+  EXPECT_NE(output().find("bad --speedup '0'"), std::string::npos) << output();
 }
 
 TEST_F(SimCli, BadInputGivesOneClearLineAndFails) {

@@ -80,6 +80,14 @@ TEST(ReplayTimed, APodThatDoesNotFitWaitsUntilAnotherLeaves) {
   EXPECT_EQ(r.samples[1].queued, 2);  // at t=50
 }
 
+TEST(ReplayTimed, ThePeakCountsWhatHappensBetweenSamples) {
+  std::vector<TimedPod> pods = {{WholePod(1), 0, 100}, {WholePod(1), 10, 5}};  // both run from 10 to 15
+  auto policy = MakePolicy("bestfit", {1, {}});
+  TimedResult r = ReplayTimed({Node("a", 32000, 2)}, {"T4"}, pods, *policy, 50);
+  for (const TimedSample& s : r.samples) EXPECT_LE(s.allocated_pct, 50) << "t=" << s.time;
+  EXPECT_DOUBLE_EQ(r.peak_allocated_pct, 100);
+}
+
 TEST(ReplayTimed, APodTooBigForTheClusterNeverStarts) {
   std::vector<TimedPod> pods = {{WholePod(4), 0, 10}, {SharePod(100), 5, 10}};
   auto policy = MakePolicy("fgd", {1, {{SharePod(100), 1.0}}});

@@ -1,0 +1,46 @@
+#include "common/child_process.h"
+
+#include <gtest/gtest.h>
+
+namespace vxpu {
+namespace {
+
+TEST(ChildProcess, ReportsTheExitCodeAndOutput) {
+  ChildProcess child;
+  std::string error;
+  ASSERT_TRUE(child.Start({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, {}, &error, true)) << error;
+  EXPECT_EQ(child.Wait(), 3);
+  EXPECT_EQ(child.output(), "out\nerr\n");
+}
+
+TEST(ChildProcess, StartingAgainBeginsAfresh) {
+  ChildProcess child;
+  std::string error;
+  ASSERT_TRUE(child.Start({"/bin/sh", "-c", "echo first; exit 2"}, {}, &error)) << error;
+  ASSERT_EQ(child.Wait(), 2);
+  ASSERT_TRUE(child.Start({"/bin/sh", "-c", "echo second"}, {}, &error)) << error;
+  EXPECT_EQ(child.Wait(), 0);
+  EXPECT_EQ(child.output(), "second\n");
+}
+
+TEST(ChildProcess, RefusesToStartWhileTheLastChildRuns) {
+  ChildProcess child;
+  std::string error;
+  ASSERT_TRUE(child.Start({"/bin/sh", "-c", "sleep 5"}, {}, &error)) << error;
+  EXPECT_FALSE(child.Start({"/bin/true"}, {}, &error));
+  EXPECT_NE(error.find("still runs"), std::string::npos) << error;
+  child.Kill();
+  EXPECT_EQ(child.Wait(), 128 + 9);
+  EXPECT_FALSE(child.Start({}, {}, &error));
+}
+
+TEST(ChildProcess, PassesTheEnvironmentGiven) {
+  ChildProcess child;
+  std::string error;
+  ASSERT_TRUE(child.Start({"/bin/sh", "-c", "echo $VXPU_CHILD_TEST"}, {"VXPU_CHILD_TEST=given"}, &error)) << error;
+  EXPECT_EQ(child.Wait(), 0);
+  EXPECT_EQ(child.output(), "given\n");
+}
+
+}  // namespace
+}  // namespace vxpu
