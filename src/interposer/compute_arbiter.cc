@@ -8,6 +8,7 @@
 
 #include "common/futex.h"
 #include "common/process.h"
+#include "common/process_table.h"
 #include "common/shared_segment.h"
 #include "interposer/share_policy.h"
 #include "interposer/slice_ledger.h"
@@ -31,9 +32,7 @@ struct SliceRecord {
 };
 
 struct TenantRecord {
-  int32_t pid;
-  uint32_t in_use;
-  uint64_t start_ticks;
+  ProcessEntry process;
   int32_t slice;   // index into ArbiterState::slices
   uint32_t wants;  // waiting for the device
 };
@@ -59,7 +58,7 @@ void InitState(SegmentHeader* header, const void*) { reinterpret_cast<ArbiterSta
 
 bool SliceWants(const ArbiterState* s, int slice) {
   for (const TenantRecord& t : s->tenants) {
-    if (t.in_use && t.slice == slice && t.wants) return true;
+    if (t.process.in_use && t.slice == slice && t.wants) return true;
   }
   return false;
 }
@@ -102,7 +101,7 @@ int PickTenant(const ArbiterState* s, int slice, int after) {
   for (int step = 1; step <= kMax; ++step) {
     int i = (after + step + kMax) % kMax;
     const TenantRecord& t = s->tenants[i];
-    if (t.in_use && t.slice == slice && t.wants) return i;
+    if (t.process.in_use && t.slice == slice && t.wants) return i;
   }
   return -1;
 }
@@ -122,12 +121,18 @@ void PassOn(ArbiterState* s, uint64_t lease_ns, int after) {
   FutexWakeAll(&s->wake_word);
 }
 
+// Frees slice record `slice` if no tenant runs in it any more.
+void FreeSliceIfEmpty(ArbiterState* s, int slice) {
+  for (const TenantRecord& t : s->tenants) {
+    if (t.process.in_use && t.slice == slice) return;
+  }
+  s->slices[slice] = SliceRecord{};
+}
+
 void FreeTenant(ArbiterState* s, int i, uint64_t lease_ns) {
   int slice = s->tenants[i].slice;
   s->tenants[i] = TenantRecord{};
-  bool slice_left = false;
-  for (const TenantRecord& t : s->tenants) slice_left = slice_left || (t.in_use && t.slice == slice);
-  if (!slice_left) s->slices[slice] = SliceRecord{};
+  FreeSliceIfEmpty(s, slice);
   if (s->holder == i) {
     s->holder = -1;
     PassOn(s, lease_ns, i);
@@ -135,10 +140,7 @@ void FreeTenant(ArbiterState* s, int i, uint64_t lease_ns) {
 }
 
 void SweepDead(ArbiterState* s, uint64_t lease_ns) {
-  for (int i = 0; i < kMax; ++i) {
-    const TenantRecord& t = s->tenants[i];
-    if (t.in_use && !ProcessAlive(t.pid, t.start_ticks)) FreeTenant(s, i, lease_ns);
-  }
+  FreeAbandonedEntries(s->tenants, [s, lease_ns](int i) { FreeTenant(s, i, lease_ns); });
 }
 
 std::string Describe(const ComputeTerms& t) {
@@ -199,15 +201,6 @@ int JoinSlice(ArbiterState* s, const ComputeTerms& terms, const std::string& dev
   return free_record;
 }
 
-int RegisterTenant(ArbiterState* s, int slice) {
-  for (int i = 0; i < kMax; ++i) {
-    if (s->tenants[i].in_use) continue;
-    s->tenants[i] = TenantRecord{getpid(), 1, ProcessStartTicks(getpid()), slice, 0};
-    return i;
-  }
-  return -1;
-}
-
 }  // namespace
 
 std::unique_ptr<ComputeArbiter> ComputeArbiter::Open(const std::string& device_uuid, const ComputeTerms& terms,
@@ -230,8 +223,11 @@ std::unique_ptr<ComputeArbiter> ComputeArbiter::Open(const std::string& device_u
     SweepDead(s, lease_ns);
     int slice = JoinSlice(s, terms, device_uuid, error);
     if (slice >= 0) {
-      tenant = RegisterTenant(s, slice);
-      if (tenant < 0) *error = "device " + device_uuid + " has " + std::to_string(kMax) + " compute tenants already";
+      tenant = ClaimEntry(s->tenants, TenantRecord{{}, slice, 0});
+      if (tenant < 0) {
+        *error = "device " + device_uuid + " has " + std::to_string(kMax) + " compute tenants already";
+        FreeSliceIfEmpty(s, slice);  // it may have just been created for this process
+      }
     }
   }
   if (tenant < 0) {
@@ -255,7 +251,7 @@ std::vector<ComputeSliceUsage> ComputeArbiter::ListSlices() {
         ComputeSliceUsage usage{
             s->slices[i].name, file.substr(SegmentPrefix().size()), TermsOf(s->slices[i]), s->slices[i].used_ns, {}};
         for (const TenantRecord& t : s->tenants) {
-          if (t.in_use && t.slice == i) usage.pids.push_back(t.pid);
+          if (t.process.in_use && t.slice == i) usage.pids.push_back(t.process.pid);
         }
         slices.push_back(std::move(usage));
       }
@@ -303,8 +299,7 @@ void ComputeArbiter::Acquire() {
     uint64_t now = MonotonicNs();
     if (s->holder >= 0 && now - last_check >= kLivenessCheckMs * 1000000ull) {
       last_check = now;
-      const TenantRecord& holder = s->tenants[s->holder];
-      if (!ProcessAlive(holder.pid, holder.start_ticks)) FreeTenant(s, s->holder, lease_ns_);
+      if (s->tenants[s->holder].process.Abandoned()) FreeTenant(s, s->holder, lease_ns_);
     }
     if (s->holder < 0) PassOn(s, lease_ns_, tenant_);  // e.g. a ceiling's budget refilled
     if (s->holder == tenant_) break;
@@ -355,7 +350,7 @@ bool ComputeArbiter::YieldRequested() const { return state_->yield_requested.loa
 bool ComputeArbiter::OthersWaiting() {
   SegmentLock lock(&state_->header);
   for (int i = 0; i < kMax; ++i) {
-    if (i != tenant_ && state_->tenants[i].in_use && state_->tenants[i].wants) return true;
+    if (i != tenant_ && state_->tenants[i].process.in_use && state_->tenants[i].wants) return true;
   }
   return false;
 }

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "common/process.h"
+#include "common/process_table.h"
 #include "common/shared_segment.h"
 
 namespace vxpu {
@@ -16,9 +16,7 @@ constexpr uint64_t kLedgerMagic = 0x56585055534c0000ull | kLedgerLayout;  // "VX
 }  // namespace
 
 struct LedgerEntry {
-  int32_t pid;
-  uint32_t in_use;
-  uint64_t start_ticks;
+  ProcessEntry process;
   uint64_t used;
 };
 
@@ -47,28 +45,17 @@ void Drop(LedgerState* s, LedgerEntry* e) {
 // Drops the entries of dead processes and recounts the total from the entries (which also
 // repairs it should a process have died between updating its entry and the total).
 void SweepDead(LedgerState* s) {
+  FreeAbandonedEntries(s->entries, [s](int i) { s->entries[i] = LedgerEntry{}; });
   s->total = 0;
-  for (LedgerEntry& e : s->entries) {
-    if (e.in_use && !ProcessAlive(e.pid, e.start_ticks)) e = LedgerEntry{};
-    s->total += e.in_use ? e.used : 0;
-  }
+  for (const LedgerEntry& e : s->entries) s->total += e.process.in_use ? e.used : 0;
 }
 
 bool AnyAlive(LedgerState* s) {
   SweepDead(s);
   for (const LedgerEntry& e : s->entries) {
-    if (e.in_use) return true;
+    if (e.process.in_use) return true;
   }
   return false;
-}
-
-int Register(LedgerState* s) {
-  for (int i = 0; i < SliceLedger::kMaxProcesses; ++i) {
-    if (s->entries[i].in_use) continue;
-    s->entries[i] = LedgerEntry{getpid(), 1, ProcessStartTicks(getpid()), 0};
-    return i;
-  }
-  return -1;
 }
 
 // Sets the slice's limit if it has no live process, else checks it agrees, then registers this
@@ -81,7 +68,7 @@ int Join(LedgerState* s, const std::string& slice, uint64_t limit, std::string* 
     return -1;
   }
   s->limit = limit;
-  int entry = Register(s);
+  int entry = ClaimEntry(s->entries, LedgerEntry{});
   if (entry < 0)
     *error = "slice " + slice + " has " + std::to_string(SliceLedger::kMaxProcesses) + " processes already";
   return entry;
@@ -101,7 +88,7 @@ bool Summarise(const std::string& file, SliceSummary* out) {
     out->device = rest.substr(0, kUuidLength);
     out->limit = s->limit;
     for (const LedgerEntry& e : s->entries) {
-      if (e.in_use) out->processes.push_back({e.pid, e.used});
+      if (e.process.in_use) out->processes.push_back({e.process.pid, e.used});
     }
   }
   CloseSharedSegment(header, sizeof(LedgerState));
@@ -201,7 +188,7 @@ std::vector<SliceProcess> SliceLedger::Processes() {
   SweepDead(state_);
   std::vector<SliceProcess> out;
   for (const LedgerEntry& e : state_->entries) {
-    if (e.in_use) out.push_back({e.pid, e.used});
+    if (e.process.in_use) out.push_back({e.process.pid, e.used});
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "common/futex.h"
 #include "common/process.h"
+#include "common/process_table.h"
 #include "common/shared_segment.h"
 
 namespace simgpu {
@@ -18,9 +19,7 @@ constexpr uint64_t kMagic = 0x5653494d47500000ull | kLayoutVersion;  // "VSIMGP"
 }  // namespace
 
 struct Slot {
-  int32_t pid;
-  uint32_t in_use;
-  uint64_t start_ticks;
+  vxpu::ProcessEntry process;
   uint64_t start_ns;
   uint64_t memory_used;
   uint64_t busy_ns;
@@ -47,7 +46,7 @@ void WakeAll(SharedState* s) { vxpu::FutexWakeAll(&s->wake_word); }
 int NextWanter(SharedState* s, int after) {
   for (int step = 1; step <= kMaxClients; ++step) {
     int i = (after + step) % kMaxClients;
-    if (s->slots[i].in_use && s->slots[i].wants_device) return i;
+    if (s->slots[i].process.in_use && s->slots[i].wants_device) return i;
   }
   return -1;
 }
@@ -64,17 +63,13 @@ void FreeSlot(SharedState* s, int i) {
   if (s->holder == i) PassOn(s, i);
 }
 
-bool SlotAlive(const Slot& slot) { return vxpu::ProcessAlive(slot.pid, slot.start_ticks); }
-
 void SweepDead(SharedState* s) {
-  for (int i = 0; i < kMaxClients; ++i) {
-    if (s->slots[i].in_use && !SlotAlive(s->slots[i])) FreeSlot(s, i);
-  }
+  vxpu::FreeAbandonedEntries(s->slots, [s](int i) { FreeSlot(s, i); });
 }
 
 uint64_t SumMemory(const SharedState* s) {
   uint64_t used = 0;
-  for (const Slot& slot : s->slots) used += slot.in_use ? slot.memory_used : 0;
+  for (const Slot& slot : s->slots) used += slot.process.in_use ? slot.memory_used : 0;
   return used;
 }
 
@@ -116,17 +111,9 @@ void SharedDevice::Unlink(const DeviceSpec& spec) { shm_unlink(SegmentName(spec)
 int SharedDevice::Register() {
   vxpu::SegmentLock lock(&state_->header);
   SweepDead(state_);
-  for (int i = 0; i < kMaxClients; ++i) {
-    Slot& slot = state_->slots[i];
-    if (slot.in_use) continue;
-    slot = Slot{};
-    slot.pid = getpid();
-    slot.start_ticks = vxpu::ProcessStartTicks(slot.pid);
-    slot.start_ns = MonotonicNs();
-    slot.in_use = 1;
-    return i;
-  }
-  return -1;
+  Slot fresh{};
+  fresh.start_ns = MonotonicNs();
+  return vxpu::ClaimEntry(state_->slots, fresh);
 }
 
 void SharedDevice::Unregister(int slot) {
@@ -163,7 +150,7 @@ std::vector<ClientInfo> SharedDevice::Clients() {
   SweepDead(state_);
   std::vector<ClientInfo> clients;
   for (const Slot& slot : state_->slots) {
-    if (slot.in_use) clients.push_back({slot.pid, slot.memory_used, slot.busy_ns, slot.start_ns});
+    if (slot.process.in_use) clients.push_back({slot.process.pid, slot.memory_used, slot.busy_ns, slot.start_ns});
   }
   return clients;
 }
@@ -181,8 +168,8 @@ void SharedDevice::Acquire(int slot) {
     uint64_t now = MonotonicNs();
     if (now - last_check >= kLivenessCheckMs * 1000000ull) {
       last_check = now;
-      const Slot& holder = state_->slots[state_->holder];
-      if (!holder.in_use || !SlotAlive(holder)) {
+      const vxpu::ProcessEntry& holder = state_->slots[state_->holder].process;
+      if (!holder.in_use || holder.Abandoned()) {
         FreeSlot(state_, state_->holder);
         continue;
       }
