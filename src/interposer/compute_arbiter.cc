@@ -52,7 +52,10 @@ constexpr int kMax = ComputeArbiter::kMaxTenants;
 
 std::string SegmentPrefix() { return "vxpu-compute-" + std::to_string(getuid()) + "-"; }
 
-std::string SegmentName(const std::string& device_uuid) { return "/" + SegmentPrefix() + device_uuid; }
+std::string SegmentName(const std::string& device_uuid) {
+  std::string name = "/";  // appended, not "/" + ...: GCC 12 -O3 warns falsely (-Wrestrict) on that
+  return name.append(SegmentPrefix()).append(device_uuid);
+}
 
 void InitState(SegmentHeader* header, const void*) { reinterpret_cast<ArbiterState*>(header)->holder = -1; }
 
