@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -28,20 +31,23 @@ struct TraceOptions {
   std::vector<std::string> policies;
   std::string granularity = "milli";
   std::string csv;
+  std::string seeds;  // --seeds: a range or a list; empty when not given
+  std::string seed;   // --seed: one seed, the same as --seeds with one; empty when not given
 };
 
 struct ReplayOptions : TraceOptions {
-  std::string seeds = "42-51";
   std::string plot;
   double load = 1.3;
   bool idle = false;
 };
 
 struct TimedOptions : TraceOptions {
-  uint64_t seed = 42;
   double sample_hours = 6;
   double speedup = 1;
 };
+
+constexpr const char* kReplayDefaultSeeds = "42-51";
+constexpr const char* kTimedDefaultSeeds = "42";
 
 // A usage error of `vxpu sim <command>`: one line naming the bad value.
 class UsageError : public std::runtime_error {
@@ -49,11 +55,12 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-uint64_t ParseSeed(const std::string& text) {
+uint64_t ParseSeed(const std::string& text, const char* flag = "--seeds") {
   uint64_t value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-    throw UsageError(fmt::format("bad seed '{}' in --seeds (want e.g. 42-51 or 1,2,3)", text));
+    throw UsageError(
+        fmt::format("bad seed '{}' in {} (want e.g. --seed 42, --seeds 42-51 or --seeds 1,2,3)", text, flag));
   }
   return value;
 }
@@ -75,6 +82,13 @@ std::vector<uint64_t> ParseSeeds(const std::string& text) {
     if (comma == std::string::npos) return seeds;
     start = comma + 1;
   }
+}
+
+// `--seed N` is `--seeds N`; without either, `default_seeds`.
+std::vector<uint64_t> ChosenSeeds(const TraceOptions& options, const char* default_seeds) {
+  if (!options.seed.empty() && !options.seeds.empty()) throw UsageError("give --seed or --seeds, not both");
+  if (!options.seed.empty()) return {ParseSeed(options.seed, "--seed")};
+  return ParseSeeds(options.seeds.empty() ? default_seeds : options.seeds);
 }
 
 Granularity ParseGranularityOption(const std::string& text) {
@@ -99,19 +113,37 @@ struct LoadedTrace {
   std::vector<sched::PodRequest> workload;  // the pods' requests, rounded to the granularity
 };
 
-LoadedTrace LoadTrace(const TraceOptions& options, Granularity granularity) {
+LoadedTrace LoadTrace(const TraceOptions& options, Granularity granularity, sched::PodTimes times) {
   LoadedTrace trace;
   trace.nodes = sched::ReadNodeCsv(options.nodes);
-  trace.pods = sched::ReadPodCsv(options.pods, trace.nodes);
+  trace.pods = sched::ReadPodCsv(options.pods, trace.nodes, times);
   for (const sched::PodRecord& pod : trace.pods)
     trace.workload.push_back(sched::RoundRequest(pod.request, granularity));
   return trace;
 }
 
+// Refuses an output path that cannot be written, before the (long) simulation; leaves no file
+// behind (an existing one is opened for appending, so it is not truncated).
+void CheckWritable(const std::string& path, const char* flag) {
+  if (path.empty()) return;
+  std::error_code ignored;
+  bool existed = std::filesystem::exists(path, ignored);
+  std::FILE* file = std::fopen(path.c_str(), "a");
+  if (!file) throw UsageError(fmt::format("cannot write {} '{}': {}", flag, path, std::strerror(errno)));
+  std::fclose(file);
+  if (!existed) std::remove(path.c_str());
+}
+
+// Opens an output checked by CheckWritable: failing now is a failure at run time.
 std::FILE* OpenOutput(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "w");
-  if (!file) throw UsageError(fmt::format("cannot write '{}'", path));
+  if (!file) throw std::runtime_error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
   return file;
+}
+
+void CloseOutput(std::FILE* file, const std::string& path) {
+  if (std::fclose(file) != 0)
+    throw std::runtime_error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
 }
 
 struct PolicyCurves {
@@ -180,7 +212,7 @@ void WriteReplayCsv(const std::string& path, const std::vector<PolicyCurves>& al
       }
     }
   }
-  if (std::fclose(out) != 0) throw UsageError(fmt::format("cannot write '{}'", path));
+  CloseOutput(out, path);
 }
 
 void WriteReplayPlot(const std::string& path, const std::vector<PolicyCurves>& all) {
@@ -196,16 +228,18 @@ void WriteReplayPlot(const std::string& path, const std::vector<PolicyCurves>& a
   std::string error = WriteLinePlot(
       path, series,
       {"GPU allocation vs arrived workload", "arrived GPU request (% of cluster)", "GPU allocated (% of cluster)"});
-  if (!error.empty()) throw UsageError(error);
+  if (!error.empty()) throw std::runtime_error(error);
 }
 
 uint64_t PolicySeed(uint64_t seed) { return seed * 0x9e3779b97f4a7c15ULL + 1; }
 
 int RunReplay(const ReplayOptions& options) {
   Granularity granularity = ParseGranularityOption(options.granularity);
-  std::vector<uint64_t> seeds = ParseSeeds(options.seeds);
+  std::vector<uint64_t> seeds = ChosenSeeds(options, kReplayDefaultSeeds);
   std::vector<std::string> policies = ChosenPolicies(options.policies);
-  LoadedTrace trace = LoadTrace(options, granularity);
+  CheckWritable(options.csv, "--csv");
+  CheckWritable(options.plot, "--plot");
+  LoadedTrace trace = LoadTrace(options, granularity, sched::PodTimes::kOptional);
   sched::PolicyOptions policy_options{0, sched::ComputeTypicalPods(trace.workload)};
   int64_t capacity = 0;
   for (const auto& n : trace.nodes.nodes) capacity += n.gpu_count * sched::kMilliPerGpu;
@@ -232,54 +266,71 @@ int RunReplay(const ReplayOptions& options) {
 }
 
 // The trace's pods with their arrival times divided by `speedup` (durations as recorded).
-std::vector<sched::TimedPod> TimedPods(const LoadedTrace& trace, const std::string& path, double speedup) {
+std::vector<sched::TimedPod> TimedPods(const LoadedTrace& trace, double speedup) {
   std::vector<sched::TimedPod> pods;
   for (size_t i = 0; i < trace.pods.size(); ++i) {
     const sched::PodRecord& p = trace.pods[i];
-    if (p.creation_time < 0 || p.deletion_time < 0) {
-      throw UsageError(fmt::format("{}:{}: the time-based replay needs creation_time and deletion_time", path, p.line));
-    }
     auto arrival = static_cast<int64_t>(static_cast<double>(p.creation_time) / speedup);
     pods.push_back({trace.workload[i], arrival, p.deletion_time - p.creation_time});
   }
   return pods;
 }
 
-int64_t Percentile(std::vector<int64_t> values, double q) {
+// The nearest-rank percentile: the smallest value that at least `percent`% of `values` do not
+// exceed (the ceil(percent/100 * n)-th smallest); 0 when there are none.
+int64_t NearestRank(std::vector<int64_t> values, int percent) {
   if (values.empty()) return 0;
-  size_t k = static_cast<size_t>(q * static_cast<double>(values.size() - 1));
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-  return values[k];
+  size_t rank = std::max<size_t>(1, (static_cast<size_t>(percent) * values.size() + 99) / 100);
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank - 1), values.end());
+  return values[rank - 1];
 }
+
+void PrintTimedHeader() {
+  fmt::print("{:<12} {:>6} {:>10} {:>10} {:>12} {:>12} {:>12} {:>12} {:>13}\n", "policy", "seed", "mean GPU%",
+             "peak GPU%", "pods waited", "mean wait s", "p99 wait s", "max wait s", "never started");
+}
+
+void PrintTimedRow(const std::string& policy, uint64_t seed, const sched::TimedResult& result) {
+  double wait_sum = 0;
+  for (int64_t w : result.waits) wait_sum += static_cast<double>(w);
+  double mean_wait = result.waits.empty() ? 0 : wait_sum / static_cast<double>(result.waits.size());
+  fmt::print("{:<12} {:>6} {:>10.2f} {:>10.2f} {:>12} {:>12.0f} {:>12} {:>12} {:>13}\n", policy, seed,
+             result.mean_allocated_pct, result.peak_allocated_pct, result.pods_waited, mean_wait,
+             NearestRank(result.waits, 99), NearestRank(result.waits, 100), result.pods_never_started);
+}
+
+constexpr const char* kWaitsNote =
+    "waits: seconds from arrival to start, over all pods that started (0 for those that did not wait);\n"
+    "p99: the nearest rank, the least wait that 99% of them did not exceed\n";
 
 int RunTimed(const TimedOptions& options) {
   Granularity granularity = ParseGranularityOption(options.granularity);
+  std::vector<uint64_t> seeds = ChosenSeeds(options, kTimedDefaultSeeds);
   std::vector<std::string> policies = ChosenPolicies(options.policies);
   if (!(options.sample_hours > 0)) throw UsageError(fmt::format("bad --sample-hours '{}'", options.sample_hours));
   if (!(options.speedup >= 1 && options.speedup <= 1e6))
     throw UsageError(fmt::format("bad --speedup '{}' (want 1 to 1000000)", options.speedup));
-  LoadedTrace trace = LoadTrace(options, granularity);
-  std::vector<sched::TimedPod> pods = TimedPods(trace, options.pods, options.speedup);
-  sched::PolicyOptions policy_options{PolicySeed(options.seed), sched::ComputeTypicalPods(trace.workload)};
+  CheckWritable(options.csv, "--csv");
+  LoadedTrace trace = LoadTrace(options, granularity, sched::PodTimes::kRequired);
+  std::vector<sched::TimedPod> pods = TimedPods(trace, options.speedup);
+  sched::PolicyOptions policy_options{0, sched::ComputeTypicalPods(trace.workload)};
   std::FILE* csv = options.csv.empty() ? nullptr : OpenOutput(options.csv);
-  if (csv) fmt::print(csv, "policy,time_s,allocated_pct,queued\n");
-  fmt::print("{:<12} {:>10} {:>10} {:>12} {:>12} {:>12} {:>12} {:>13}\n", "policy", "mean GPU%", "peak GPU%",
-             "pods waited", "mean wait s", "p99 wait s", "max wait s", "never started");
+  if (csv) fmt::print(csv, "policy,seed,time_s,allocated_pct,queued\n");
+  PrintTimedHeader();
   for (const std::string& name : policies) {
-    std::unique_ptr<sched::Policy> policy = sched::MakePolicy(name, policy_options);
-    auto result = sched::ReplayTimed(trace.nodes.nodes, trace.nodes.model_names, pods, *policy,
-                                     static_cast<int64_t>(options.sample_hours * 3600));
-    double wait_sum = 0;
-    for (int64_t w : result.waits) wait_sum += static_cast<double>(w);
-    double mean_wait = result.waits.empty() ? 0 : wait_sum / static_cast<double>(result.waits.size());
-    fmt::print("{:<12} {:>10.2f} {:>10.2f} {:>12} {:>12.0f} {:>12} {:>12} {:>13}\n", name, result.mean_allocated_pct,
-               result.peak_allocated_pct, result.pods_waited, mean_wait, Percentile(result.waits, 0.99),
-               Percentile(result.waits, 1.0), result.pods_never_started);
-    for (const auto& s : result.samples) {
-      if (csv) fmt::print(csv, "{},{},{:.4f},{}\n", name, s.time, s.allocated_pct, s.queued);
+    for (uint64_t seed : seeds) {
+      policy_options.seed = PolicySeed(seed);
+      std::unique_ptr<sched::Policy> policy = sched::MakePolicy(name, policy_options);
+      auto result = sched::ReplayTimed(trace.nodes.nodes, trace.nodes.model_names, pods, *policy,
+                                       static_cast<int64_t>(options.sample_hours * 3600));
+      PrintTimedRow(name, seed, result);
+      for (const auto& s : result.samples) {
+        if (csv) fmt::print(csv, "{},{},{},{:.4f},{}\n", name, seed, s.time, s.allocated_pct, s.queued);
+      }
     }
   }
-  if (csv && std::fclose(csv) != 0) throw UsageError(fmt::format("cannot write '{}'", options.csv));
+  fmt::print("{}", kWaitsNote);
+  if (csv) CloseOutput(csv, options.csv);
   return 0;
 }
 
@@ -304,12 +355,21 @@ void RunAndExit(const char* name, Command command) {
 
 void AddTraceOptions(CLI::App* command, TraceOptions& options) {
   command->add_option("--nodes", options.nodes, "Node list CSV (sn,cpu_milli,memory_mib,gpu,model)")->required();
-  command->add_option("--pods", options.pods, "Pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,...)")
+  command
+      ->add_option("--pods", options.pods,
+                   "Pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli; optional: gpu_spec, "
+                   "creation_time,deletion_time)")
       ->required();
   command->add_option("--policy", options.policies, "Policies, comma-separated (default: vxpu, the recommended one)")
       ->delimiter(',');
   command->add_option("--granularity", options.granularity, "GPU share steps: milli (as the trace) or 10pct (vXPU)")
       ->capture_default_str();
+}
+
+// `--seeds` and `--seed`, the same on both commands; `seeds_help` describes `--seeds`.
+void AddSeedOptions(CLI::App* command, TraceOptions& options, const std::string& seeds_help) {
+  command->add_option("--seeds", options.seeds, seeds_help);
+  command->add_option("--seed", options.seed, "One seed: the same as --seeds N");
 }
 
 }  // namespace
@@ -322,7 +382,9 @@ void AddSimCommand(CLI::App& app) {
   CLI::App* replay_cmd = sim->add_subcommand(
       "replay", "FGD paper's experiment: pods arrive (shuffled, resampled to 130% of GPUs), none leave");
   AddTraceOptions(replay_cmd, *replay);
-  replay_cmd->add_option("--seeds", replay->seeds, "Seeds: a range (42-51) or a list (1,2,3)")->capture_default_str();
+  AddSeedOptions(replay_cmd, *replay,
+                 fmt::format("Seeds: a range (42-51) or a list (1,2,3); the table gives their mean (default: {})",
+                             kReplayDefaultSeeds));
   replay_cmd->add_option("--csv", replay->csv, "Write the curves: policy,seed,arrived_pct,allocated_pct");
   replay_cmd->add_option("--plot", replay->plot, "Draw allocation vs arrived load as PNG");
   replay_cmd->add_flag("--idle", replay->idle,
@@ -330,17 +392,22 @@ void AddSimCommand(CLI::App& app) {
   replay_cmd->callback([replay] { RunAndExit("replay", [&] { return RunReplay(*replay); }); });
 
   auto timed = std::make_shared<TimedOptions>();
-  CLI::App* timed_cmd =
-      sim->add_subcommand("timed", "Replay the trace's own arrival and departure times; pods that do not fit wait");
+  CLI::App* timed_cmd = sim->add_subcommand(
+      "timed",
+      "Replay the trace's own arrival and departure times; pods that do not fit wait. Waits are taken over all pods "
+      "that started (0 for those that did not wait); p99 is the least wait 99% of them did not exceed (nearest rank)");
   AddTraceOptions(timed_cmd, *timed);
-  timed_cmd->add_option("--seed", timed->seed, "Seed for the policies' tie-breaking")->capture_default_str();
+  AddSeedOptions(timed_cmd, *timed,
+                 fmt::format("Seeds of the policies' tie-breaking: a range (42-51) or a list (1,2,3); one row per "
+                             "policy and seed (default: {})",
+                             kTimedDefaultSeeds));
   timed_cmd->add_option("--sample-hours", timed->sample_hours, "Interval of the allocation samples in --csv")
       ->capture_default_str();
   timed_cmd
       ->add_option("--speedup", timed->speedup,
                    "Divide the arrival times by this (durations unchanged): more load on the same cluster")
       ->capture_default_str();
-  timed_cmd->add_option("--csv", timed->csv, "Write the samples: policy,time_s,allocated_pct,queued");
+  timed_cmd->add_option("--csv", timed->csv, "Write the samples: policy,seed,time_s,allocated_pct,queued");
   timed_cmd->callback([timed] { RunAndExit("timed", [&] { return RunTimed(*timed); }); });
 }
 

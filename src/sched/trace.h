@@ -1,7 +1,10 @@
 // Reading the openb trace CSVs (Alibaba cluster-trace-gpu-v2023, as released with the FGD
 // artifact) into the cluster model. Columns are found by their header names, so their order does
-// not matter. Any bad input throws TraceError whose message names the file, the line and the bad
-// value; nothing is silently dropped or guessed.
+// not matter, and columns not listed here are ignored. What spreadsheets write is read too: a
+// UTF-8 byte-order mark, spaces around names and fields, fields in double quotes (a doubled quote
+// inside stands for one; a quoted comma stays in the field, so "1,000" is not a number). Any bad
+// input throws TraceError whose message names the file, the line, the column and the bad value;
+// nothing is silently dropped or guessed.
 #pragma once
 
 #include <cstdint>
@@ -32,13 +35,19 @@ struct PodRecord {
   int line = 0;  // in the CSV, for messages
 };
 
-// Nodes: sn,cpu_milli,memory_mib,gpu,model.
+// Whether every pod must have a creation and a deletion time (the time-based replay needs them).
+enum class PodTimes { kOptional, kRequired };
+
+// Nodes: sn,cpu_milli,memory_mib,gpu,model. At least one node must have a GPU.
 NodeList ParseNodeCsv(std::istream& in, const std::string& file_name);
-// Pods: name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec[,creation_time,deletion_time,...].
-// `gpu_spec` lists allowed models separated by '|'; each must be a model of `nodes`.
-std::vector<PodRecord> ParsePodCsv(std::istream& in, const std::string& file_name, const NodeList& nodes);
+// Pods: name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec][,creation_time,deletion_time].
+// `gpu_spec` lists allowed models separated by '|', each a model of `nodes`; without the column
+// (or with an empty field) any model will do. The times are seconds; an empty field or a missing
+// column is -1, unless `times` is kRequired.
+std::vector<PodRecord> ParsePodCsv(std::istream& in, const std::string& file_name, const NodeList& nodes,
+                                   PodTimes times = PodTimes::kOptional);
 
 NodeList ReadNodeCsv(const std::string& path);
-std::vector<PodRecord> ReadPodCsv(const std::string& path, const NodeList& nodes);
+std::vector<PodRecord> ReadPodCsv(const std::string& path, const NodeList& nodes, PodTimes times = PodTimes::kOptional);
 
 }  // namespace vxpu::sched
