@@ -196,10 +196,7 @@ __attribute__((optimize("optimize-sibling-calls"))) void* dlsym(void* handle, co
   }
   void* real = RealDlsym(handle, symbol);
   if (real == nullptr) return real;
-  if (std::strncmp(symbol, "nvml", 4) == 0) {
-    void* hook = InterceptNvmlSymbol(symbol);
-    return hook != nullptr ? hook : real;
-  }
+  if (std::strncmp(symbol, "nvml", 4) == 0) return InterceptNvmlSymbol(symbol, real);
   if (symbol[0] != 'c' || symbol[1] != 'u') return real;
   if (std::strcmp(symbol, "cuGetProcAddress_v2") == 0) return reinterpret_cast<void*>(&cuGetProcAddress_v2);
   if (std::strcmp(symbol, "cuGetProcAddress") == 0) return reinterpret_cast<void*>(&vxpu_cuGetProcAddress_v1);

@@ -1,8 +1,11 @@
 // simgpu's NVML (libnvidia-ml.so.1): the monitoring view of the simulated devices, read from
 // the same shared state the simulated driver writes, so it sees every process on the device.
 //
-// Utilization (per device and per process) is the share of device time consumed since the
-// previous query from this process, or since the client started for the first query.
+// Utilization is the share of device time consumed: per device, since the previous query from
+// this process; per process, over the sample taken at the first query (since the process
+// started) or at a later query at least kSamplePeriodNs after the previous sample.
+//
+// The exported entry points are generated from nvml_api.def.
 #include <sys/time.h>
 
 #include <cstdio>
@@ -26,10 +29,22 @@ struct NvmlDevice {
   std::unique_ptr<SharedDevice> shared;
 };
 
+// Device time `busy_ns` used by `at_ns`, and the utilization sampled then.
 struct UsageMark {
   uint64_t at_ns;
   uint64_t busy_ns;
+  unsigned percent;
+  unsigned long long stamp_us;  // wall clock, as NVML stamps samples
 };
+
+// Per-process utilization is sampled as a real driver samples it: queries within one period of
+// the previous sample return that sample rather than a fresh one over a sliver of time.
+constexpr uint64_t kSamplePeriodNs = 100000000;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"  // in NVML's own version macro
+constexpr unsigned kMemoryV2Version = nvmlMemory_v2;
+#pragma GCC diagnostic pop
 
 struct Nvml {
   std::mutex mu;
@@ -75,15 +90,7 @@ unsigned long long WallClockMicros() {
   return static_cast<unsigned long long>(tv.tv_sec) * 1000000ull + static_cast<unsigned long long>(tv.tv_usec);
 }
 
-}  // namespace
-}  // namespace simgpu
-
-using namespace simgpu;
-
-#pragma GCC visibility push(default)
-extern "C" {
-
-nvmlReturn_t nvmlInitWithFlags(unsigned int) {
+nvmlReturn_t InitWithFlags(unsigned int) {
   Nvml& n = TheNvml();
   std::lock_guard<std::mutex> lock(n.mu);
   if (n.init_count > 0) {
@@ -111,10 +118,7 @@ nvmlReturn_t nvmlInitWithFlags(unsigned int) {
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlInit_v2(void) { return nvmlInitWithFlags(0); }
-nvmlReturn_t nvmlInit(void) { return nvmlInitWithFlags(0); }
-
-nvmlReturn_t nvmlShutdown(void) {
+nvmlReturn_t Shutdown() {
   Nvml& n = TheNvml();
   std::lock_guard<std::mutex> lock(n.mu);
   if (n.init_count == 0) return NVML_ERROR_UNINITIALIZED;
@@ -122,7 +126,7 @@ nvmlReturn_t nvmlShutdown(void) {
   return NVML_SUCCESS;
 }
 
-const char* nvmlErrorString(nvmlReturn_t result) {
+const char* ErrorString(nvmlReturn_t result) {
   switch (result) {
     case NVML_SUCCESS: return "Success";
     case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
@@ -135,11 +139,11 @@ const char* nvmlErrorString(nvmlReturn_t result) {
   }
 }
 
-nvmlReturn_t nvmlSystemGetDriverVersion(char* version, unsigned int length) {
+nvmlReturn_t DriverVersion(char* version, unsigned int length) {
   return CopyString("simgpu-" VXPU_VERSION_STRING, version, length);
 }
 
-nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int* count) {
+nvmlReturn_t DeviceCount(unsigned int* count) {
   Nvml& n = TheNvml();
   std::lock_guard<std::mutex> lock(n.mu);
   if (n.init_count == 0) return NVML_ERROR_UNINITIALIZED;
@@ -148,7 +152,7 @@ nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int* count) {
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t* device) {
+nvmlReturn_t HandleByIndex(unsigned int index, nvmlDevice_t* device) {
   Nvml& n = TheNvml();
   std::lock_guard<std::mutex> lock(n.mu);
   if (n.init_count == 0) return NVML_ERROR_UNINITIALIZED;
@@ -157,7 +161,7 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t* dev
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvmlDevice_t* device) {
+nvmlReturn_t HandleByUuid(const char* uuid, nvmlDevice_t* device) {
   Nvml& n = TheNvml();
   std::lock_guard<std::mutex> lock(n.mu);
   if (n.init_count == 0) return NVML_ERROR_UNINITIALIZED;
@@ -171,7 +175,7 @@ nvmlReturn_t nvmlDeviceGetHandleByUUID(const char* uuid, nvmlDevice_t* device) {
   return NVML_ERROR_NOT_FOUND;
 }
 
-nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t handle, unsigned int* index) {
+nvmlReturn_t DeviceIndex(nvmlDevice_t handle, unsigned int* index) {
   std::lock_guard<std::mutex> lock(TheNvml().mu);
   NvmlDevice* d = nullptr;
   if (nvmlReturn_t r = DeviceOf(handle, &d); r != NVML_SUCCESS) return r;
@@ -180,21 +184,21 @@ nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t handle, unsigned int* index) {
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t handle, char* name, unsigned int length) {
+nvmlReturn_t DeviceName(nvmlDevice_t handle, char* name, unsigned int length) {
   std::lock_guard<std::mutex> lock(TheNvml().mu);
   NvmlDevice* d = nullptr;
   if (nvmlReturn_t r = DeviceOf(handle, &d); r != NVML_SUCCESS) return r;
   return CopyString(d->spec.name, name, length);
 }
 
-nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t handle, char* uuid, unsigned int length) {
+nvmlReturn_t DeviceUuid(nvmlDevice_t handle, char* uuid, unsigned int length) {
   std::lock_guard<std::mutex> lock(TheNvml().mu);
   NvmlDevice* d = nullptr;
   if (nvmlReturn_t r = DeviceOf(handle, &d); r != NVML_SUCCESS) return r;
   return CopyString(d->spec.uuid, uuid, length);
 }
 
-nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t handle, nvmlMemory_t* memory) {
+nvmlReturn_t MemoryInfo(nvmlDevice_t handle, nvmlMemory_t* memory) {
   std::lock_guard<std::mutex> lock(TheNvml().mu);
   NvmlDevice* d = nullptr;
   if (nvmlReturn_t r = DeviceOf(handle, &d); r != NVML_SUCCESS) return r;
@@ -205,11 +209,11 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t handle, nvmlMemory_t* memory) 
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t handle, nvmlMemory_v2_t* memory) {
+nvmlReturn_t MemoryInfoV2(nvmlDevice_t handle, nvmlMemory_v2_t* memory) {
   if (memory == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  if (memory->version != nvmlMemory_v2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+  if (memory->version != kMemoryV2Version) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
   nvmlMemory_t v1;
-  if (nvmlReturn_t r = nvmlDeviceGetMemoryInfo(handle, &v1); r != NVML_SUCCESS) return r;
+  if (nvmlReturn_t r = MemoryInfo(handle, &v1); r != NVML_SUCCESS) return r;
   memory->total = v1.total;
   memory->reserved = 0;
   memory->used = v1.used;
@@ -217,8 +221,16 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t handle, nvmlMemory_v2_t* me
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsigned int* count,
-                                                     nvmlProcessInfo_t* infos) {
+// One process list entry in the caller's layout: v1 has no MIG instance ids.
+void Fill(const ClientInfo& c, nvmlProcessInfo_v1_t* info) {
+  *info = nvmlProcessInfo_v1_t{static_cast<unsigned>(c.pid), c.memory_used};
+}
+void Fill(const ClientInfo& c, nvmlProcessInfo_v2_t* info) {
+  *info = nvmlProcessInfo_v2_t{static_cast<unsigned>(c.pid), c.memory_used, 0xFFFFFFFFu, 0xFFFFFFFFu};
+}
+
+template <typename Info>
+nvmlReturn_t ComputeProcesses(nvmlDevice_t handle, unsigned int* count, Info* infos) {
   std::lock_guard<std::mutex> lock(TheNvml().mu);
   NvmlDevice* d = nullptr;
   if (nvmlReturn_t r = DeviceOf(handle, &d); r != NVML_SUCCESS) return r;
@@ -228,21 +240,32 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsign
     *count = static_cast<unsigned>(clients.size());
     return clients.empty() ? NVML_SUCCESS : NVML_ERROR_INSUFFICIENT_SIZE;
   }
-  for (size_t i = 0; i < clients.size(); ++i) {
-    infos[i] =
-        nvmlProcessInfo_t{static_cast<unsigned>(clients[i].pid), clients[i].memory_used, 0xFFFFFFFFu, 0xFFFFFFFFu};
-  }
+  for (size_t i = 0; i < clients.size(); ++i) Fill(clients[i], &infos[i]);
   *count = static_cast<unsigned>(clients.size());
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t handle, unsigned int* count,
-                                                     nvmlProcessInfo_t* infos) {
-  return nvmlDeviceGetComputeRunningProcesses_v3(handle, count, infos);
+template <typename Info>
+nvmlReturn_t NoProcesses(nvmlDevice_t handle, unsigned int* count, Info*) {
+  std::lock_guard<std::mutex> lock(TheNvml().mu);
+  NvmlDevice* d = nullptr;
+  if (nvmlReturn_t r = DeviceOf(handle, &d); r != NVML_SUCCESS) return r;
+  if (count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  *count = 0;
+  return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t handle, nvmlProcessUtilizationSample_t* samples,
-                                             unsigned int* count, unsigned long long) {
+// A client's sample, retaken when the previous one is at least a sample period old.
+UsageMark& SampleOf(Nvml& n, const NvmlDevice& d, const ClientInfo& c, uint64_t now) {
+  auto [it, fresh] = n.marks.emplace(std::make_tuple(d.index, c.pid, c.start_ns), UsageMark{c.start_ns, 0, 0, 0});
+  UsageMark& mark = it->second;
+  if (fresh || now - mark.at_ns >= kSamplePeriodNs)
+    mark = UsageMark{now, c.busy_ns, Percent(c.busy_ns - mark.busy_ns, now - mark.at_ns), WallClockMicros()};
+  return mark;
+}
+
+nvmlReturn_t ProcessUtilization(nvmlDevice_t handle, nvmlProcessUtilizationSample_t* samples, unsigned int* count,
+                                unsigned long long) {
   Nvml& n = TheNvml();
   std::lock_guard<std::mutex> lock(n.mu);
   NvmlDevice* d = nullptr;
@@ -254,20 +277,16 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t handle, nvmlProcessUti
     return NVML_ERROR_INSUFFICIENT_SIZE;
   }
   uint64_t now = MonotonicNs();
-  unsigned long long stamp = WallClockMicros();
   for (size_t i = 0; i < clients.size(); ++i) {
-    const ClientInfo& c = clients[i];
-    auto key = std::make_tuple(d->index, c.pid, c.start_ns);
-    auto [it, fresh] = n.marks.emplace(key, UsageMark{c.start_ns, 0});
-    unsigned util = Percent(c.busy_ns - it->second.busy_ns, now - it->second.at_ns);
-    it->second = UsageMark{now, c.busy_ns};
-    samples[i] = nvmlProcessUtilizationSample_t{static_cast<unsigned>(c.pid), stamp, util, 0, 0, 0};
+    const UsageMark& sample = SampleOf(n, *d, clients[i], now);
+    samples[i] =
+        nvmlProcessUtilizationSample_t{static_cast<unsigned>(clients[i].pid), sample.stamp_us, sample.percent, 0, 0, 0};
   }
   *count = static_cast<unsigned>(clients.size());
   return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t handle, nvmlUtilization_t* utilization) {
+nvmlReturn_t UtilizationRates(nvmlDevice_t handle, nvmlUtilization_t* utilization) {
   Nvml& n = TheNvml();
   std::lock_guard<std::mutex> lock(n.mu);
   NvmlDevice* d = nullptr;
@@ -281,9 +300,20 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t handle, nvmlUtilization_
   uint64_t delta = busy >= mark.busy_ns ? busy - mark.busy_ns : 0;
   utilization->gpu = mark.at_ns == 0 ? 0 : Percent(delta, now - mark.at_ns);
   utilization->memory = 0;
-  mark = UsageMark{now, busy};
+  mark = UsageMark{now, busy, utilization->gpu, 0};
   return NVML_SUCCESS;
 }
+
+}  // namespace
+}  // namespace simgpu
+
+#pragma GCC visibility push(default)
+extern "C" {
+
+#define SIMGPU_NVML(symbol, result, params, implementation, args) \
+  result symbol params { return simgpu::implementation args; }
+#include "simgpu/nvml_api.def"
+#undef SIMGPU_NVML
 
 }  // extern "C"
 #pragma GCC visibility pop

@@ -3,7 +3,9 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "common/nvml_abi.h"
@@ -29,22 +31,37 @@ const std::vector<simtest::SimDevice> kDevices = {
     {.memory = "4GiB", .context_overhead = "0", .sm_count = 8, .name = "NVML Sim One"},
 };
 
-// The NVML entry points this test uses.
+// The NVML entry points this test uses: every name a real libnvidia-ml.so.1 exports for what
+// simgpu implements, the legacy (unversioned) ones included, as a third-party client looks
+// them up.
 // clang-format off
-#define NVML_FUNCTIONS(X)                    \
-  X(nvmlInit_v2)                             \
-  X(nvmlShutdown)                            \
-  X(nvmlDeviceGetCount_v2)                   \
-  X(nvmlDeviceGetHandleByIndex_v2)           \
-  X(nvmlDeviceGetHandleByUUID)               \
-  X(nvmlDeviceGetIndex)                      \
-  X(nvmlDeviceGetName)                       \
-  X(nvmlDeviceGetUUID)                       \
-  X(nvmlDeviceGetMemoryInfo)                 \
-  X(nvmlDeviceGetMemoryInfo_v2)              \
-  X(nvmlDeviceGetComputeRunningProcesses_v3) \
-  X(nvmlDeviceGetProcessUtilization)         \
-  X(nvmlSystemGetDriverVersion)              \
+#define NVML_FUNCTIONS(X)                       \
+  X(nvmlInit)                                   \
+  X(nvmlInit_v2)                                \
+  X(nvmlInitWithFlags)                          \
+  X(nvmlShutdown)                               \
+  X(nvmlDeviceGetCount)                         \
+  X(nvmlDeviceGetCount_v2)                      \
+  X(nvmlDeviceGetHandleByIndex)                 \
+  X(nvmlDeviceGetHandleByIndex_v2)              \
+  X(nvmlDeviceGetHandleByUUID)                  \
+  X(nvmlDeviceGetIndex)                         \
+  X(nvmlDeviceGetName)                          \
+  X(nvmlDeviceGetUUID)                          \
+  X(nvmlDeviceGetMemoryInfo)                    \
+  X(nvmlDeviceGetMemoryInfo_v2)                 \
+  X(nvmlDeviceGetUtilizationRates)              \
+  X(nvmlDeviceGetComputeRunningProcesses)       \
+  X(nvmlDeviceGetComputeRunningProcesses_v2)    \
+  X(nvmlDeviceGetComputeRunningProcesses_v3)    \
+  X(nvmlDeviceGetGraphicsRunningProcesses)      \
+  X(nvmlDeviceGetGraphicsRunningProcesses_v2)   \
+  X(nvmlDeviceGetGraphicsRunningProcesses_v3)   \
+  X(nvmlDeviceGetMPSComputeRunningProcesses)    \
+  X(nvmlDeviceGetMPSComputeRunningProcesses_v2) \
+  X(nvmlDeviceGetMPSComputeRunningProcesses_v3) \
+  X(nvmlDeviceGetProcessUtilization)            \
+  X(nvmlSystemGetDriverVersion)                 \
   X(nvmlErrorString)
 // clang-format on
 
@@ -208,6 +225,69 @@ TEST_F(NvmlWithContextTest, RunningProcessesListThisProcess) {
   EXPECT_CU(cuMemFree(p));
 }
 
+// A process list read into an array of exactly the size announced, followed by a canary that
+// must survive: v1 entries are smaller than v2/v3 ones, and must not be written as those.
+template <typename Info>
+std::vector<Info> ExactList(nvmlReturn_t (*list)(nvmlDevice_t, unsigned*, Info*), unsigned index) {
+  constexpr unsigned char kCanary = 0xA5;
+  unsigned count = 0;
+  EXPECT_EQ(list(Handle(index), &count, nullptr), NVML_ERROR_INSUFFICIENT_SIZE);
+  std::vector<Info> storage(count + 2);
+  std::memset(static_cast<void*>(storage.data()), kCanary, storage.size() * sizeof(Info));
+  unsigned n = count;
+  EXPECT_EQ(list(Handle(index), &n, storage.data()), NVML_SUCCESS);
+  EXPECT_EQ(n, count);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(storage.data());
+  for (size_t i = count * sizeof(Info); i < storage.size() * sizeof(Info); ++i)
+    EXPECT_EQ(bytes[i], kCanary) << "written past the array, at byte " << i;
+  storage.resize(std::min(n, count));
+  return storage;
+}
+
+TEST_F(NvmlWithContextTest, EachProcessListLayoutIsFilledAsItself) {
+  CUdeviceptr p = 0;
+  ASSERT_CU(cuMemAlloc(&p, 32 * kMiB));
+  const unsigned pid = static_cast<unsigned>(getpid());
+  const unsigned long long used = 64 * kMiB + 32 * kMiB;
+  std::vector<nvmlProcessInfo_v1_t> v1 = ExactList(Nvml().nvmlDeviceGetComputeRunningProcesses, kMemoryDevice);
+  ASSERT_EQ(v1.size(), 1u);
+  EXPECT_EQ(v1[0].pid, pid);
+  EXPECT_EQ(v1[0].usedGpuMemory, used);
+  for (auto list : {Nvml().nvmlDeviceGetComputeRunningProcesses_v2, Nvml().nvmlDeviceGetComputeRunningProcesses_v3}) {
+    std::vector<nvmlProcessInfo_t> v2 = ExactList(list, kMemoryDevice);
+    ASSERT_EQ(v2.size(), 1u);
+    EXPECT_EQ(v2[0].pid, pid);
+    EXPECT_EQ(v2[0].usedGpuMemory, used);
+    EXPECT_EQ(v2[0].gpuInstanceId, 0xFFFFFFFFu);  // no MIG
+    EXPECT_EQ(v2[0].computeInstanceId, 0xFFFFFFFFu);
+  }
+  EXPECT_CU(cuMemFree(p));
+}
+
+TEST_F(NvmlWithContextTest, NoProcessIsGraphicsOrMps) {
+  unsigned count = 99;
+  EXPECT_EQ(Nvml().nvmlDeviceGetGraphicsRunningProcesses(Handle(kMemoryDevice), &count, nullptr), NVML_SUCCESS);
+  EXPECT_EQ(count, 0u);
+  count = 99;
+  EXPECT_EQ(Nvml().nvmlDeviceGetGraphicsRunningProcesses_v3(Handle(kMemoryDevice), &count, nullptr), NVML_SUCCESS);
+  EXPECT_EQ(count, 0u);
+  count = 99;
+  EXPECT_EQ(Nvml().nvmlDeviceGetMPSComputeRunningProcesses(Handle(kMemoryDevice), &count, nullptr), NVML_SUCCESS);
+  EXPECT_EQ(count, 0u);
+}
+
+TEST_F(NvmlTest, LegacyDeviceQueriesAgreeWithTheirSuccessors) {
+  ASSERT_EQ(Nvml().nvmlShutdown(), NVML_SUCCESS);
+  ASSERT_EQ(Nvml().nvmlInit(), NVML_SUCCESS);  // SetUp's init, the legacy way (TearDown shuts down)
+  unsigned legacy = 0, current = 0;
+  ASSERT_EQ(Nvml().nvmlDeviceGetCount(&legacy), NVML_SUCCESS);
+  ASSERT_EQ(Nvml().nvmlDeviceGetCount_v2(&current), NVML_SUCCESS);
+  EXPECT_EQ(legacy, current);
+  nvmlDevice_t device = nullptr;
+  ASSERT_EQ(Nvml().nvmlDeviceGetHandleByIndex(1, &device), NVML_SUCCESS);
+  EXPECT_EQ(device, Handle(1));
+}
+
 TEST_F(NvmlTest, ProcessUtilizationOfABusyProcess) {
   auto burn_process =
       simtest::StartOnSimgpu({VXPU_BIN_DIR "/vxpu-burn", "--seconds", "3", "--device", std::to_string(kBurnDevice)});
@@ -219,6 +299,9 @@ TEST_F(NvmlTest, ProcessUtilizationOfABusyProcess) {
   RecordProperty("sm_util", std::to_string(util));
   EXPECT_GE(util, 50);
   EXPECT_LE(util, 100);
+  // A query right after finds the same sample, not a sliver of time since the first.
+  int again = SmUtilization(kBurnDevice, burn.pid());
+  EXPECT_GE(again, 50);
   burn.Kill();
 }
 
