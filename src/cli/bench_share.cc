@@ -19,16 +19,17 @@
 namespace vxpu {
 namespace {
 
-constexpr int kVxpuError = 125;
+constexpr int kBadInput = 2;  // bad --shares
+constexpr int kFailed = 1;    // a tenant failed, no driver
 
 struct TenantResult {
   double device_seconds = 0;
   double wall_seconds = 0;
 };
 
-int Fail(const std::string& message) {
+int Fail(int code, const std::string& message) {
   fmt::print(stderr, "vxpu bench share: {}\n", message);
-  return kVxpuError;
+  return code;
 }
 
 // "30,70" -> {300, 700} permille; nullopt with *error on a bad list or a sum over 100%.
@@ -113,7 +114,7 @@ void Print(const BenchShareOptions& o, const std::vector<uint32_t>& shares, cons
   if (o.json) {
     nlohmann::json out = {{"tenants", tenants},
                           {"max_error_points", std::round(max_error * 100) / 100},
-                          {"aggregate_throughput", std::round(aggregate * 1000) / 1000},
+                          {"aggregate_throughput_percent", std::round(aggregate * 1000) / 10},
                           {"seconds", o.seconds},
                           {"device", o.sim ? "simgpu" : "real"}};
     fmt::print("{}\n", out.dump());
@@ -133,10 +134,10 @@ void Print(const BenchShareOptions& o, const std::vector<uint32_t>& shares, cons
 int RunBenchShare(const BenchShareOptions& o) {
   std::string error;
   auto shares = ParseShares(o.shares, &error);
-  if (!shares) return Fail(error);
-  if (!FileExists(InterposerPath())) return Fail("missing " + InterposerPath() + " (build the whole project)");
+  if (!shares) return Fail(kBadInput, error);
+  if (!FileExists(InterposerPath())) return Fail(kFailed, "missing " + InterposerPath() + " (build the whole project)");
   if (!o.sim && !RealDriverPresent())
-    return Fail("no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
+    return Fail(kFailed, "no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
   std::unique_ptr<ThrowawayDevice> device;
   std::vector<std::string> env;
   if (o.sim) {
@@ -144,10 +145,10 @@ int RunBenchShare(const BenchShareOptions& o) {
     env = {"VXPU_SIMGPU_CONFIG=" + device->config_path(), "LD_LIBRARY_PATH=" + SimgpuDir()};
   }
   auto solo = RunTenants(env, {0}, std::min(o.seconds, 3.0), &error);
-  if (!solo) return Fail(error);
+  if (!solo) return Fail(kFailed, error);
   double solo_rate = solo->at(0).wall_seconds > 0 ? solo->at(0).device_seconds / solo->at(0).wall_seconds : 0;
   auto results = RunTenants(env, *shares, o.seconds, &error);
-  if (!results) return Fail(error);
+  if (!results) return Fail(kFailed, error);
   Print(o, *shares, *results, solo_rate);
   return 0;
 }

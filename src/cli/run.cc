@@ -7,20 +7,24 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
+#include "cli/device_list.h"
 #include "cli/paths.h"
 #include "common/units.h"
+#include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
 
 namespace vxpu {
 namespace {
 
-constexpr int kVxpuError = 125;
-constexpr int kCannotRun = 127;
+constexpr int kCannotExecute = 126;
+constexpr int kNotFound = 127;
+constexpr uint32_t kWholeDevice = 1000;  // permille
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "vxpu run: %s\n", message.c_str());
-  return kVxpuError;
+  return kRunError;
 }
 
 std::string Prepended(const char* variable, const std::string& entry) {
@@ -37,50 +41,159 @@ void SetOrClear(const char* variable, const std::string& value) {
   }
 }
 
-// Checks the compute options; on success *limit is the ceiling to pass on ("" for none).
-bool ValidCompute(const RunOptions& o, std::string* limit, std::string* error) {
+std::string Percent(uint32_t permille) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%.1f%%", permille / 10.0);
+  return text;
+}
+
+// `flag`'s share in permille; nullopt with *error naming the flag and the value.
+std::optional<uint32_t> Share(const char* flag, const std::string& text, std::string* error) {
+  auto permille = ParseSharePermille(text, error);
+  if (!permille)
+    *error = std::string(flag) + ": bad value \"" + text + "\" (want a percentage of one device, 0.1 to 100)";
+  return permille;
+}
+
+// The options that only mean something with --compute, as given without it ("" if none).
+std::string ComputeOnlyOptionsGiven(const RunOptions& o) {
+  std::string given;
+  auto add = [&given](bool present, const char* flag) {
+    if (present) given += (given.empty() ? "" : ", ") + std::string(flag);
+  };
+  add(!o.compute_limit.empty(), "--compute-limit");
+  add(o.strict, "--strict");
+  add(o.priority != "normal", "--priority");
+  add(o.compute_step != "10", "--compute-step");
+  return given;
+}
+
+// Checks the compute options; on success *terms holds the slice's terms (request 0: no compute
+// slice) and *limit the ceiling to pass on ("" for none).
+bool ValidCompute(const RunOptions& o, ComputeTerms* terms, std::string* limit, std::string* error) {
   *limit = o.strict ? o.compute : o.compute_limit;
   if (o.priority != "normal" && o.priority != "high") {
-    *error = "--priority: bad priority \"" + o.priority + "\" (want normal or high)";
+    *error = "--priority: bad value \"" + o.priority + "\" (want normal or high)";
     return false;
   }
   if (o.compute.empty()) {
-    if (!o.compute_limit.empty() || o.strict || o.priority != "normal")
-      *error = "--compute-limit, --strict and --priority need --compute";
+    std::string given = ComputeOnlyOptionsGiven(o);
+    if (!given.empty()) *error = given + (given.find(',') == std::string::npos ? " needs" : " need") + " --compute";
     return error->empty();
   }
   if (o.strict && !o.compute_limit.empty()) {
     *error = "--strict and --compute-limit contradict each other (--strict means limit = --compute)";
     return false;
   }
-  auto request = ParseSharePermille(o.compute, error);
-  auto step = ParseSharePermille(o.compute_step, error);
+  auto request = Share("--compute", o.compute, error);
+  auto step = request ? Share("--compute-step", o.compute_step, error) : std::nullopt;
   if (!request || !step) return false;
   if (*request % *step != 0) {
     *error = "--compute " + o.compute + " is not a multiple of the " + o.compute_step +
              "% step (--compute-step sets a finer one)";
     return false;
   }
+  terms->request = *request;
+  terms->high_priority = o.priority == "high";
   if (limit->empty()) return true;
-  auto ceiling = ParseSharePermille(*limit, error);
+  auto ceiling = Share("--compute-limit", *limit, error);
   if (!ceiling) return false;
   if (*ceiling < *request) *error = "--compute-limit " + *limit + " is below --compute " + o.compute;
+  terms->limit = *ceiling;
   return error->empty();
+}
+
+std::string Named(const GpuDevice& d) { return "device " + std::to_string(d.index) + " (" + d.uuid + ")"; }
+
+// The memory quota must fit each device the command may use, and agree with the slice's
+// running processes there.
+bool QuotaFits(const std::string& quota, const std::string& slice, const std::vector<GpuDevice>& devices,
+               std::string* error) {
+  std::vector<SliceSummary> running = SliceLedger::ListSlices();
+  for (const GpuDevice& d : devices) {
+    auto bytes = ParseMemoryQuota(quota, d.memory_total, error);
+    if (!bytes) {
+      *error = "--memory: " + *error + " (" + Named(d) + (devices.size() > 1 ? "; --device picks devices)" : ")");
+      return false;
+    }
+    for (const SliceSummary& s : running) {
+      if (s.slice == slice && s.device == d.uuid && s.limit != *bytes) {
+        *error = "slice " + slice + " already runs on " + Named(d) + " with " + FormatBytes(s.limit) +
+                 " of memory, not " + FormatBytes(*bytes) + " (--name picks another slice)";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// The compute guarantee must fit beside the running slices' on each device the command may
+// use (the arbiter refuses it at the first launch otherwise, where the workload cannot say why).
+bool ComputeFits(const ComputeTerms& terms, const std::vector<GpuDevice>& devices, std::string* error) {
+  std::vector<ComputeSliceUsage> running = ComputeArbiter::ListSlices();
+  for (const GpuDevice& d : devices) {
+    uint32_t reserved = 0;
+    for (const ComputeSliceUsage& s : running) {
+      if (s.device != d.uuid) continue;
+      if (s.slice != terms.slice) {
+        reserved += s.terms.request;
+      } else if (s.terms.request != terms.request || s.terms.limit != terms.limit ||
+                 s.terms.high_priority != terms.high_priority) {
+        *error = "slice " + terms.slice + " already runs on " + Named(d) + " with compute " + Percent(s.terms.request) +
+                 ", limit " + Percent(s.terms.limit) + ", " + (s.terms.high_priority ? "high" : "normal") +
+                 " priority (--name picks another slice)";
+        return false;
+      }
+    }
+    if (reserved + terms.request > kWholeDevice) {
+      *error = "--compute " + Percent(terms.request) + ": " + Named(d) + " has " + Percent(reserved) +
+               " of its compute guaranteed to running slices; " + Percent(kWholeDevice - reserved) + " is left";
+      return false;
+    }
+  }
+  return true;
+}
+
+// The devices the command will see: those --device names, or all of them.
+std::optional<std::vector<GpuDevice>> DevicesToUse(const RunOptions& o, std::string* error) {
+  std::string why;
+  auto all = ListDevices(o.sim, &why);
+  if (!all) {
+    *error = "cannot list the devices to check the slice against: " + why;
+    return std::nullopt;
+  }
+  if (o.device.empty()) return all;
+  auto chosen = SelectDevices(*all, o.device, &why);
+  if (!chosen) *error = "--device: " + why;
+  return chosen;
+}
+
+// Puts the slice into the environment the command inherits.
+void ExportSlice(const RunOptions& o, const std::string& slice, const std::string& compute_limit) {
+  if (!o.device.empty()) setenv("CUDA_VISIBLE_DEVICES", o.device.c_str(), 1);
+  setenv("LD_PRELOAD", Prepended("LD_PRELOAD", InterposerPath()).c_str(), 1);
+  SetOrClear("VXPU_MEMORY", o.memory);
+  SetOrClear("VXPU_COMPUTE", o.compute);
+  SetOrClear("VXPU_COMPUTE_LIMIT", compute_limit);
+  SetOrClear("VXPU_PRIORITY", o.compute.empty() ? "" : o.priority);
+  setenv("VXPU_SLICE", slice.c_str(), 1);
 }
 
 }  // namespace
 
 int RunUnderSlice(const RunOptions& options) {
   std::string error;
-  if (options.command.empty()) return Fail("no command given (vxpu run --memory Q -- CMD ARGS...)");
+  if (options.command.empty()) return Fail("no command given (vxpu run [OPTIONS] -- COMMAND [ARGS...])");
+  ComputeTerms terms;
+  std::string compute_limit;
+  if (!ValidCompute(options, &terms, &compute_limit, &error)) return Fail(error);
   if (options.memory.empty() && options.compute.empty()) return Fail("give --memory, --compute or both");
   if (!options.memory.empty() && !ParseMemoryQuota(options.memory, UINT64_MAX, &error))
     return Fail("--memory: " + error);
-  std::string compute_limit;
-  if (!ValidCompute(options, &compute_limit, &error)) return Fail(error);
-  std::string slice = options.name.empty() ? "run-" + std::to_string(getpid()) : options.name;
+  std::string slice = options.name_given ? options.name : "run-" + std::to_string(getpid());
   if (!SliceLedger::ValidSliceName(slice))
     return Fail("--name: bad slice name \"" + slice + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
+  terms.slice = slice;
   const std::string interposer = InterposerPath();
   if (!FileExists(interposer)) return Fail("missing " + interposer + " (build the whole project)");
   if (options.sim) {
@@ -90,20 +203,19 @@ int RunUnderSlice(const RunOptions& options) {
   } else if (!RealDriverPresent()) {
     return Fail("no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
   }
-  if (!options.device.empty()) setenv("CUDA_VISIBLE_DEVICES", options.device.c_str(), 1);
-  setenv("LD_PRELOAD", Prepended("LD_PRELOAD", interposer).c_str(), 1);
-  SetOrClear("VXPU_MEMORY", options.memory);
-  SetOrClear("VXPU_COMPUTE", options.compute);
-  SetOrClear("VXPU_COMPUTE_LIMIT", compute_limit);
-  SetOrClear("VXPU_PRIORITY", options.compute.empty() ? "" : options.priority);
-  setenv("VXPU_SLICE", slice.c_str(), 1);
+  auto devices = DevicesToUse(options, &error);
+  if (!devices) return Fail(error);
+  if (!options.memory.empty() && !QuotaFits(options.memory, slice, *devices, &error)) return Fail(error);
+  if (terms.request > 0 && !ComputeFits(terms, *devices, &error)) return Fail(error);
+  ExportSlice(options, slice, compute_limit);
 
   std::vector<char*> argv;
   for (const std::string& arg : options.command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
-  std::fprintf(stderr, "vxpu run: cannot run %s: %s\n", argv[0], std::strerror(errno));
-  return kCannotRun;
+  int why = errno;
+  std::fprintf(stderr, "vxpu run: cannot run %s: %s\n", argv[0], std::strerror(why));
+  return why == ENOENT ? kNotFound : kCannotExecute;
 }
 
 }  // namespace vxpu

@@ -15,12 +15,20 @@ struct RunOptions {
   bool strict = false;        // ceiling = guaranteed share
   std::string priority = "normal";
   std::string compute_step = "10";  // --compute must be a multiple of this (percent)
-  std::string name;                 // slice name; empty: "run-<pid>"
-  bool sim = false;                 // run on simgpu instead of the real driver
+  std::string name;                 // slice name, if name_given; else "run-<pid>"
+  bool name_given = false;
+  bool sim = false;  // run on simgpu instead of the real driver
   std::vector<std::string> command;
 };
 
-// Returns only on failure (exit code 125 for vxpu's own errors, 127 if the command cannot run).
+// vxpu run's exit code for its own errors (bad options included): the command's own codes
+// are vxpu run's, so vxpu keeps out of their way, as env(1) and docker run do.
+constexpr int kRunError = 125;
+
+// Checks the slice against the devices the command will use (they exist, the memory quota fits
+// each, the compute guarantee fits beside the running slices'), then replaces this process
+// with the command. Returns only on failure: kRunError for vxpu's own errors, 126 if the
+// command cannot be executed, 127 if it is not found.
 int RunUnderSlice(const RunOptions& options);
 
 }  // namespace vxpu

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -46,18 +47,29 @@ std::vector<std::string> RenderFrame(const std::vector<SliceShare>& shares, doub
   std::vector<std::string> lines;
   lines.push_back(fmt::format("vxpu top  {} compute slice{}  share of device time over the last {:.1f} s",
                               shares.size(), shares.size() == 1 ? "" : "s", interval));
-  lines.push_back(fmt::format("  {:<13} {:<20} {:>9} {:>6} {:<6}  {:<14} {:>6}", "DEVICE", "SLICE", "GUARANTEE",
+  lines.push_back(fmt::format("  {:<40} {:<20} {:>9} {:>6} {:<6}  {:<14} {:>6}", "DEVICE", "SLICE", "GUARANTEE",
                               "LIMIT", "PRIO", "PIDS", "SHARE"));
   for (const SliceShare& s : shares) {
     const ComputeSliceUsage& u = s.usage;
     std::string share = s.percent ? fmt::format("{:5.1f}%", *s.percent) : "     -";
-    lines.push_back(fmt::format("  {:<13} {:<20} {:>8.1f}% {:>5.0f}% {:<6}  {:<14} {:>6}  {}", u.device.substr(0, 12),
-                                u.slice, Percent(u.terms.request), Percent(u.terms.limit),
+    lines.push_back(fmt::format("  {:<40} {:<20} {:>8.1f}% {:>5.0f}% {:<6}  {:<14} {:>6}  {}", u.device, u.slice,
+                                Percent(u.terms.request), Percent(u.terms.limit),
                                 u.terms.high_priority ? "high" : "normal", PidList(u.pids), share,
                                 TextBar(s.percent.value_or(0), 25)));
   }
   if (shares.empty()) lines.push_back("  (no compute slices running: start one with `vxpu run --compute N -- ...`)");
   return lines;
+}
+
+// A lease is charged when it ends, so an interval can be charged up to a lease more than it
+// lasted: a device's shares are scaled down to add up to at most 100%.
+void CapEachDeviceAtWhole(std::vector<SliceShare>* shares) {
+  std::map<std::string, double> sum;
+  for (const SliceShare& s : *shares) sum[s.usage.device] += s.percent.value_or(0);
+  for (SliceShare& s : *shares) {
+    double total = sum[s.usage.device];
+    if (s.percent && total > 100.0) *s.percent *= 100.0 / total;
+  }
 }
 
 }  // namespace
@@ -73,6 +85,7 @@ std::vector<SliceShare> SharesBetween(const std::vector<ComputeSliceUsage>& befo
     }
     shares.push_back(std::move(share));
   }
+  CapEachDeviceAtWhole(&shares);
   return shares;
 }
 
@@ -86,12 +99,13 @@ int RunTop(const TopOptions& options) {
     std::this_thread::sleep_for(std::chrono::duration<double>(options.interval));
     std::vector<ComputeSliceUsage> after = ComputeArbiter::ListSlices();
     Clock::time_point now = Clock::now();
-    std::vector<SliceShare> shares = SharesBetween(before, after, std::chrono::duration<double>(now - looked).count());
+    double measured = std::chrono::duration<double>(now - looked).count();
+    std::vector<SliceShare> shares = SharesBetween(before, after, measured);
     if (options.json) {
-      std::printf("%s\n", ToJson(shares, options.interval).dump().c_str());
+      std::printf("%s\n", ToJson(shares, measured).dump().c_str());
       return 0;
     }
-    std::vector<std::string> lines = RenderFrame(shares, options.interval);
+    std::vector<std::string> lines = RenderFrame(shares, measured);
     if (tty && drawn > 0) std::printf("\x1b[%zuA", drawn);
     for (const std::string& line : lines) std::printf(tty ? "\x1b[2K%s\n" : "%s\n", line.c_str());
     if (tty) {

@@ -22,7 +22,9 @@ struct SliceShare {
 };
 
 // The shares between two listings taken `seconds` apart. A slice missing from `before`, or
-// whose account restarted (its processes all left and it came back), has no share yet.
+// whose account restarted (its processes all left and it came back), has no share yet. A
+// device's shares add up to at most 100% (leases are charged when they end, so an interval may
+// be charged up to a lease more than it lasted: the shares are then scaled down together).
 std::vector<SliceShare> SharesBetween(const std::vector<ComputeSliceUsage>& before,
                                       const std::vector<ComputeSliceUsage>& after, double seconds);
 

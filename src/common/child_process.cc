@@ -103,7 +103,7 @@ void ChildProcess::Reset() {
   stdout_fd_ = -1;
   pid_ = -1;
   exited_ = false;
-  exit_code_ = 0;
+  exit_code_ = kNotStarted;
   output_.clear();
 }
 
@@ -112,10 +112,16 @@ int ChildProcess::Wait() {
   while (stdout_fd_ >= 0) Poll();
   if (!exited_ && pid_ > 0) {
     int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    pid_t waited = 0;
+    while ((waited = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
     }
     exited_ = true;
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (waited == pid_) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    } else {
+      exit_code_ = kWaitFailed;
+      output_ += std::string("\n[ChildProcess: waitpid(") + std::to_string(pid_) + "): " + std::strerror(errno) + "]\n";
+    }
   }
   return exit_code_;
 }

@@ -10,6 +10,9 @@ namespace vxpu {
 
 class ChildProcess {
  public:
+  static constexpr int kNotStarted = -1;
+  static constexpr int kWaitFailed = -2;
+
   // Starts argv[0] (a path) with `env` ("NAME=value" entries) added to or replacing the
   // current environment. Standard error is collected too if `with_stderr`, else inherited.
   // Returns false with *error set if it cannot be started, or if the last child started here is
@@ -19,6 +22,8 @@ class ChildProcess {
   // Reads whatever output is available without blocking.
   void Poll();
   // Waits for exit, collecting the rest of the output; returns the exit code (128+signal).
+  // Never 0 unless a child really ran and exited with 0: kNotStarted if none was started (or
+  // its start failed), kWaitFailed if waitpid failed (the reason is appended to output()).
   int Wait();
   // Sends SIGKILL (Wait then reports 128 + SIGKILL).
   void Kill();
@@ -33,7 +38,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   bool exited_ = false;
-  int exit_code_ = 0;
+  int exit_code_ = kNotStarted;
   std::string output_;
 };
 

@@ -86,6 +86,25 @@ SegmentHeader* OpenSharedSegment(const std::string& name, size_t size, uint64_t 
 
 void CloseSharedSegment(SegmentHeader* segment, size_t size) { munmap(segment, size); }
 
+SegmentHeader* OpenLockedSegment(const std::string& name, size_t size, uint64_t magic,
+                                 void (*init)(SegmentHeader*, const void*), const void* arg, std::string* error) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    SegmentHeader* segment = OpenSharedSegment(name, size, magic, init, arg, error);
+    if (segment == nullptr) return nullptr;
+    LockSegment(segment);
+    if (segment->retired.load(std::memory_order_relaxed) == 0) return segment;
+    UnlockSegment(segment);
+    CloseSharedSegment(segment, size);
+  }
+  *error = "shared segment " + name + " keeps being retired";
+  return nullptr;
+}
+
+void RetireSegment(SegmentHeader* segment, const std::string& name) {
+  segment->retired.store(1, std::memory_order_relaxed);
+  shm_unlink((name.rfind('/', 0) == 0 ? name : "/" + name).c_str());
+}
+
 SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t magic) {
   int fd = shm_open((name.rfind('/', 0) == 0 ? name : "/" + name).c_str(), O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) return nullptr;

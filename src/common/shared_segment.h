@@ -14,10 +14,13 @@
 namespace vxpu {
 
 // Every segment starts with this header; `magic` (which should encode the layout version) is
-// published last, when the segment is initialised.
+// published last, when the segment is initialised. `retired` is set, under the mutex, by the
+// last user as it removes the segment's name (RetireSegment); whoever finds it set afterwards
+// starts over with a fresh segment.
 struct SegmentHeader {
   std::atomic<uint64_t> magic;
   pthread_mutex_t mutex;
+  std::atomic<uint32_t> retired;
 };
 
 // Maps segment `name` of `size` bytes. A new segment is zeroed, its mutex made robust, then
@@ -29,8 +32,20 @@ SegmentHeader* OpenSharedSegment(const std::string& name, size_t size, uint64_t 
                                  std::string* error);
 void CloseSharedSegment(SegmentHeader* segment, size_t size);
 
+// Opens segment `name` as OpenSharedSegment does and returns it with its mutex locked and not
+// retired: one retired meanwhile by its last user is left for the fresh one that replaces it.
+// The caller joins it and unlocks it.
+SegmentHeader* OpenLockedSegment(const std::string& name, size_t size, uint64_t magic,
+                                 void (*init)(SegmentHeader* segment, const void* arg), const void* arg,
+                                 std::string* error);
+
+// With the segment's mutex held and no live user left in it: marks it retired and removes
+// `name`, so that nothing is left behind and the next user starts a fresh segment.
+void RetireSegment(SegmentHeader* segment, const std::string& name);
+
 // Maps the existing, initialised segment `name` (with or without the leading '/') of `size`
-// bytes and `magic`, creating nothing; nullptr if there is none such. For readers like `vxpu ps`.
+// bytes and `magic`, creating nothing; nullptr if there is none such. For readers like `vxpu ps`
+// (a reader that locks it should skip it if it is retired).
 SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t magic);
 
 // Names (without '/') of this machine's segments that start with `prefix`.

@@ -38,6 +38,19 @@ std::optional<double> SuffixFactor(std::string_view suffix) {
   return std::nullopt;
 }
 
+// Why a size that ParseBytes accepted is not a clear quota: "" if it is (an IEC unit or "B").
+std::string AmbiguousUnit(std::string_view text) {
+  size_t end = text.find_last_of("0123456789.");
+  std::string number(text.substr(0, end + 1));
+  std::string unit;
+  for (char c : text.substr(end + 1)) {
+    if (c != ' ') unit.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  if (unit.empty()) return "give a unit (" + number + "MiB? " + number + "B?) or a percentage";
+  if (unit == "B" || unit.size() == 3) return "";  // B, KiB, MiB, GiB, TiB
+  return unit + " is ambiguous (10^n or 2^n bytes?): write " + number + unit.substr(0, 1) + "iB";
+}
+
 }  // namespace
 
 std::optional<uint64_t> ParseBytes(std::string_view text) {
@@ -78,6 +91,10 @@ std::optional<uint64_t> ParseMemoryQuota(std::string_view text, uint64_t device_
     bytes = ParseBytes(text);
     if (!bytes || *bytes == 0) {
       *error = "bad memory quota " + quoted + " (want a size like 20GiB or a percentage like 25%)";
+      return std::nullopt;
+    }
+    if (std::string why = AmbiguousUnit(text); !why.empty()) {
+      *error = "bad memory quota " + quoted + ": " + why;
       return std::nullopt;
     }
   }

@@ -15,9 +15,11 @@ namespace vxpu {
 // optional "B". Returns std::nullopt for empty, negative, malformed or overflowing input.
 std::optional<uint64_t> ParseBytes(std::string_view text);
 
-// A memory quota as users write it: a size ("20GiB", see ParseBytes) or a percentage of the
-// device ("25%", "12.5%"). Returns the bytes, or std::nullopt with *error naming the bad value
-// for malformed input, zero, more than 100%, or more than the device has.
+// A memory quota as users write it: a size in IEC units ("20GiB", "512MiB", "1.5TiB", "4096B")
+// or a percentage of the device ("25%", "12.5%"). Returns the bytes, or std::nullopt with *error
+// naming the bad value for malformed input, zero, more than 100%, or more than the device has.
+// A bare number and SI or one-letter suffixes ("4096", "4GB", "4G") are refused as ambiguous
+// (MiB or bytes? 10^9 or 2^30?): the message says what to write instead.
 std::optional<uint64_t> ParseMemoryQuota(std::string_view text, uint64_t device_bytes, std::string* error);
 
 // A share of one device's compute, in permille: "30", "30%" or "12.5" (percent, to 0.1),

@@ -16,7 +16,7 @@
 namespace vxpu {
 
 namespace {
-constexpr uint64_t kArbiterLayout = 2;
+constexpr uint64_t kArbiterLayout = 3;
 constexpr uint64_t kArbiterMagic = 0x5658505541520000ull | kArbiterLayout;  // "VXPUAR" + layout
 constexpr int kSliceNameMax = 64;
 constexpr uint64_t kBurstNs = 100000000ull;  // a ceiling's budget holds at most 100 ms of wall time
@@ -146,6 +146,14 @@ void SweepDead(ArbiterState* s, uint64_t lease_ns) {
   FreeAbandonedEntries(s->tenants, [s, lease_ns](int i) { FreeTenant(s, i, lease_ns); });
 }
 
+// With the lock held: removes the arbiter if it has no tenant left.
+void RetireIfUnused(ArbiterState* s, const std::string& name) {
+  for (const TenantRecord& t : s->tenants) {
+    if (t.process.in_use) return;
+  }
+  RetireSegment(&s->header, name);
+}
+
 std::string Describe(const ComputeTerms& t) {
   char text[96];
   std::snprintf(text, sizeof(text), "compute %.1f%%, limit %.1f%%, %s priority", t.request / 10.0, t.limit / 10.0,
@@ -216,28 +224,27 @@ std::unique_ptr<ComputeArbiter> ComputeArbiter::Open(const std::string& device_u
     *error = "bad compute terms (" + Describe(terms) + ")";
     return nullptr;
   }
-  SegmentHeader* header =
-      OpenSharedSegment(SegmentName(device_uuid), sizeof(ArbiterState), kArbiterMagic, InitState, nullptr, error);
+  const std::string name = SegmentName(device_uuid);
+  SegmentHeader* header = OpenLockedSegment(name, sizeof(ArbiterState), kArbiterMagic, InitState, nullptr, error);
   if (header == nullptr) return nullptr;
   auto* s = reinterpret_cast<ArbiterState*>(header);
   int tenant = -1;
-  {
-    SegmentLock lock(&s->header);
-    SweepDead(s, lease_ns);
-    int slice = JoinSlice(s, terms, device_uuid, error);
-    if (slice >= 0) {
-      tenant = ClaimEntry(s->tenants, TenantRecord{{}, slice, 0});
-      if (tenant < 0) {
-        *error = "device " + device_uuid + " has " + std::to_string(kMax) + " compute tenants already";
-        FreeSliceIfEmpty(s, slice);  // it may have just been created for this process
-      }
+  SweepDead(s, lease_ns);
+  int slice = JoinSlice(s, terms, device_uuid, error);
+  if (slice >= 0) {
+    tenant = ClaimEntry(s->tenants, TenantRecord{{}, slice, 0});
+    if (tenant < 0) {
+      *error = "device " + device_uuid + " has " + std::to_string(kMax) + " compute tenants already";
+      FreeSliceIfEmpty(s, slice);  // it may have just been created for this process
     }
   }
+  if (tenant < 0) RetireIfUnused(s, name);
+  UnlockSegment(header);
   if (tenant < 0) {
     CloseSharedSegment(header, sizeof(ArbiterState));
     return nullptr;
   }
-  return std::unique_ptr<ComputeArbiter>(new ComputeArbiter(s, tenant, lease_ns));
+  return std::unique_ptr<ComputeArbiter>(new ComputeArbiter(s, tenant, lease_ns, name));
 }
 
 std::vector<ComputeSliceUsage> ComputeArbiter::ListSlices() {
@@ -249,7 +256,8 @@ std::vector<ComputeSliceUsage> ComputeArbiter::ListSlices() {
     {
       SegmentLock lock(&s->header);
       SweepDead(s, 0);
-      for (int i = 0; i < kMax; ++i) {
+      RetireIfUnused(s, file);  // left by tenants that were killed
+      for (int i = 0; i < kMax && s->header.retired.load(std::memory_order_relaxed) == 0; ++i) {
         if (!s->slices[i].in_use) continue;
         ComputeSliceUsage usage{
             s->slices[i].name, file.substr(SegmentPrefix().size()), TermsOf(s->slices[i]), s->slices[i].used_ns, {}};
@@ -264,19 +272,43 @@ std::vector<ComputeSliceUsage> ComputeArbiter::ListSlices() {
   return slices;
 }
 
+int32_t ComputeArbiter::HolderPid(const std::string& device_uuid) {
+  SegmentHeader* header = MapExistingSegment(SegmentName(device_uuid), sizeof(ArbiterState), kArbiterMagic);
+  if (header == nullptr) return 0;
+  auto* s = reinterpret_cast<ArbiterState*>(header);
+  int32_t pid = 0;
+  {
+    SegmentLock lock(&s->header);
+    if (s->holder >= 0) pid = s->tenants[s->holder].process.pid;
+  }
+  CloseSharedSegment(header, sizeof(ArbiterState));
+  return pid;
+}
+
 void ComputeArbiter::Unlink(const std::string& device_uuid) { shm_unlink(SegmentName(device_uuid).c_str()); }
 
 ComputeArbiter::~ComputeArbiter() {
-  {
-    SegmentLock lock(&state_->header);
-    FreeTenant(state_, tenant_, lease_ns_);
-  }
+  Leave();
   CloseSharedSegment(&state_->header, sizeof(ArbiterState));
+}
+
+void ComputeArbiter::Leave() {
+  SegmentLock lock(&state_->header);
+  if (left_) return;
+  left_ = true;
+  if (getpid() != owner_) return;  // a forked child: the entry is its parent's
+  FreeTenant(state_, tenant_, lease_ns_);
+  RetireIfUnused(state_, segment_name_);
+  FutexWakeAll(&state_->wake_word);  // this process's own waiters return
 }
 
 void ComputeArbiter::Acquire() {
   ArbiterState* s = state_;
   LockSegment(&s->header);
+  if (left_) {
+    UnlockSegment(&s->header);
+    return;
+  }
   TenantRecord& me = s->tenants[tenant_];
   SliceRecord& mine = s->slices[me.slice];
   // A slice that idled for a while rejoins level with the active ones (no credit banked while
@@ -298,7 +330,7 @@ void ComputeArbiter::Acquire() {
     }
   }
   uint64_t last_check = MonotonicNs();
-  while (s->holder != tenant_) {
+  while (s->holder != tenant_ && !left_) {
     uint64_t now = MonotonicNs();
     if (s->holder >= 0 && now - last_check >= kLivenessCheckMs * 1000000ull) {
       last_check = now;
@@ -317,7 +349,7 @@ void ComputeArbiter::Acquire() {
 
 bool ComputeArbiter::Finish(uint64_t used_ns, bool more) {
   SegmentLock lock(&state_->header);
-  if (state_->holder != tenant_) return false;
+  if (left_ || state_->holder != tenant_) return false;
   SliceRecord& slice = state_->slices[state_->tenants[tenant_].slice];
   ChargeDeviceTime(&slice.account, used_ns);
   slice.used_ns += used_ns;
@@ -331,7 +363,7 @@ bool ComputeArbiter::Finish(uint64_t used_ns, bool more) {
 
 bool ComputeArbiter::Renew(uint64_t used_ns) {
   SegmentLock lock(&state_->header);
-  if (state_->holder != tenant_ || state_->yield_requested.load(std::memory_order_relaxed)) return false;
+  if (left_ || state_->holder != tenant_ || state_->yield_requested.load(std::memory_order_relaxed)) return false;
   int slice = state_->tenants[tenant_].slice;
   ShareAccount& account = state_->slices[slice].account;
   double before_vtime = account.vtime;
@@ -352,6 +384,7 @@ bool ComputeArbiter::YieldRequested() const { return state_->yield_requested.loa
 
 bool ComputeArbiter::OthersWaiting() {
   SegmentLock lock(&state_->header);
+  if (left_) return false;
   for (int i = 0; i < kMax; ++i) {
     if (i != tenant_ && state_->tenants[i].process.in_use && state_->tenants[i].wants) return true;
   }

@@ -6,13 +6,17 @@
 // A lease lets its holder submit work for `lease_ns`. When it ends, the holder drains what it
 // submitted and reports the device time it used (from taking it up to drained), which is charged to its
 // slice, so long kernels that overrun a lease are paid back in later turns. A holder that
-// dies is noticed by the waiters within kLivenessCheckMs and the device passes on.
+// dies is noticed by the waiters within kLivenessCheckMs and the device passes on. The segment
+// goes with the device's last tenant (or, if that one was killed, with the next ListSlices).
 #pragma once
+
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vxpu {
@@ -43,15 +47,23 @@ class ComputeArbiter {
   // (nullptr, *error set) when that slice already runs with other terms, or it is full.
   static std::unique_ptr<ComputeArbiter> Open(const std::string& device_uuid, const ComputeTerms& terms,
                                               uint64_t lease_ns, std::string* error);
-  // Every compute slice of this user on this machine with live processes (for `vxpu top`).
+  // Every compute slice of this user on this machine with live processes (for `vxpu top`);
+  // removes the arbiters whose tenants are all gone.
   static std::vector<ComputeSliceUsage> ListSlices();
+  // The pid holding the lease of device `device_uuid`, 0 if none. A pure read: nothing is swept,
+  // so a dead holder shows until a waiter notices its death (tests watch that hand-over).
+  static int32_t HolderPid(const std::string& device_uuid);
   static void Unlink(const std::string& device_uuid);  // tests
 
   ~ComputeArbiter();
   ComputeArbiter(const ComputeArbiter&) = delete;
   ComputeArbiter& operator=(const ComputeArbiter&) = delete;
 
-  // Blocks until this process holds the device.
+  // Takes this process out of the device's tenants (as the destructor does) while the object
+  // stays usable: for exit, when launches may still run. Afterwards nothing waits or is charged.
+  void Leave();
+
+  // Blocks until this process holds the device (returns at once once it has left).
   void Acquire();
   // Ends this process's lease, `used_ns` of device time after it took it up, its work drained.
   // `more` tells whether it is still busy and wants the device again. Returns true if the
@@ -71,12 +83,15 @@ class ComputeArbiter {
   uint64_t lease_ns() const { return lease_ns_; }
 
  private:
-  ComputeArbiter(ArbiterState* state, int tenant, uint64_t lease_ns)
-      : state_(state), tenant_(tenant), lease_ns_(lease_ns) {}
+  ComputeArbiter(ArbiterState* state, int tenant, uint64_t lease_ns, std::string segment_name)
+      : state_(state), tenant_(tenant), lease_ns_(lease_ns), segment_name_(std::move(segment_name)) {}
 
   ArbiterState* state_;
   int tenant_;
   uint64_t lease_ns_;
+  std::string segment_name_;
+  bool left_ = false;         // guarded by the segment's mutex
+  int32_t owner_ = getpid();  // the process whose tenant this is
 };
 
 }  // namespace vxpu

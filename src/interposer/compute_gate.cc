@@ -291,12 +291,13 @@ void LoadComputeConfig() {
 void LeaveComputeArbiters() {
   for (auto& slot : g_gates) {
     Gate* g = slot.load(std::memory_order_acquire);
-    if (g == nullptr || !g->holding.load(std::memory_order_acquire)) continue;
+    if (g == nullptr || g->arbiter == nullptr) continue;
     std::unique_lock<std::mutex> lock(g->mu, std::try_to_lock);  // never wait at exit
     if (lock.owns_lock() && g->holding.load(std::memory_order_acquire)) {
       g->holding.store(false, std::memory_order_release);
       g->arbiter->Finish(MonotonicNs() - g->lease_start_ns, false);
     }
+    g->arbiter->Leave();  // the device's arbiter goes with its last tenant
   }
 }
 

@@ -145,7 +145,10 @@ __attribute__((constructor)) void LoadInterposer() {
   LoadComputeConfig();
 }
 
-__attribute__((destructor)) void UnloadInterposer() { LeaveComputeArbiters(); }
+__attribute__((destructor)) void UnloadInterposer() {
+  LeaveComputeArbiters();
+  LeaveSliceLedgers();
+}
 
 }  // namespace
 

@@ -141,6 +141,14 @@ void LoadQuotaConfig() {
 
 bool QuotaEnabled() { return TheState().config.enabled; }
 
+void LeaveSliceLedgers() {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (auto& [uuid, quota] : s.ledgers) {
+    if (quota.ledger != nullptr) quota.ledger->Leave();
+  }
+}
+
 bool ReserveMemory(CUdevice device, uint64_t bytes) {
   State& s = TheState();
   std::lock_guard<std::mutex> lock(s.mu);

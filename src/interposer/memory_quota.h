@@ -59,4 +59,8 @@ bool SliceViewOf(const char* uuid, uint64_t device_total, uint64_t* limit, uint6
 // Reads the configuration; on a bad one prints one line and exits. Called at load.
 void LoadQuotaConfig();
 
+// At exit: takes the process out of its slices' ledgers, so that a slice's ledger goes with its
+// last process. Allocations after it are refused.
+void LeaveSliceLedgers();
+
 }  // namespace vxpu::interposer

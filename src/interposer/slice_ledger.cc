@@ -7,11 +7,12 @@
 
 #include "common/process_table.h"
 #include "common/shared_segment.h"
+#include "common/units.h"
 
 namespace vxpu {
 
 namespace {
-constexpr uint64_t kLedgerLayout = 2;
+constexpr uint64_t kLedgerLayout = 3;
 constexpr uint64_t kLedgerMagic = 0x56585055534c0000ull | kLedgerLayout;  // "VXPUSL" + layout
 }  // namespace
 
@@ -58,13 +59,19 @@ bool AnyAlive(LedgerState* s) {
   return false;
 }
 
+// With the lock held: removes the ledger if none of its processes lives any more.
+void RetireIfUnused(LedgerState* s, const std::string& name) {
+  if (!AnyAlive(s)) RetireSegment(&s->header, name);
+}
+
 // Sets the slice's limit if it has no live process, else checks it agrees, then registers this
-// process. Returns its entry, or -1 with *error set.
-int Join(LedgerState* s, const std::string& slice, uint64_t limit, std::string* error) {
-  SegmentLock lock(&s->header);
+// process. Returns its entry, or -1 with *error set. Expects the lock held.
+int JoinLocked(LedgerState* s, const std::string& slice, uint64_t limit, std::string* error) {
   if (AnyAlive(s) && s->limit != limit) {
-    *error = "slice " + slice + " already runs with a limit of " + std::to_string(s->limit) + " bytes, not " +
-             std::to_string(limit);
+    *error =
+        "slice " + slice + " already runs with a limit of " + FormatBytes(s->limit) + ", not " + FormatBytes(limit);
+    if (FormatBytes(s->limit) == FormatBytes(limit))
+      *error += " (" + std::to_string(s->limit) + " and " + std::to_string(limit) + " bytes)";
     return -1;
   }
   s->limit = limit;
@@ -83,7 +90,12 @@ bool Summarise(const std::string& file, SliceSummary* out) {
   auto* s = reinterpret_cast<LedgerState*>(header);
   {
     SegmentLock lock(&s->header);
-    SweepDead(s);
+    if (s->header.retired.load(std::memory_order_relaxed) != 0) {
+      UnlockSegment(&s->header);
+      CloseSharedSegment(header, sizeof(LedgerState));
+      return false;
+    }
+    RetireIfUnused(s, file);  // left by processes that were killed
     out->slice = rest.substr(kUuidLength + 1);
     out->device = rest.substr(0, kUuidLength);
     out->limit = s->limit;
@@ -117,16 +129,18 @@ std::unique_ptr<SliceLedger> SliceLedger::Open(const std::string& slice, const s
     *error = "bad device id \"" + device_uuid + "\"";
     return nullptr;
   }
-  SegmentHeader* header =
-      OpenSharedSegment(SegmentName(slice, device_uuid), sizeof(LedgerState), kLedgerMagic, nullptr, nullptr, error);
+  const std::string name = SegmentName(slice, device_uuid);
+  SegmentHeader* header = OpenLockedSegment(name, sizeof(LedgerState), kLedgerMagic, nullptr, nullptr, error);
   if (header == nullptr) return nullptr;
   auto* s = reinterpret_cast<LedgerState*>(header);
-  int entry = Join(s, slice, limit, error);
+  int entry = JoinLocked(s, slice, limit, error);
+  if (entry < 0) RetireIfUnused(s, name);
+  UnlockSegment(header);
   if (entry < 0) {
     CloseSharedSegment(header, sizeof(LedgerState));
     return nullptr;
   }
-  return std::unique_ptr<SliceLedger>(new SliceLedger(s, entry, limit));
+  return std::unique_ptr<SliceLedger>(new SliceLedger(s, entry, limit, name));
 }
 
 std::vector<SliceSummary> SliceLedger::ListSlices() {
@@ -143,15 +157,22 @@ void SliceLedger::Unlink(const std::string& slice, const std::string& device_uui
 }
 
 SliceLedger::~SliceLedger() {
-  {
-    SegmentLock lock(&state_->header);
-    Drop(state_, &state_->entries[entry_]);
-  }
+  Leave();
   CloseSharedSegment(&state_->header, sizeof(LedgerState));
+}
+
+void SliceLedger::Leave() {
+  SegmentLock lock(&state_->header);
+  if (left_) return;
+  left_ = true;
+  if (getpid() != owner_) return;  // a forked child: the entry is its parent's
+  Drop(state_, &state_->entries[entry_]);
+  RetireIfUnused(state_, segment_name_);
 }
 
 bool SliceLedger::Reserve(uint64_t bytes, uint64_t* slice_used) {
   SegmentLock lock(&state_->header);
+  if (left_) return false;
   auto fits = [&] { return state_->total + bytes <= limit_ && state_->total + bytes >= bytes; };
   if (!fits()) SweepDead(state_);  // the dead may be holding what we need
   bool ok = fits();
@@ -165,12 +186,14 @@ bool SliceLedger::Reserve(uint64_t bytes, uint64_t* slice_used) {
 
 void SliceLedger::Charge(uint64_t bytes) {
   SegmentLock lock(&state_->header);
+  if (left_) return;
   state_->entries[entry_].used += bytes;
   state_->total += bytes;
 }
 
 void SliceLedger::Release(uint64_t bytes) {
   SegmentLock lock(&state_->header);
+  if (left_) return;
   uint64_t& used = state_->entries[entry_].used;
   uint64_t released = used >= bytes ? bytes : used;
   used -= released;

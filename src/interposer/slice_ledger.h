@@ -5,12 +5,16 @@
 //
 // Crash safety: entries of dead processes (even SIGKILLed, even unreaped) are dropped by the
 // next process that reserves or reads, so their memory is released without a daemon and no
-// file ever needs deleting by hand. Dependency-free (libc, pthreads) for the interposer.
+// file ever needs deleting by hand. The segment goes with the slice's last process (or, if
+// that one was killed, with the next ListSlices). Dependency-free (libc, pthreads).
 #pragma once
+
+#include <unistd.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vxpu {
@@ -42,7 +46,8 @@ class SliceLedger {
                                            std::string* error);
   // Removes the ledger's segment (tests; a ledger left behind is harmless and reused).
   static void Unlink(const std::string& slice, const std::string& device_uuid);
-  // Every slice of this user on this machine that has live processes (for `vxpu ps`).
+  // Every slice of this user on this machine that has live processes (for `vxpu ps`);
+  // removes the ledgers whose processes are all gone.
   static std::vector<SliceSummary> ListSlices();
   // Slice names: 1-64 of [A-Za-z0-9._-].
   static bool ValidSliceName(const std::string& slice);
@@ -58,17 +63,24 @@ class SliceLedger {
   void Charge(uint64_t bytes);
   // Gives back bytes this process reserved.
   void Release(uint64_t bytes);
+  // Takes this process out of the slice (as the destructor does) while the object stays usable:
+  // for exit, when hooks may still run. Afterwards Reserve refuses and Charge/Release do nothing.
+  void Leave();
 
   uint64_t limit() const { return limit_; }
   uint64_t Used();                        // by all live processes of the slice
   std::vector<SliceProcess> Processes();  // live processes and what each holds
 
  private:
-  SliceLedger(LedgerState* state, int entry, uint64_t limit) : state_(state), entry_(entry), limit_(limit) {}
+  SliceLedger(LedgerState* state, int entry, uint64_t limit, std::string segment_name)
+      : state_(state), entry_(entry), limit_(limit), segment_name_(std::move(segment_name)) {}
 
   LedgerState* state_;
   int entry_;
   uint64_t limit_;
+  std::string segment_name_;
+  bool left_ = false;         // guarded by the segment's mutex
+  int32_t owner_ = getpid();  // the process whose entry this is
 };
 
 }  // namespace vxpu

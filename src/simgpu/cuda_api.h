@@ -11,6 +11,8 @@ CUresult CUDAAPI simgpu_cuGetProcAddress_v1(const char* symbol, void** pfn, int 
                                             cuuint64_t flags) __asm__("cuGetProcAddress");
 CUresult CUDAAPI simgpu_cuEventElapsedTime_v1(float* ms, CUevent start, CUevent end) __asm__("cuEventElapsedTime");
 CUresult CUDAAPI simgpu_cuDeviceGetUuid_v1(CUuuid* uuid, CUdevice dev) __asm__("cuDeviceGetUuid");
+// CUDA 2.x: 32-bit sizes (a larger device reports 4 GiB - 1, as the v1 ABI can hold no more).
+CUresult CUDAAPI simgpu_cuDeviceTotalMem_v1(unsigned int* bytes, CUdevice dev) __asm__("cuDeviceTotalMem");
 CUresult CUDAAPI simgpu_cuStreamDestroy_v1(CUstream stream) __asm__("cuStreamDestroy");
 CUresult CUDAAPI simgpu_cuEventDestroy_v1(CUevent event) __asm__("cuEventDestroy");
 CUresult CUDAAPI simgpu_cuCtxDestroy_v1(CUcontext ctx) __asm__("cuCtxDestroy");

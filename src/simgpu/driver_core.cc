@@ -104,9 +104,10 @@ CUresult CurrentContextLocked(Context** out) {
 
 CUresult AttachLocked(Device* device) {
   if (device->slot >= 0) return CUDA_SUCCESS;
-  int slot = device->shared->Register();
+  std::string error;
+  int slot = device->shared->Register(&error);
   if (slot < 0) {
-    std::fprintf(stderr, "simgpu: device %d has %d clients already\n", device->ordinal, kMaxClients);
+    std::fprintf(stderr, "simgpu: device %d: %s\n", device->ordinal, error.c_str());
     return CUDA_ERROR_DEVICE_UNAVAILABLE;
   }
   device->slot = slot;

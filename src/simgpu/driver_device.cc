@@ -1,5 +1,7 @@
 // Devices as the driver API describes them: count, names, UUIDs, memory, attributes; and
 // the error strings.
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -137,6 +139,14 @@ CUresult CUDAAPI cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice ordinal) {
 }
 
 CUresult CUDAAPI simgpu_cuDeviceGetUuid_v1(CUuuid* uuid, CUdevice ordinal) { return cuDeviceGetUuid_v2(uuid, ordinal); }
+
+CUresult CUDAAPI simgpu_cuDeviceTotalMem_v1(unsigned int* bytes, CUdevice ordinal) {
+  if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  size_t total = 0;
+  SIM_TRY(cuDeviceTotalMem_v2(&total, ordinal));
+  *bytes = static_cast<unsigned int>(std::min<size_t>(total, UINT32_MAX));
+  return CUDA_SUCCESS;
+}
 
 CUresult CUDAAPI cuDeviceTotalMem_v2(size_t* bytes, CUdevice ordinal) {
   if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;

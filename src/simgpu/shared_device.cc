@@ -14,7 +14,7 @@
 namespace simgpu {
 
 namespace {
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;
 constexpr uint64_t kMagic = 0x5653494d47500000ull | kLayoutVersion;  // "VSIMGP" + layout
 }  // namespace
 
@@ -94,31 +94,88 @@ void InitState(vxpu::SegmentHeader* header, const void* arg) {
   s->total_memory = static_cast<const DeviceSpec*>(arg)->total_memory;
 }
 
+bool NoClients(const SharedState* s) {
+  for (const Slot& slot : s->slots) {
+    if (slot.process.in_use) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::unique_ptr<SharedDevice> SharedDevice::Open(const DeviceSpec& spec, std::string* error) {
-  vxpu::SegmentHeader* header =
-      vxpu::OpenSharedSegment(SegmentName(spec), sizeof(SharedState), kMagic, InitState, &spec, error);
-  if (header == nullptr) return nullptr;
-  auto* s = reinterpret_cast<SharedState*>(header);
-  return std::unique_ptr<SharedDevice>(new SharedDevice(s, sizeof(SharedState), spec.timeslice_us));
+  if (spec.uuid.empty() || spec.uuid.find('/') != std::string::npos) {
+    *error = "bad device uuid \"" + spec.uuid + "\"";
+    return nullptr;
+  }
+  return std::unique_ptr<SharedDevice>(new SharedDevice(spec, SegmentName(spec)));
 }
 
-SharedDevice::~SharedDevice() { vxpu::CloseSharedSegment(&state_->header, size_); }
+SharedDevice::~SharedDevice() {
+  if (state_ != nullptr) vxpu::CloseSharedSegment(&state_->header, sizeof(SharedState));
+}
 
 void SharedDevice::Unlink(const DeviceSpec& spec) { shm_unlink(SegmentName(spec).c_str()); }
 
-int SharedDevice::Register() {
-  vxpu::SegmentLock lock(&state_->header);
-  SweepDead(state_);
+int SharedDevice::Register(std::string* error) {
+  if (state_ != nullptr) {
+    *error = "this process is a client of the device already";
+    return -1;
+  }
+  vxpu::SegmentHeader* header = vxpu::OpenLockedSegment(name_, sizeof(SharedState), kMagic, InitState, &spec_, error);
+  if (header == nullptr) return -1;
+  auto* s = reinterpret_cast<SharedState*>(header);
+  SweepDead(s);
   Slot fresh{};
   fresh.start_ns = MonotonicNs();
-  return vxpu::ClaimEntry(state_->slots, fresh);
+  int slot = vxpu::ClaimEntry(s->slots, fresh);
+  if (slot < 0 && NoClients(s)) vxpu::RetireSegment(header, name_);
+  vxpu::UnlockSegment(header);
+  if (slot < 0) {
+    *error = "the device has " + std::to_string(kMaxClients) + " clients already";
+    vxpu::CloseSharedSegment(header, sizeof(SharedState));
+    return -1;
+  }
+  state_ = s;
+  return slot;
 }
 
 void SharedDevice::Unregister(int slot) {
-  vxpu::SegmentLock lock(&state_->header);
-  FreeSlot(state_, slot);
+  {
+    vxpu::SegmentLock lock(&state_->header);
+    FreeSlot(state_, slot);
+    if (NoClients(state_)) vxpu::RetireSegment(&state_->header, name_);
+  }
+  vxpu::CloseSharedSegment(&state_->header, sizeof(SharedState));
+  state_ = nullptr;
+}
+
+template <typename Read>
+bool SharedDevice::ReadLocked(Read read, bool sweep) {
+  if (state_ != nullptr) {
+    vxpu::SegmentLock lock(&state_->header);
+    if (sweep) SweepDead(state_);
+    read(state_);
+    return true;
+  }
+  vxpu::SegmentHeader* header = vxpu::MapExistingSegment(name_, sizeof(SharedState), kMagic);
+  if (header == nullptr) return false;
+  auto* s = reinterpret_cast<SharedState*>(header);
+  bool live = false;
+  {
+    vxpu::SegmentLock lock(header);
+    if (header->retired.load(std::memory_order_relaxed) == 0) {
+      if (sweep) SweepDead(s);
+      live = !NoClients(s);
+      if (live) {
+        read(s);
+      } else if (sweep) {
+        vxpu::RetireSegment(header, name_);  // left by clients that were killed
+      }
+    }
+  }
+  vxpu::CloseSharedSegment(header, sizeof(SharedState));
+  return live;
 }
 
 bool SharedDevice::Charge(int slot, uint64_t bytes) {
@@ -137,21 +194,21 @@ void SharedDevice::Uncharge(int slot, uint64_t bytes) {
   used = used >= bytes ? used - bytes : 0;
 }
 
-uint64_t SharedDevice::total_memory() const { return state_->total_memory; }
+uint64_t SharedDevice::total_memory() const { return spec_.total_memory; }
 
 uint64_t SharedDevice::UsedMemory() {
-  vxpu::SegmentLock lock(&state_->header);
-  SweepDead(state_);
-  return SumMemory(state_);
+  uint64_t used = 0;
+  ReadLocked([&](const SharedState* s) { used = SumMemory(s); });
+  return used;
 }
 
 std::vector<ClientInfo> SharedDevice::Clients() {
-  vxpu::SegmentLock lock(&state_->header);
-  SweepDead(state_);
   std::vector<ClientInfo> clients;
-  for (const Slot& slot : state_->slots) {
-    if (slot.process.in_use) clients.push_back({slot.process.pid, slot.memory_used, slot.busy_ns, slot.start_ns});
-  }
+  ReadLocked([&](const SharedState* s) {
+    for (const Slot& slot : s->slots) {
+      if (slot.process.in_use) clients.push_back({slot.process.pid, slot.memory_used, slot.busy_ns, slot.start_ns});
+    }
+  });
   return clients;
 }
 
@@ -186,14 +243,14 @@ uint64_t SharedDevice::QuantumLeft(int slot) {
   vxpu::SegmentLock lock(&state_->header);
   if (state_->holder != slot) return 0;
   uint64_t used = MonotonicNs() - state_->holder_since_ns;
-  uint64_t quantum = uint64_t{quantum_us_} * 1000;
+  uint64_t quantum = uint64_t{quantum_us()} * 1000;
   return used >= quantum ? 0 : quantum - used;
 }
 
 void SharedDevice::EndQuantum(int slot) {
   vxpu::SegmentLock lock(&state_->header);
   if (state_->holder != slot) return;
-  if (MonotonicNs() - state_->holder_since_ns < uint64_t{quantum_us_} * 1000) return;
+  if (MonotonicNs() - state_->holder_since_ns < uint64_t{quantum_us()} * 1000) return;
   PassOn(state_, slot);  // the next waiting client, or this one again for a fresh quantum
 }
 
@@ -206,6 +263,13 @@ void SharedDevice::Release(int slot) {
 void SharedDevice::AddBusy(int slot, uint64_t ns) {
   vxpu::SegmentLock lock(&state_->header);
   state_->slots[slot].busy_ns += ns;
+}
+
+int32_t SharedDevice::HolderPid() {
+  int32_t pid = 0;
+  ReadLocked([&](const SharedState* s) { pid = s->holder >= 0 ? s->slots[s->holder].process.pid : 0; },
+             /*sweep=*/false);
+  return pid;
 }
 
 }  // namespace simgpu

@@ -5,12 +5,15 @@
 //
 // Crash safety: a client whose process died (even by SIGKILL) is reclaimed by whoever next
 // looks — its memory is released and, if it held the device, the device passes on within one
-// liveness-check period (kLivenessCheckMs). Nothing ever needs deleting by hand.
+// liveness-check period (kLivenessCheckMs). Nothing ever needs deleting by hand: the segment
+// exists while the device has clients; the last one to leave removes it (a killed last client's
+// segment goes with the next reader that finds it empty, e.g. simgpu's NVML).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/process.h"
@@ -32,7 +35,8 @@ constexpr int kLivenessCheckMs = 50;
 
 class SharedDevice {
  public:
-  // Maps (creating on first use) the segment for `spec`. Returns nullptr with *error set.
+  // The shared state of the device `spec`; nothing is mapped until a client registers or a
+  // reader looks. Returns nullptr with *error set if `spec` cannot name a segment.
   static std::unique_ptr<SharedDevice> Open(const DeviceSpec& spec, std::string* error);
   // Removes the segment of `spec` (for tests that create throwaway devices).
   static void Unlink(const DeviceSpec& spec);
@@ -40,14 +44,18 @@ class SharedDevice {
   SharedDevice(const SharedDevice&) = delete;
   SharedDevice& operator=(const SharedDevice&) = delete;
 
-  // Clients. Register returns a slot index, or -1 when kMaxClients are live.
-  int Register();
+  // Clients: one per process at most. Register joins the device (creating its segment if it
+  // has none) and returns a slot index, or -1 with *error set (kMaxClients live, or no segment).
+  // Unregister leaves it; the last client removes the segment. The calls below that take a
+  // slot need a registered client.
+  int Register(std::string* error);
   void Unregister(int slot);
 
   // Memory. Charge fails (returns false) when the device has not `bytes` free.
   bool Charge(int slot, uint64_t bytes);
   void Uncharge(int slot, uint64_t bytes);
   uint64_t total_memory() const;
+  // What every client holds, and the clients: readable by anyone, registered or not.
   uint64_t UsedMemory();
   std::vector<ClientInfo> Clients();
 
@@ -61,16 +69,24 @@ class SharedDevice {
   void EndQuantum(int slot);
   void Release(int slot);
   void AddBusy(int slot, uint64_t ns);
+  // The pid of the client holding the device, 0 when it is idle. A pure read: nothing is swept,
+  // so a dead holder shows until a waiter notices its death (tests watch that hand-over).
+  int32_t HolderPid();
 
-  uint32_t quantum_us() const { return quantum_us_; }
+  uint32_t quantum_us() const { return spec_.timeslice_us; }
 
  private:
-  SharedDevice(SharedState* state, size_t size, uint32_t quantum_us)
-      : state_(state), size_(size), quantum_us_(quantum_us) {}
+  SharedDevice(DeviceSpec spec, std::string name) : spec_(std::move(spec)), name_(std::move(name)) {}
 
-  SharedState* state_;
-  size_t size_;
-  uint32_t quantum_us_;
+  // Runs `read` on the state with its lock held: this client's, or else the segment's if it
+  // has one and it still has live clients (it is removed if not). False if there is none.
+  // With `sweep`, dead clients are freed first (and a dead holder's device passed on).
+  template <typename Read>
+  bool ReadLocked(Read read, bool sweep = true);
+
+  DeviceSpec spec_;
+  std::string name_;
+  SharedState* state_ = nullptr;  // mapped while registered
 };
 
 using vxpu::MonotonicNs;

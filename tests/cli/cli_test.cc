@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "../simgpu/sim_env.h"
+#include "common/shared_segment.h"
 
 namespace {
 
@@ -58,8 +60,9 @@ TEST(VxpuCli, DevicesListsTheSimulatedGpu) {
   Result r = RunVxpu("devices --sim -o json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   nlohmann::json devices = nlohmann::json::parse(r.output);
-  ASSERT_EQ(devices.size(), 1u);
-  EXPECT_EQ(devices[0]["memory_total"].get<uint64_t>(), 8ull << 30);  // this binary's test device
+  ASSERT_EQ(devices.size(), 2u);
+  EXPECT_EQ(devices[0]["memory_total"].get<uint64_t>(), 8ull << 30);  // this binary's test devices
+  EXPECT_EQ(devices[1]["memory_total"].get<uint64_t>(), 4ull << 30);
   EXPECT_NE(devices[0]["name"].get<std::string>().find("H100"), std::string::npos);
 }
 
@@ -73,15 +76,30 @@ TEST(VxpuCli, DevicesWithoutADriverSaysSoAndSuggestsSim) {
   EXPECT_NE(r.output.find("--sim"), std::string::npos) << r.output;
 }
 
-TEST(VxpuCli, BadFlagsAreRefusedNamingTheValue) {
-  Result r = RunVxpu("demo --seconds abc");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("abc"), std::string::npos) << r.output;
-  r = RunVxpu("demo -o yaml");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("yaml"), std::string::npos) << r.output;
-  r = RunVxpu("");
-  EXPECT_NE(r.exit_code, 0);
+TEST(VxpuCli, BadInputExitsWithTwoAndOneLineNamingTheValue) {
+  struct Case {
+    const char* args;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{"demo --seconds abc", "vxpu demo: --seconds"}, Case{"demo -o yaml", "yaml"},
+        Case{"top --interval 0", "vxpu top: --interval"},
+        Case{"foo", "vxpu: unknown command \"foo\" (commands: demo, devices, run"},
+        Case{"", "vxpu: no command given (commands: demo"}, Case{"--bogus", "vxpu: unknown option \"--bogus\""},
+        Case{"bench share --sim --shares 60,70", "want 2 or more shares adding up to at most 100"},
+        Case{"sim replay --nodes /nonexistent.csv --pods /nonexistent.csv", "/nonexistent.csv"}}) {
+    Result r = RunVxpu(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << c.args << ": " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << c.args << ": " << r.output;
+  }
+}
+
+TEST(VxpuCli, VersionNamesTheCommit) {
+  Result r = RunVxpu("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("vxpu 0."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(commit "), std::string::npos) << r.output;
 }
 
 const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
@@ -111,18 +129,68 @@ TEST_F(VxpuRun, ExitsWithTheCommandsExitCode) {
   Result missing = RunVxpu("run --sim --memory 1GiB -- /nonexistent/program");
   EXPECT_EQ(missing.exit_code, 127);
   EXPECT_NE(missing.output.find("/nonexistent/program"), std::string::npos) << missing.output;
+  Result not_executable = RunVxpu("run --sim --memory 1GiB -- /");
+  EXPECT_EQ(not_executable.exit_code, 126) << not_executable.output;
 }
 
 TEST_F(VxpuRun, RefusesBadSlicesBeforeRunningAnything) {
-  for (const char* args :
-       {"--memory abc", "--memory 0", "--memory 101%", "--memory 1GiB --name bad/name", "", "--compute 35",
-        "--compute 0", "--compute 30 --compute-limit 20", "--compute 30 --strict --compute-limit 50",
-        "--memory 1GiB --strict", "--compute 30 --priority urgent"}) {
-    Result r = RunVxpu(std::string("run --sim ") + args + " -- sh -c 'echo ran'");
-    EXPECT_EQ(r.exit_code, 125) << args;
-    EXPECT_EQ(r.output.find("ran"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("vxpu run:"), std::string::npos) << r.output;
+  struct Case {
+    const char* args;
+    const char* says;
+  };
+  for (const Case& c : {
+           Case{"--memory abc", "--memory: bad memory quota \"abc\""},
+           Case{"--memory 0", "\"0\""},
+           Case{"--memory 101%", "\"101%\""},
+           Case{"--memory 4096", "--memory: bad memory quota \"4096\": give a unit (4096MiB? 4096B?)"},
+           Case{"--memory 4GB", "GB is ambiguous (10^n or 2^n bytes?): write 4GiB"},
+           Case{"--memory 9GiB", "more than the device's 8.0 GiB (device 0 (GPU-"},
+           Case{"--memory 5GiB", "more than the device's 4.0 GiB (device 1 (GPU-"},  // device 1 is smaller
+           Case{"--memory 1GiB --device 3", "--device: no device \"3\" (this machine has 2 devices: 0 GPU-"},
+           Case{"--memory 1GiB --device GPU-nope", "no device \"GPU-nope\""},
+           Case{"--memory 1GiB --name bad/name", "--name: bad slice name \"bad/name\""},
+           Case{"--memory 1GiB --name ''", "--name: bad slice name \"\""},
+           Case{"", "give --memory, --compute or both"},
+           Case{"--compute 35", "--compute 35 is not a multiple of the 10% step"},
+           Case{"--compute 0", "--compute: bad value \"0\""},
+           Case{"--compute 30 --compute-step 0", "--compute-step: bad value \"0\""},
+           Case{"--compute 30 --compute-limit 20", "--compute-limit 20 is below --compute 30"},
+           Case{"--compute 30 --strict --compute-limit 50", "--strict and --compute-limit contradict"},
+           Case{"--memory 1GiB --strict", "--strict needs --compute"},
+           Case{"--compute-limit 50", "--compute-limit needs --compute"},
+           Case{"--memory 1GiB --compute-limit 50 --priority high", "--compute-limit, --priority need --compute"},
+           Case{"--compute 30 --priority urgent", "--priority: bad value \"urgent\""},
+       }) {
+    Result r = RunVxpu(std::string("run --sim ") + c.args + " -- sh -c 'echo COMMAND-RAN'");
+    EXPECT_EQ(r.exit_code, 125) << c.args << ": " << r.output;
+    EXPECT_EQ(r.output.find("COMMAND-RAN"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(std::string("vxpu run: ")), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << c.args << ": " << r.output;
   }
+}
+
+TEST_F(VxpuRun, ACommandLineItCannotParseSaysHowToWriteIt) {
+  Result forgot = RunVxpu("run --sim --memory 1GiB ls -l");
+  EXPECT_EQ(forgot.exit_code, 125) << forgot.output;
+  EXPECT_NE(forgot.output.find("put -- before the command"), std::string::npos) << forgot.output;
+  for (const char* typo : {"run --sim --memroy 1GiB -- true", "run --sim --memroy 1GiB true", "run --memroy=1GiB true",
+                           "run --sim --memory 1GiB --bogus"}) {
+    Result unknown = RunVxpu(typo);
+    EXPECT_EQ(unknown.exit_code, 125) << unknown.output;
+    EXPECT_NE(unknown.output.find("vxpu run: unknown option --"), std::string::npos) << typo << ": " << unknown.output;
+  }
+  Result nothing = RunVxpu("run --sim --memory 1GiB");
+  EXPECT_EQ(nothing.exit_code, 125) << nothing.output;
+  EXPECT_NE(nothing.output.find("vxpu run: no command given"), std::string::npos) << nothing.output;
+}
+
+TEST_F(VxpuRun, DeviceRestrictsTheCommandToThatDevice) {
+  // Device 1 (4 GiB) alone, as the command's device 0: 50% of it is 2 GiB.
+  Result r = RunVxpu("run --sim --memory 50% --device 1 -- " + kProbe + " alloc 1 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json probe = LastJsonLine(r.output);
+  EXPECT_EQ(probe["devices"], 1) << r.output;
+  EXPECT_EQ(probe["device_total"], 2ull << 30) << r.output;
 }
 
 TEST_F(VxpuRun, PassesTheComputeSliceToTheWorkload) {
@@ -148,21 +216,33 @@ TEST_F(VxpuRun, BenchShareMeasuresTheSplitOnTheSimulatedGpu) {
   EXPECT_EQ(out["tenants"][0]["target"], 30.0);
   EXPECT_NEAR(out["tenants"][0]["achieved"].get<double>(), 30.0, 4.0) << r.output;
   EXPECT_LE(out["max_error_points"].get<double>(), 4.0) << r.output;
-  EXPECT_GT(out["aggregate_throughput"].get<double>(), 0.8) << r.output;
-  EXPECT_EQ(RunVxpu("bench share --sim --shares 60,70").exit_code, 125);
+  EXPECT_GT(out["aggregate_throughput_percent"].get<double>(), 80.0) << r.output;
 }
 
+// `vxpu run ... -- COMMAND` started in the background; killed when dropped.
+std::unique_ptr<vxpu::ChildProcess> StartVxpuRun(const std::vector<std::string>& slice,
+                                                 const std::vector<std::string>& command) {
+  std::vector<std::string> argv = {VXPU_BIN_DIR "/vxpu", "run", "--sim"};
+  argv.insert(argv.end(), slice.begin(), slice.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return simtest::StartChild(argv, {});
+}
+
+const std::string kBurn = VXPU_BIN_DIR "/vxpu-burn";
+
 TEST_F(VxpuPs, TopShowsEachComputeSlicesShareOfDeviceTime) {
-  for (const char* slice : {"top-a --compute 30", "top-b --compute 70"}) {
-    std::string command = std::string(VXPU_BIN_DIR) + "/vxpu run --sim --name " + slice +
-                          " -- " VXPU_BIN_DIR "/vxpu-burn --seconds 4 >/dev/null 2>&1 &";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both running
+  auto a = StartVxpuRun({"--name", "top-a", "--compute", "30"}, {kBurn, "--seconds", "4"});
+  auto b = StartVxpuRun({"--name", "top-b", "--compute", "70"}, {kBurn, "--seconds", "4"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(3), [] {
+    Result r = RunVxpu("top -o json --interval 0.1");
+    return r.output.find("top-a") != std::string::npos && r.output.find("top-b") != std::string::npos;
+  }));
   Result r = RunVxpu("top -o json --interval 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   nlohmann::json out = nlohmann::json::parse(r.output);
-  EXPECT_EQ(out["interval_seconds"], 2.0);
+  EXPECT_GE(out["interval_seconds"].get<double>(), 2.0);  // as measured, not as asked
+  EXPECT_LT(out["interval_seconds"].get<double>(), 2.5);
   std::map<std::string, nlohmann::json> mine;
   for (const auto& slice : out["slices"]) mine[slice["slice"].get<std::string>()] = slice;
   ASSERT_EQ(mine.count("top-a") + mine.count("top-b"), 2u) << r.output;
@@ -170,9 +250,61 @@ TEST_F(VxpuPs, TopShowsEachComputeSlicesShareOfDeviceTime) {
   EXPECT_EQ(mine["top-b"]["pids"].size(), 1u);
   EXPECT_NEAR(mine["top-a"]["share_percent"].get<double>(), 30.0, 8.0) << r.output;
   EXPECT_NEAR(mine["top-b"]["share_percent"].get<double>(), 70.0, 8.0) << r.output;
+  EXPECT_LE(mine["top-a"]["share_percent"].get<double>() + mine["top-b"]["share_percent"].get<double>(), 100.0);
+  const std::string uuid = mine["top-a"]["device"].get<std::string>();
   Result table = RunVxpu("top -n 1 --interval 0.2");
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_NE(table.output.find("top-b"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find(uuid), std::string::npos) << table.output;  // whole, so devices tell apart
+  EXPECT_EQ(simtest::ReportOf(*a).value("kernels", 0) > 0, true);
+  EXPECT_EQ(simtest::ReportOf(*b).value("kernels", 0) > 0, true);
+}
+
+TEST_F(VxpuRun, AComputeGuaranteeThatDoesNotFitIsRefusedAtStart) {
+  auto running = StartVxpuRun({"--name", "fits", "--compute", "70"}, {kBurn, "--seconds", "3"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(3), [] {
+    return RunVxpu("top -o json --interval 0.1").output.find("\"fits\"") != std::string::npos;
+  }));
+  Result refused = RunVxpu("run --sim --name too-much --compute 40 -- sh -c 'echo COMMAND-RAN'");
+  EXPECT_EQ(refused.exit_code, 125) << refused.output;
+  EXPECT_EQ(refused.output.find("COMMAND-RAN"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--compute 40.0%: device 0 (GPU-"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("has 70.0% of its compute guaranteed to running slices; 30.0% is left"),
+            std::string::npos)
+      << refused.output;
+  // The other device has room, and a slice that asks for what is left fits.
+  EXPECT_EQ(RunVxpu("run --sim --compute 40 --device 1 -- true").exit_code, 0);
+  EXPECT_EQ(RunVxpu("run --sim --compute 30 -- true").exit_code, 0);
+  simtest::ReportOf(*running);
+}
+
+// The names of this machine's vxpu shared segments that belong to this test's devices.
+std::vector<std::string> SegmentsLeft() {
+  std::vector<std::string> left;
+  for (const auto& spec : simgpu::LoadDeviceConfig().devices) {
+    for (const std::string& name : vxpu::SegmentsWithPrefix("vxpu-")) {
+      if (name.find(spec.uuid) != std::string::npos) left.push_back(name);
+    }
+  }
+  return left;
+}
+
+TEST_F(VxpuRun, RunAfterRunLeavesNothingBehind) {
+  // Each run has a slice of its own (run-<pid>), a memory ledger, a compute arbiter and the
+  // simulated device's state.
+  for (int i = 0; i < 20; ++i) {
+    Result r = RunVxpu("run --sim --memory 100MiB --compute 30 -- " + kBurn + " --seconds 0.05 --memory 10");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  EXPECT_EQ(SegmentsLeft(), std::vector<std::string>{});
+  // A run killed outright cannot clean up: the next look at what runs does.
+  auto killed = StartVxpuRun({"--memory", "100MiB", "--compute", "30"}, {kBurn, "--seconds", "30", "--memory", "10"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(5), [] { return SegmentsLeft().size() == 3; }))
+      << ::testing::PrintToString(SegmentsLeft());
+  killed->Kill();
+  EXPECT_EQ(killed->Wait(), 128 + SIGKILL);
+  for (const char* look : {"ps", "top -n 1 --interval 0.1", "devices --sim"}) ASSERT_EQ(RunVxpu(look).exit_code, 0);
+  EXPECT_EQ(SegmentsLeft(), std::vector<std::string>{});
 }
 
 TEST_F(VxpuRun, WithoutADriverSaysSoAndSuggestsSim) {
@@ -186,9 +318,7 @@ TEST_F(VxpuRun, WithoutADriverSaysSoAndSuggestsSim) {
 }
 
 TEST_F(VxpuPs, ListsRunningSlicesWithUsageAndLimit) {
-  std::string command = std::string(VXPU_BIN_DIR) + "/vxpu run --sim --memory 100MiB --name ps-test -- " + kProbe +
-                        " alloc 10 1 --hold 3 >/dev/null 2>&1 &";
-  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto holder = StartVxpuRun({"--memory", "100MiB", "--name", "ps-test"}, {kProbe, "alloc", "10", "1", "--hold", "3"});
   nlohmann::json mine;
   for (int attempt = 0; attempt < 100 && mine.is_null(); ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
@@ -203,10 +333,13 @@ TEST_F(VxpuPs, ListsRunningSlicesWithUsageAndLimit) {
   EXPECT_EQ(mine["processes"].size(), 1u);
   Result table = RunVxpu("ps");
   EXPECT_NE(table.output.find("ps-test"), std::string::npos) << table.output;
+  simtest::ReportOf(*holder);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}});
+  return simtest::RunAllTestsOn(argc, argv,
+                                {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"},
+                                 simtest::SimDevice{.memory = "4GiB", .context_overhead = "0"}});
 }

@@ -38,5 +38,16 @@ TEST(TopShares, KeepSlicesOfOneNameOnTwoDevicesApart) {
   EXPECT_NEAR(*shares[1].percent, 10.0, 1e-6);
 }
 
+TEST(TopShares, NeverAddUpToMoreThanTheWholeDevice) {
+  // 1.05 s charged over 1 s (a lease that began before the first look): scaled to 100%.
+  std::vector<SliceShare> shares = SharesBetween({Usage("GPU-1", "a", 1.0), Usage("GPU-1", "b", 1.0)},
+                                                 {Usage("GPU-1", "a", 1.35), Usage("GPU-1", "b", 1.7)}, 1.0);
+  ASSERT_EQ(shares.size(), 2u);
+  EXPECT_NEAR(*shares[0].percent + *shares[1].percent, 100.0, 1e-6);
+  EXPECT_NEAR(*shares[0].percent / *shares[1].percent, 0.35 / 0.7, 1e-6);
+  std::vector<SliceShare> alone = SharesBetween({Usage("GPU-2", "c", 0.0)}, {Usage("GPU-2", "c", 1.011)}, 1.0);
+  EXPECT_NEAR(*alone[0].percent, 100.0, 1e-6);
+}
+
 }  // namespace
 }  // namespace vxpu

@@ -1,6 +1,7 @@
 #include "common/child_process.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 namespace vxpu {
 namespace {
@@ -40,6 +41,27 @@ TEST(ChildProcess, PassesTheEnvironmentGiven) {
   ASSERT_TRUE(child.Start({"/bin/sh", "-c", "echo $VXPU_CHILD_TEST"}, {"VXPU_CHILD_TEST=given"}, &error)) << error;
   EXPECT_EQ(child.Wait(), 0);
   EXPECT_EQ(child.output(), "given\n");
+}
+
+TEST(ChildProcess, WaitingWithoutAChildNeverLooksLikeSuccess) {
+  ChildProcess never_started;
+  EXPECT_EQ(never_started.Wait(), ChildProcess::kNotStarted);
+
+  ChildProcess failed_start;
+  std::string error;
+  EXPECT_FALSE(failed_start.Start({"/nonexistent/program"}, {}, &error));
+  EXPECT_NE(error.find("/nonexistent/program"), std::string::npos) << error;
+  EXPECT_EQ(failed_start.Wait(), ChildProcess::kNotStarted);
+}
+
+TEST(ChildProcess, AFailedWaitIsReportedNotTakenForAnExitCode) {
+  ChildProcess child;
+  std::string error;
+  ASSERT_TRUE(child.Start({"/bin/sh", "-c", "exit 0"}, {}, &error)) << error;
+  int status = 0;
+  ASSERT_EQ(waitpid(child.pid(), &status, 0), child.pid());  // reaped behind its back
+  EXPECT_EQ(child.Wait(), ChildProcess::kWaitFailed);
+  EXPECT_NE(child.output().find("waitpid"), std::string::npos) << child.output();
 }
 
 }  // namespace

@@ -44,6 +44,24 @@ TEST(ParseMemoryQuota, SizesAndPercentagesOfTheDevice) {
   EXPECT_EQ(ParseMemoryQuota("100%", kDevice, &error), kDevice);
 }
 
+TEST(ParseMemoryQuota, RefusesAmbiguousUnitsSayingWhatToWrite) {
+  struct Case {
+    const char* text;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{"4096", "give a unit (4096MiB? 4096B?)"}, Case{"4GB", "GB is ambiguous"}, Case{"4gb", "write 4GiB"},
+        Case{"4G", "write 4GiB"}, Case{"512MB", "write 512MiB"}, Case{"1.5T", "write 1.5TiB"}}) {
+    std::string error;
+    EXPECT_FALSE(ParseMemoryQuota(c.text, kDevice, &error).has_value()) << c.text;
+    EXPECT_NE(error.find(c.says), std::string::npos) << error;
+    EXPECT_NE(error.find(std::string("\"") + c.text + "\""), std::string::npos) << error;
+  }
+  std::string error;
+  EXPECT_EQ(ParseMemoryQuota("4096B", kDevice, &error), 4096u);
+  EXPECT_EQ(ParseMemoryQuota("4gib", kDevice, &error), 4ull << 30);
+}
+
 TEST(ParseMemoryQuota, RefusesBadOrContradictoryQuotasNamingTheValue) {
   for (const char* bad : {"", "0", "0%", "-5%", "101%", "%", "abc", "5 %x", "81GiB", "1e2%"}) {
     std::string error;

@@ -31,26 +31,44 @@ std::vector<std::string> ComputeEnv(const std::string& compute, const std::vecto
 }
 
 struct Outcome {
-  int exit_code = -1;
+  int exit_code = vxpu::ChildProcess::kNotStarted;
   std::string output;
 };
 
 Outcome RunUnder(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  vxpu::ChildProcess child;
-  std::string error;
-  if (!child.Start(argv, env, &error, /*with_stderr=*/true)) return Outcome{-1, error};
-  int code = child.Wait();
-  return Outcome{code, child.output()};
+  auto child = simtest::StartChild(argv, env);
+  int code = child->Wait();
+  return Outcome{code, child->output()};
 }
 
-using simtest::LastJsonLine;
+// Runs the probe with `args` under `env`; its report, the test failing unless the probe ran
+// to the end with every call it did not mean to be refused succeeding (exit 0).
+nlohmann::json Probe(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                     std::string* output = nullptr) {
+  std::vector<std::string> argv = {kProbe};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = simtest::StartChild(argv, env);
+  nlohmann::json report = simtest::ReportOf(*child);
+  if (output != nullptr) *output = child->output();
+  return report;
+}
+
+// Starts a probe that takes `mib` in `slice` and holds it; returns once it holds.
+std::unique_ptr<vxpu::ChildProcess> HoldInSlice(const std::string& slice, const std::string& mib) {
+  auto holder = simtest::StartChild({kProbe, "alloc", mib, "1", "--hold", "30"}, SliceEnv("100MiB", slice));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (holder->output().find("holding") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    holder->Poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(holder->output().find("\"holding\":1"), std::string::npos) << holder->output();
+  return holder;
+}
 
 class EveryAllocationPath : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(EveryAllocationPath, IsRefusedOverQuotaAndFreeingMakesRoom) {
-  Outcome run = RunUnder({kProbe, GetParam(), "30"}, SliceEnv("100MiB", ""));
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  nlohmann::json r = LastJsonLine(run.output);
+  nlohmann::json r = Probe({GetParam(), "30"}, SliceEnv("100MiB", ""));
   EXPECT_EQ(r["succeeded"], 3) << r.dump();
   EXPECT_EQ(r["refused"], CUDA_ERROR_OUT_OF_MEMORY);
   EXPECT_EQ(r["after_free"], CUDA_SUCCESS);
@@ -62,9 +80,7 @@ INSTANTIATE_TEST_SUITE_P(Paths, EveryAllocationPath,
                                            "procaddr", "procaddr-ptsz", "dlsym", "ptsz"));
 
 TEST(Interposer, MemoryAPoolKeepsCountsUntilTrimmed) {
-  Outcome run = RunUnder({kProbe, "pool-cache", "30"}, SliceEnv("100MiB", ""));
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  nlohmann::json r = LastJsonLine(run.output);
+  nlohmann::json r = Probe({"pool-cache", "30"}, SliceEnv("100MiB", ""));
   EXPECT_EQ(r["succeeded"], 3) << r.dump();
   EXPECT_EQ(r["while_cached"], CUDA_ERROR_OUT_OF_MEMORY);  // freed blocks the pool keeps still count
   EXPECT_EQ(r["trim"], CUDA_SUCCESS);
@@ -72,50 +88,101 @@ TEST(Interposer, MemoryAPoolKeepsCountsUntilTrimmed) {
 }
 
 TEST(Interposer, MemoryQueriesReportTheSlice) {
-  Outcome run = RunUnder({kProbe, "alloc", "1", "1"}, SliceEnv("25%", ""));
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  nlohmann::json r = LastJsonLine(run.output);
+  nlohmann::json r = Probe({"alloc", "1", "1"}, SliceEnv("25%", ""));
   EXPECT_EQ(r["total"], 2048 * kMiB);  // 25% of the 8 GiB test device
   EXPECT_EQ(r["device_total"], 2048 * kMiB);
   EXPECT_EQ(r["free"], 2048 * kMiB);
   EXPECT_EQ(r["nvml_total"], 2048 * kMiB);  // NVML, reached through dlopen + dlsym, agrees
   EXPECT_EQ(r["nvml_used_when_full"], 1 * kMiB);
+  EXPECT_EQ(r["nvml_v2_total"], 2048 * kMiB);  // and so does its versioned query
+  EXPECT_EQ(r["nvml_v2_used_when_full"], 1 * kMiB);
 }
 
 TEST(Interposer, OverQuotaLogsOneClearLine) {
-  Outcome run = RunUnder({kProbe, "alloc", "60", "2"}, SliceEnv("100MiB", "logged"));
-  ASSERT_EQ(run.exit_code, 0);
-  EXPECT_NE(run.output.find("vxpu: slice logged: out of memory on device 0: request 60.0 MiB, used 60.0 MiB, "
-                            "limit 100.0 MiB"),
+  std::string output;
+  Probe({"alloc", "60", "2"}, SliceEnv("100MiB", "logged"), &output);
+  EXPECT_NE(output.find("vxpu: slice logged: out of memory on device 0: request 60.0 MiB, used 60.0 MiB, "
+                        "limit 100.0 MiB"),
             std::string::npos)
-      << run.output;
+      << output;
 }
 
-// Starts a probe that takes `mib` in `slice` and holds it; returns once it holds.
-std::unique_ptr<vxpu::ChildProcess> HoldInSlice(const std::string& slice, const std::string& mib) {
-  auto holder = std::make_unique<vxpu::ChildProcess>();
-  std::string error;
-  EXPECT_TRUE(holder->Start({kProbe, "alloc", mib, "1", "--hold", "30"}, SliceEnv("100MiB", slice), &error, true))
-      << error;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (holder->output().find("holding") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    holder->Poll();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_NE(holder->output().find("\"holding\":1"), std::string::npos) << holder->output();
-  return holder;
+TEST(Interposer, APoolTheDriverGrewPastTheSliceIsTrimmedAndTheCallRefused) {
+  // Blocks of 3 MiB take 4 MiB each (the pool's 2 MiB granularity): the 25th fits the slice
+  // as asked (96 + 3 <= 99 MiB) but not as the driver grows the pool (100 MiB).
+  nlohmann::json r = Probe({"pool", "3", "40"}, SliceEnv("99MiB", ""));
+  EXPECT_EQ(r["succeeded"], 24) << r.dump();
+  EXPECT_EQ(r["refused"], CUDA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(r["pool_used_when_full"], 96 * kMiB);
+  EXPECT_EQ(r["pool_reserved_when_full"], 96 * kMiB);  // the overgrown block freed and trimmed
+  EXPECT_EQ(r["free_when_full"], 3 * kMiB);            // and the slice charged what the pool holds
+  EXPECT_EQ(r["after_free"], CUDA_SUCCESS);
+}
+
+TEST(Interposer, BlocksThatOutliveTheirPoolStayCharged) {
+  nlohmann::json r = Probe({"pool-destroy", "30", "3"}, SliceEnv("100MiB", ""));
+  EXPECT_EQ(r["succeeded"], 3) << r.dump();
+  EXPECT_EQ(r["free_in_use"], 10 * kMiB);
+  EXPECT_EQ(r["free_destroyed"], 10 * kMiB);
+  EXPECT_EQ(r["free_after_free"], 10 * kMiB);  // their frees are not attributable: still charged
+  EXPECT_EQ(r["again"], CUDA_ERROR_OUT_OF_MEMORY);
+}
+
+TEST(Interposer, TheContextsOwnMemoryIsNotChargedToTheSlice) {
+  // Device 1 takes 512 MiB per context; the slice's 100 MiB are all the workload's.
+  nlohmann::json r = Probe({"alloc", "30", "--device", "1"}, SliceEnv("100MiB", ""));
+  EXPECT_EQ(r["free"], 100 * kMiB) << r.dump();
+  EXPECT_EQ(r["succeeded"], 3);
+  EXPECT_EQ(r["free_when_full"], 10 * kMiB);
+}
+
+TEST(Interposer, EachDeviceHasItsOwnQuota) {
+  auto holder = HoldInSlice("per-device", "60");
+  nlohmann::json same_device = Probe({"alloc", "60", "1"}, SliceEnv("100MiB", "per-device"));
+  EXPECT_EQ(same_device["succeeded"], 0) << same_device.dump();
+  nlohmann::json other_device = Probe({"alloc", "60", "1", "--device", "1"}, SliceEnv("100MiB", "per-device"));
+  EXPECT_EQ(other_device["succeeded"], 1) << other_device.dump();
+  holder->Kill();
+  EXPECT_EQ(holder->Wait(), 128 + SIGKILL);
+}
+
+TEST(Interposer, VersionsOfPolicedEntryPointsItDoesNotKnowAreRefused) {
+  // simgpu alone hands out CUDA 2.0's cuDeviceTotalMem (32-bit sizes, not policed) ...
+  nlohmann::json plain = Probe({"old-version", "1"}, {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR});
+  EXPECT_EQ(plain["result"], CUDA_SUCCESS) << plain.dump();
+  EXPECT_EQ(plain["found"], 1);
+  // ... the interposer refuses it under a slice rather than let it report the whole device.
+  std::string output;
+  nlohmann::json sliced = Probe({"old-version", "1"}, SliceEnv("100MiB", ""), &output);
+  EXPECT_EQ(sliced["result"], CUDA_ERROR_NOT_FOUND) << sliced.dump();
+  EXPECT_EQ(sliced["status"], CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+  EXPECT_EQ(sliced["found"], 0);
+  EXPECT_NE(output.find("refusing cuDeviceTotalMem for CUDA 2000"), std::string::npos) << output;
+}
+
+TEST(Interposer, LaunchesAreLeftToTheDriverWithoutAComputeSlice) {
+  // Memory only: cuLaunchKernel comes from the driver itself (no hook, no cost); the memory
+  // entry points come from the interposer.
+  nlohmann::json memory = Probe({"launch-hooks", "1"}, SliceEnv("100MiB", ""));
+  EXPECT_EQ(memory["cuLaunchKernel_procaddr"], "libcuda.so.1") << memory.dump();
+  EXPECT_EQ(memory["cuLaunchKernel_dlsym"], "libcuda.so.1");
+  EXPECT_EQ(memory["cuMemAlloc_procaddr"], "libvxpu.so");
+  EXPECT_EQ(memory["cuMemAlloc_v2_dlsym"], "libvxpu.so");
+  nlohmann::json compute = Probe({"launch-hooks", "1"}, ComputeEnv("50"));
+  EXPECT_EQ(compute["cuLaunchKernel_procaddr"], "libvxpu.so") << compute.dump();
+  EXPECT_EQ(compute["cuLaunchKernel_dlsym"], "libvxpu.so");
 }
 
 TEST(Interposer, ProcessesOfOneSliceShareItsQuotaAndAKilledOneReleasesIt) {
   auto holder = HoldInSlice("shared", "60");
-  Outcome refused = RunUnder({kProbe, "alloc", "60", "1"}, SliceEnv("100MiB", "shared"));
-  EXPECT_EQ(LastJsonLine(refused.output)["succeeded"], 0) << refused.output;
+  nlohmann::json refused = Probe({"alloc", "60", "1"}, SliceEnv("100MiB", "shared"));
+  EXPECT_EQ(refused["succeeded"], 0) << refused.dump();
 
   holder->Kill();
   auto killed = std::chrono::steady_clock::now();
   nlohmann::json after;
   do {  // within a second of death the slice has the memory back
-    after = LastJsonLine(RunUnder({kProbe, "alloc", "60", "1"}, SliceEnv("100MiB", "shared")).output);
+    after = Probe({"alloc", "60", "1"}, SliceEnv("100MiB", "shared"));
   } while (after["succeeded"] != 1 && std::chrono::steady_clock::now() - killed < std::chrono::seconds(1));
   EXPECT_EQ(after["succeeded"], 1) << after.dump();
   EXPECT_EQ(holder->Wait(), 128 + SIGKILL);
@@ -123,8 +190,10 @@ TEST(Interposer, ProcessesOfOneSliceShareItsQuotaAndAKilledOneReleasesIt) {
 
 TEST(Interposer, TwoSlicesOnOneDeviceAreIsolated) {
   auto holder = HoldInSlice("left", "60");
-  Outcome other = RunUnder({kProbe, "alloc", "60", "1"}, SliceEnv("100MiB", "right"));
-  EXPECT_EQ(LastJsonLine(other.output)["succeeded"], 1) << other.output;
+  nlohmann::json other = Probe({"alloc", "60", "1"}, SliceEnv("100MiB", "right"));
+  EXPECT_EQ(other["succeeded"], 1) << other.dump();
+  holder->Kill();
+  EXPECT_EQ(holder->Wait(), 128 + SIGKILL);
 }
 
 TEST(Interposer, BadConfigurationsStopTheWorkloadWithOneLine) {
@@ -155,9 +224,12 @@ TEST(Interposer, BadConfigurationsStopTheWorkloadWithOneLine) {
 
 TEST(Interposer, AContradictoryQuotaForARunningSliceIsRefused) {
   auto holder = HoldInSlice("fixed", "10");
-  Outcome run = RunUnder({kProbe, "alloc", "10", "1"}, SliceEnv("200MiB", "fixed"));
-  EXPECT_EQ(LastJsonLine(run.output)["succeeded"], 0) << run.output;
-  EXPECT_NE(run.output.find("already runs with a limit"), std::string::npos) << run.output;
+  std::string output;
+  nlohmann::json run = Probe({"alloc", "10", "1"}, SliceEnv("200MiB", "fixed"), &output);
+  EXPECT_EQ(run["succeeded"], 0) << output;
+  EXPECT_NE(output.find("already runs with a limit of 100.0 MiB, not 200.0 MiB"), std::string::npos) << output;
+  holder->Kill();
+  EXPECT_EQ(holder->Wait(), 128 + SIGKILL);
 }
 
 TEST(Interposer, AProgramThatNeverUsesCudaIsUnaffected) {
@@ -169,5 +241,7 @@ TEST(Interposer, AProgramThatNeverUsesCudaIsUnaffected) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}});
+  return simtest::RunAllTestsOn(argc, argv,
+                                {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"},
+                                 simtest::SimDevice{.memory = "4GiB", .context_overhead = "512MiB"}});
 }

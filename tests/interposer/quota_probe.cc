@@ -1,14 +1,31 @@
 // quota_probe: allocates through one driver path until refused, as a workload would, and
 // reports what happened as one JSON line. Run under libvxpu.so by the interposer tests.
 //
-//   quota_probe PATH MIB [COUNT] [--hold SECONDS]
+//   quota_probe PATH MIB [COUNT] [--hold SECONDS] [--device N]
 // PATH: alloc managed pitch async pool vmm array mipmap procaddr procaddr-ptsz dlsym ptsz
-// Allocates up to COUNT (default 8) blocks of MIB MiB, stops at the first failure, optionally
-// holds them, frees them all, then tries one block again.
+// Allocates up to COUNT (default 8) blocks of MIB MiB, stops at the first refusal, optionally
+// holds them, frees them all, then tries one block again. For `pool` it also reports what the
+// pool holds when full (reserved and used bytes, as the driver says).
 //
 //   quota_probe pool-cache MIB [COUNT]
 // Fills a pool that keeps freed memory (release threshold: all), frees it all, then tries
 // cuMemAlloc of one block while the pool holds the memory and again after trimming it.
+//
+//   quota_probe pool-destroy MIB [COUNT]
+// Allocates COUNT blocks from a pool, destroys the pool while they are in use, frees them,
+// and reports the slice's free memory after each step and whether one block fits again.
+//
+//   quota_probe old-version MIB
+// Asks cuGetProcAddress for cuDeviceTotalMem as CUDA 2.0 knew it (32-bit sizes; the interposer
+// polices it from CUDA 3.2 on).
+//
+//   quota_probe launch-hooks MIB
+// Reports which library answers cuLaunchKernel and cuMemAlloc through cuGetProcAddress and
+// dlsym (the file names, from dladdr).
+//
+// Exit status: 0 when the report is complete; 1 when a call that should not fail did (each
+// is listed in "failures" and on stderr); 2 on bad usage. A refusal of the probed allocation
+// is an outcome, not a failure.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <unistd.h>
@@ -30,22 +47,83 @@ __attribute__((weak)) CUresult CUDAAPI cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUs
 
 namespace {
 
-// NVML's view of device 0 (total, used), through dlopen + dlsym as monitoring tools do.
-bool NvmlMemory(unsigned long long* total, unsigned long long* used) {
+std::vector<std::string> g_failures;
+
+// Records a call that should have succeeded and did not.
+void Fail(const std::string& what) {
+  std::fprintf(stderr, "quota_probe: %s\n", what.c_str());
+  g_failures.push_back(what);
+}
+
+// `result` of `what`, which must succeed.
+CUresult Must(CUresult result, const char* what) {
+  if (result != CUDA_SUCCESS) Fail(std::string(what) + " returned " + std::to_string(static_cast<int>(result)));
+  return result;
+}
+
+// "[\"a\",\"b\"]" (the failures never contain quotes or backslashes).
+std::string JsonList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& item : items) out += (out.size() > 1 ? ",\"" : "\"") + item + "\"";
+  return out + "]";
+}
+
+// Prints the report's JSON line (fields already formatted) with the failures, and returns
+// the exit status.
+int Report(const std::string& fields) {
+  std::printf("{%s,\"failures\":%s}\n", fields.c_str(), JsonList(g_failures).c_str());
+  return g_failures.empty() ? 0 : 1;
+}
+
+// One JSON field: a number (CUresult codes included) or a string.
+template <typename Number>
+std::string Field(const char* name, Number value) {
+  return std::string("\"") + name + "\":" + std::to_string(value);
+}
+std::string Field(const char* name, const std::string& text) {
+  return std::string("\"") + name + "\":\"" + text + "\"";
+}
+
+struct NvmlView {
+  unsigned long long total = 0, used = 0;        // nvmlDeviceGetMemoryInfo
+  unsigned long long total_v2 = 0, used_v2 = 0;  // nvmlDeviceGetMemoryInfo_v2
+};
+
+// NVML's view of device `index`, through dlopen + dlsym as monitoring tools do.
+NvmlView Nvml(unsigned index) {
+  NvmlView view;
   void* nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW);
-  if (nvml == nullptr) return false;
+  if (nvml == nullptr) {
+    Fail("dlopen libnvidia-ml.so.1");
+    return view;
+  }
   auto init = reinterpret_cast<decltype(&nvmlInit_v2)>(dlsym(nvml, "nvmlInit_v2"));
   auto handle =
       reinterpret_cast<decltype(&nvmlDeviceGetHandleByIndex_v2)>(dlsym(nvml, "nvmlDeviceGetHandleByIndex_v2"));
   auto info = reinterpret_cast<decltype(&nvmlDeviceGetMemoryInfo)>(dlsym(nvml, "nvmlDeviceGetMemoryInfo"));
+  auto info_v2 = reinterpret_cast<decltype(&nvmlDeviceGetMemoryInfo_v2)>(dlsym(nvml, "nvmlDeviceGetMemoryInfo_v2"));
   nvmlDevice_t device = nullptr;
   nvmlMemory_t memory{};
-  if (init == nullptr || handle == nullptr || info == nullptr || init() != NVML_SUCCESS ||
-      handle(0, &device) != NVML_SUCCESS || info(device, &memory) != NVML_SUCCESS)
-    return false;
-  *total = memory.total;
-  *used = memory.used;
-  return true;
+  nvmlMemory_v2_t memory_v2{};
+  memory_v2.version = static_cast<unsigned>(sizeof(nvmlMemory_v2_t)) | (2u << 24);  // nvmlMemory_v2
+  if (init == nullptr || handle == nullptr || info == nullptr || info_v2 == nullptr || init() != NVML_SUCCESS ||
+      handle(index, &device) != NVML_SUCCESS || info(device, &memory) != NVML_SUCCESS ||
+      info_v2(device, &memory_v2) != NVML_SUCCESS) {
+    Fail("NVML memory query");
+    return view;
+  }
+  view = NvmlView{memory.total, memory.used, memory_v2.total, memory_v2.used};
+  return view;
+}
+
+struct MemInfo {
+  size_t free = 0, total = 0;
+};
+
+MemInfo MemoryInfo() {
+  MemInfo m;
+  Must(cuMemGetInfo(&m.free, &m.total), "cuMemGetInfo");
+  return m;
 }
 
 using Block = std::function<CUresult()>;  // frees one allocation
@@ -53,11 +131,14 @@ using Block = std::function<CUresult()>;  // frees one allocation
 struct Probe {
   std::string path;
   size_t bytes;
+  int device_index = 0;
+  CUdevice device = 0;
   CUstream stream = nullptr;
   CUmemoryPool pool = nullptr;
 };
 
 CUresult AllocLinear(CUresult (*alloc)(CUdeviceptr*, size_t), size_t bytes, Block* free_block) {
+  if (alloc == nullptr) return CUDA_ERROR_NOT_FOUND;
   CUdeviceptr p = 0;
   CUresult r = alloc(&p, bytes);
   if (r == CUDA_SUCCESS) *free_block = [p] { return cuMemFree(p); };
@@ -88,6 +169,24 @@ Descriptor FloatPlane(size_t bytes) {
   return desc;
 }
 
+CUresult AllocStreamOrdered(Probe& p, Block* free_block) {
+  auto alloc = &cuMemAllocAsync;
+  auto release = &cuMemFreeAsync;
+  if (p.path == "procaddr-ptsz") {
+    alloc = ProcAddress<decltype(&cuMemAllocAsync)>("cuMemAllocAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
+    release = ProcAddress<decltype(&cuMemFreeAsync)>("cuMemFreeAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
+  } else if (p.path == "ptsz") {
+    alloc = cuMemAllocAsync_ptsz;
+    release = cuMemFreeAsync_ptsz;
+  }
+  if (alloc == nullptr || release == nullptr) return CUDA_ERROR_NOT_FOUND;
+  CUdeviceptr d = 0;
+  CUresult r = alloc(&d, p.bytes, p.stream);
+  CUstream s = p.stream;
+  if (r == CUDA_SUCCESS) *free_block = [d, s, release] { return release(d, s); };
+  return r;
+}
+
 CUresult AllocOne(Probe& p, Block* free_block) {
   const size_t bytes = p.bytes;
   if (p.path == "alloc") return AllocLinear(&cuMemAlloc, bytes, free_block);
@@ -108,23 +207,7 @@ CUresult AllocOne(Probe& p, Block* free_block) {
     if (r == CUDA_SUCCESS) *free_block = [d] { return cuMemFree(d); };
     return r;
   }
-  if (p.path == "async" || p.path == "procaddr-ptsz" || p.path == "ptsz") {
-    auto alloc = &cuMemAllocAsync;
-    auto release = &cuMemFreeAsync;
-    if (p.path == "procaddr-ptsz") {
-      alloc = ProcAddress<decltype(&cuMemAllocAsync)>("cuMemAllocAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
-      release = ProcAddress<decltype(&cuMemFreeAsync)>("cuMemFreeAsync", CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
-    } else if (p.path == "ptsz") {
-      alloc = cuMemAllocAsync_ptsz;
-      release = cuMemFreeAsync_ptsz;
-    }
-    if (alloc == nullptr || release == nullptr) return CUDA_ERROR_NOT_FOUND;
-    CUdeviceptr d = 0;
-    CUresult r = alloc(&d, bytes, p.stream);
-    CUstream s = p.stream;
-    if (r == CUDA_SUCCESS) *free_block = [d, s, release] { return release(d, s); };
-    return r;
-  }
+  if (p.path == "async" || p.path == "procaddr-ptsz" || p.path == "ptsz") return AllocStreamOrdered(p, free_block);
   if (p.path == "pool") {
     CUdeviceptr d = 0;
     CUresult r = cuMemAllocFromPoolAsync(&d, bytes, p.pool, p.stream);
@@ -136,7 +219,7 @@ CUresult AllocOne(Probe& p, Block* free_block) {
     CUmemAllocationProp prop = {};
     prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
     prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-    prop.location.id = 0;
+    prop.location.id = p.device;
     CUmemGenericAllocationHandle h = 0;
     CUresult r = cuMemCreate(&h, bytes, &prop, 0);
     if (r == CUDA_SUCCESS) *free_block = [h] { return cuMemRelease(h); };
@@ -160,57 +243,98 @@ CUresult AllocOne(Probe& p, Block* free_block) {
   std::exit(2);
 }
 
-// The pool-cache experiment (see the top of the file); prints its JSON line.
-int ProbePoolCache(Probe& p, int count) {
-  cuuint64_t keep_everything = UINT64_MAX;
-  cuMemPoolSetAttribute(p.pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_everything);
+uint64_t PoolAttribute(CUmemoryPool pool, CUmemPool_attribute attribute) {
+  cuuint64_t value = 0;
+  Must(cuMemPoolGetAttribute(pool, attribute, &value), "cuMemPoolGetAttribute");
+  return value;
+}
+
+// Allocates up to `count` blocks of the probe's size from its pool; the addresses.
+std::vector<CUdeviceptr> FillPool(Probe& p, int count) {
   std::vector<CUdeviceptr> blocks;
   for (int i = 0; i < count; ++i) {
     CUdeviceptr d = 0;
     if (cuMemAllocFromPoolAsync(&d, p.bytes, p.pool, p.stream) != CUDA_SUCCESS) break;
     blocks.push_back(d);
   }
-  for (CUdeviceptr d : blocks) cuMemFreeAsync(d, p.stream);
-  cuStreamSynchronize(p.stream);
-  CUdeviceptr d = 0;
-  CUresult while_cached = cuMemAlloc(&d, p.bytes);
-  if (while_cached == CUDA_SUCCESS) cuMemFree(d);
-  CUresult trim = cuMemPoolTrimTo(p.pool, 0);
-  CUresult after_trim = cuMemAlloc(&d, p.bytes);
-  std::printf("{\"path\":\"pool-cache\",\"succeeded\":%zu,\"while_cached\":%d,\"trim\":%d,\"after_trim\":%d}\n",
-              blocks.size(), static_cast<int>(while_cached), static_cast<int>(trim), static_cast<int>(after_trim));
-  return 0;
+  return blocks;
 }
 
-}  // namespace
+void FreeAll(Probe& p, const std::vector<CUdeviceptr>& blocks) {
+  for (CUdeviceptr d : blocks) Must(cuMemFreeAsync(d, p.stream), "cuMemFreeAsync");
+  Must(cuStreamSynchronize(p.stream), "cuStreamSynchronize");
+}
 
-int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: quota_probe PATH MIB [COUNT] [--hold SECONDS]\n");
-    return 2;
+// The pool-cache experiment (see the top of the file).
+int ProbePoolCache(Probe& p, int count) {
+  cuuint64_t keep_everything = UINT64_MAX;
+  Must(cuMemPoolSetAttribute(p.pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep_everything), "cuMemPoolSetAttribute");
+  std::vector<CUdeviceptr> blocks = FillPool(p, count);
+  FreeAll(p, blocks);
+  CUdeviceptr d = 0;
+  CUresult while_cached = cuMemAlloc(&d, p.bytes);
+  if (while_cached == CUDA_SUCCESS) Must(cuMemFree(d), "cuMemFree");
+  CUresult trim = cuMemPoolTrimTo(p.pool, 0);
+  CUresult after_trim = cuMemAlloc(&d, p.bytes);
+  if (after_trim == CUDA_SUCCESS) Must(cuMemFree(d), "cuMemFree");
+  return Report(Field("path", p.path) + "," + Field("succeeded", blocks.size()) + "," +
+                Field("while_cached", while_cached) + "," + Field("trim", trim) + "," +
+                Field("after_trim", after_trim));
+}
+
+// The pool-destroy experiment (see the top of the file).
+int ProbePoolDestroy(Probe& p, int count) {
+  std::vector<CUdeviceptr> blocks = FillPool(p, count);
+  size_t free_in_use = MemoryInfo().free;
+  Must(cuMemPoolDestroy(p.pool), "cuMemPoolDestroy");
+  size_t free_destroyed = MemoryInfo().free;
+  FreeAll(p, blocks);
+  size_t free_after_free = MemoryInfo().free;
+  CUdeviceptr d = 0;
+  CUresult again = cuMemAlloc(&d, p.bytes);
+  if (again == CUDA_SUCCESS) Must(cuMemFree(d), "cuMemFree");
+  return Report(Field("path", p.path) + "," + Field("succeeded", blocks.size()) + "," +
+                Field("free_in_use", free_in_use) + "," + Field("free_destroyed", free_destroyed) + "," +
+                Field("free_after_free", free_after_free) + "," + Field("again", again));
+}
+
+int ProbeOldVersion(Probe& p) {
+  void* fn = nullptr;
+  CUdriverProcAddressQueryResult status = CU_GET_PROC_ADDRESS_SUCCESS;
+  CUresult r = cuGetProcAddress("cuDeviceTotalMem", &fn, 2000, CU_GET_PROC_ADDRESS_DEFAULT, &status);
+  return Report(Field("path", p.path) + "," + Field("result", r) + "," + Field("status", static_cast<int>(status)) +
+                "," + Field("found", fn != nullptr ? 1 : 0));
+}
+
+// The file of the library that defines `fn` ("" if none).
+std::string LibraryOf(void* fn) {
+  Dl_info info{};
+  if (fn == nullptr || dladdr(fn, &info) == 0 || info.dli_fname == nullptr) return "";
+  std::string file = info.dli_fname;
+  return file.substr(file.find_last_of('/') + 1);
+}
+
+int ProbeLaunchHooks(Probe& p) {
+  std::string fields = Field("path", p.path);
+  for (const char* name : {"cuLaunchKernel", "cuMemAlloc"}) {
+    void* fn = nullptr;
+    CUdriverProcAddressQueryResult status;
+    Must(cuGetProcAddress(name, &fn, 12000, CU_GET_PROC_ADDRESS_DEFAULT, &status), "cuGetProcAddress");
+    fields += "," + Field((std::string(name) + "_procaddr").c_str(), LibraryOf(fn));
   }
-  Probe p{argv[1], std::strtoull(argv[2], nullptr, 10) << 20};
-  int count = argc > 3 && argv[3][0] != '-' ? std::atoi(argv[3]) : 8;
-  double hold = 0;
-  for (int i = 3; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--hold") hold = std::atof(argv[i + 1]);
+  void* driver = dlopen("libcuda.so.1", RTLD_NOW);
+  for (const char* symbol : {"cuLaunchKernel", "cuMemAlloc_v2"}) {
+    void* fn = driver != nullptr ? dlsym(driver, symbol) : nullptr;
+    fields += "," + Field((std::string(symbol) + "_dlsym").c_str(), LibraryOf(fn));
   }
-  CUdevice device;
-  CUcontext ctx;
-  if (cuInit(0) != CUDA_SUCCESS || cuDeviceGet(&device, 0) != CUDA_SUCCESS ||
-      cuDevicePrimaryCtxRetain(&ctx, device) != CUDA_SUCCESS || cuCtxSetCurrent(ctx) != CUDA_SUCCESS)
-    return 3;
-  cuStreamCreate(&p.stream, CU_STREAM_NON_BLOCKING);
-  CUmemPoolProps props = {};
-  props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
-  props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-  cuMemPoolCreate(&p.pool, &props);
+  return Report(fields);
+}
 
-  if (p.path == "pool-cache") return ProbePoolCache(p, count);
-
-  size_t free_bytes = 0, total_bytes = 0, device_total = 0;
-  cuMemGetInfo(&free_bytes, &total_bytes);
-  cuDeviceTotalMem(&device_total, device);
+// The common experiment: fill through p.path, hold, free, allocate again.
+int ProbeFill(Probe& p, int count, double hold) {
+  MemInfo before = MemoryInfo();
+  size_t device_total = 0;
+  Must(cuDeviceTotalMem(&device_total, p.device), "cuDeviceTotalMem");
   std::vector<Block> blocks;
   CUresult refused = CUDA_SUCCESS;
   for (int i = 0; i < count; ++i) {
@@ -219,23 +343,66 @@ int main(int argc, char** argv) {
     if (refused != CUDA_SUCCESS) break;
     blocks.push_back(free_block);
   }
-  size_t free_when_full = 0, total_when_full = 0;
-  cuMemGetInfo(&free_when_full, &total_when_full);
-  unsigned long long nvml_total = 0, nvml_used = 0;
-  NvmlMemory(&nvml_total, &nvml_used);
+  MemInfo full = MemoryInfo();
+  NvmlView nvml = Nvml(static_cast<unsigned>(p.device_index));
+  uint64_t pool_reserved = p.path == "pool" ? PoolAttribute(p.pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT) : 0;
+  uint64_t pool_used = p.path == "pool" ? PoolAttribute(p.pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT) : 0;
   if (hold > 0) {
     std::printf("{\"holding\":%zu}\n", blocks.size());
     std::fflush(stdout);
     usleep(static_cast<useconds_t>(hold * 1e6));
   }
-  for (Block& b : blocks) b();
-  cuStreamSynchronize(p.stream);
+  for (Block& b : blocks) Must(b(), "free");
+  Must(cuStreamSynchronize(p.stream), "cuStreamSynchronize");
   Block again;
   CUresult after_free = AllocOne(p, &again);
-  std::printf(
-      "{\"path\":\"%s\",\"succeeded\":%zu,\"refused\":%d,\"after_free\":%d,\"total\":%zu,\"free\":%zu,"
-      "\"device_total\":%zu,\"free_when_full\":%zu,\"nvml_total\":%llu,\"nvml_used_when_full\":%llu}\n",
-      p.path.c_str(), blocks.size(), static_cast<int>(refused), static_cast<int>(after_free), total_bytes, free_bytes,
-      device_total, free_when_full, nvml_total, nvml_used);
-  return 0;
+  if (after_free == CUDA_SUCCESS) Must(again(), "free");
+  int devices = 0;
+  Must(cuDeviceGetCount(&devices), "cuDeviceGetCount");
+  return Report(Field("path", p.path) + "," + Field("succeeded", blocks.size()) + "," + Field("refused", refused) +
+                "," + Field("after_free", after_free) + "," + Field("total", before.total) + "," +
+                Field("free", before.free) + "," + Field("device_total", device_total) + "," +
+                Field("free_when_full", full.free) + "," + Field("nvml_total", nvml.total) + "," +
+                Field("nvml_used_when_full", nvml.used) + "," + Field("nvml_v2_total", nvml.total_v2) + "," +
+                Field("nvml_v2_used_when_full", nvml.used_v2) + "," + Field("pool_reserved_when_full", pool_reserved) +
+                "," + Field("pool_used_when_full", pool_used) + "," + Field("devices", devices));
+}
+
+[[noreturn]] void Usage() {
+  std::fprintf(stderr, "usage: quota_probe PATH MIB [COUNT] [--hold SECONDS] [--device N]\n");
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) Usage();
+  char* end = nullptr;
+  unsigned long long mib = std::strtoull(argv[2], &end, 10);
+  if (*end != '\0' || mib == 0) Usage();
+  Probe p{argv[1], static_cast<size_t>(mib) << 20};
+  int count = argc > 3 && argv[3][0] != '-' ? std::atoi(argv[3]) : 8;
+  double hold = 0;
+  for (int i = 3; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--hold") hold = std::atof(argv[i + 1]);
+    if (std::string(argv[i]) == "--device") p.device_index = std::atoi(argv[i + 1]);
+  }
+  CUcontext ctx;
+  if (Must(cuInit(0), "cuInit") != CUDA_SUCCESS ||
+      Must(cuDeviceGet(&p.device, p.device_index), "cuDeviceGet") != CUDA_SUCCESS ||
+      Must(cuDevicePrimaryCtxRetain(&ctx, p.device), "cuDevicePrimaryCtxRetain") != CUDA_SUCCESS ||
+      Must(cuCtxSetCurrent(ctx), "cuCtxSetCurrent") != CUDA_SUCCESS)
+    return Report(Field("path", p.path));
+  Must(cuStreamCreate(&p.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  CUmemPoolProps props = {};
+  props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+  props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  props.location.id = p.device;
+  Must(cuMemPoolCreate(&p.pool, &props), "cuMemPoolCreate");
+
+  if (p.path == "pool-cache") return ProbePoolCache(p, count);
+  if (p.path == "pool-destroy") return ProbePoolDestroy(p, count);
+  if (p.path == "old-version") return ProbeOldVersion(p);
+  if (p.path == "launch-hooks") return ProbeLaunchHooks(p);
+  return ProbeFill(p, count, hold);
 }

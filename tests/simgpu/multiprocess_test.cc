@@ -2,6 +2,7 @@
 // recovery from clients killed while holding the device. Runs the real vxpu-burn binary.
 #include <cuda.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "sim_env.h"
+#include "simgpu/shared_device.h"
 
 namespace {
 
@@ -27,34 +29,25 @@ std::unique_ptr<vxpu::ChildProcess> StartBurn(std::vector<std::string> args) {
   return simtest::StartOnSimgpu(args);
 }
 
-// The number after "key": in burn's one-line JSON report, or -1 if absent.
-long long JsonNumber(const std::string& json, const std::string& key) {
-  size_t at = json.find("\"" + key + "\":");
-  if (at == std::string::npos) return -1;
-  return std::strtoll(json.c_str() + at + key.size() + 3, nullptr, 10);
-}
-
-// Waits for burn to finish successfully and returns the kernels it reports.
-long long KernelsOf(vxpu::ChildProcess& burn) {
-  EXPECT_EQ(burn.Wait(), 0) << "output: " << burn.output();
-  return JsonNumber(burn.output(), "kernels");
-}
-
 using MultiprocessTest = simtest::PrimaryContextTest;
 
 TEST_F(MultiprocessTest, TwoBurnsShareTheDeviceFairly) {
   auto a = StartBurn({"--seconds", "3", "--kernel-us", "1000"});
   auto b = StartBurn({"--seconds", "3", "--kernel-us", "1000"});
-  long long ka = KernelsOf(*a);
-  long long kb = KernelsOf(*b);
-  ASSERT_GT(ka, 0);
-  ASSERT_GT(kb, 0);
-  double share = static_cast<double>(ka) / static_cast<double>(ka + kb);
-  std::cout << "kernels: " << ka << " + " << kb << ", first burn's share " << share << "\n";
-  RecordProperty("kernels_a", std::to_string(ka));
-  RecordProperty("kernels_b", std::to_string(kb));
-  EXPECT_GE(share, 0.35);
-  EXPECT_LE(share, 0.65);
+  nlohmann::json ra = simtest::ReportOf(*a);
+  nlohmann::json rb = simtest::ReportOf(*b);
+  double da = ra.value("device_seconds", 0.0), db = rb.value("device_seconds", 0.0);
+  double wall = std::max(ra.value("wall_seconds", 0.0), rb.value("wall_seconds", 0.0));
+  std::cout << "device seconds: " << da << " + " << db << " in " << wall << " s\n";
+  RecordProperty("device_seconds_a", std::to_string(da));
+  RecordProperty("device_seconds_b", std::to_string(db));
+  // One device: together they cannot have had more than the wall time, and they kept it busy.
+  EXPECT_LE(da + db, wall * 1.02);
+  EXPECT_GE(da + db, wall * 0.8);
+  ASSERT_GT(da + db, 0);
+  double share = da / (da + db);
+  EXPECT_GE(share, 0.4);
+  EXPECT_LE(share, 0.6);
 }
 
 TEST_F(MultiprocessTest, AnotherProcessesMemoryIsVisibleAndReclaimedWhenItDies) {
@@ -73,25 +66,47 @@ TEST_F(MultiprocessTest, AnotherProcessesMemoryIsVisibleAndReclaimedWhenItDies) 
   burn->Wait();
 }
 
-TEST_F(MultiprocessTest, KilledHolderDoesNotStallOthers) {
-  auto start = Clock::now();
-  auto victim = StartBurn({"--seconds", "4", "--kernel-us", "1000"});
-  auto survivor = StartBurn({"--seconds", "2", "--kernel-us", "1000"});
-  std::this_thread::sleep_for(milliseconds(500));
+// Polls every millisecond until `condition` holds or `timeout` passes; whether it held.
+template <typename Condition>
+bool PollFast(std::chrono::milliseconds timeout, Condition condition) {
+  auto deadline = Clock::now() + timeout;
+  while (!condition()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(1000));
+  }
+  return true;
+}
+
+TEST_F(MultiprocessTest, AKilledHolderPassesTheDeviceOnWithinTheLivenessBound) {
+  // Device 1 has a one-second quantum: a holder keeps it that long unless it dies. The victim
+  // is killed the moment it takes the device from the waiting survivor.
+  simgpu::DeviceSpec spec = simgpu::LoadDeviceConfig().devices.at(1);
+  std::string error;
+  auto device = simgpu::SharedDevice::Open(spec, &error);
+  ASSERT_NE(device, nullptr) << error;
+  auto victim = StartBurn({"--seconds", "30", "--kernel-us", "1000000", "--device", "1"});
+  ASSERT_TRUE(PollFor(milliseconds(5000), [&] { return device->HolderPid() == victim->pid(); }));
+  auto survivor = StartBurn({"--seconds", "2", "--kernel-us", "1000", "--device", "1"});
+  ASSERT_TRUE(PollFast(milliseconds(5000), [&] { return device->HolderPid() == survivor->pid(); }));
+  ASSERT_TRUE(PollFast(milliseconds(5000), [&] { return device->HolderPid() == victim->pid(); }));
   victim->Kill();
-  long long kernels = KernelsOf(*survivor);
-  double wall = SecondsSince(start);
-  std::cout << "survivor finished after " << wall << " s with " << kernels << " kernels\n";
-  EXPECT_GT(kernels, 0);
-  EXPECT_LT(wall, 4.0);
+  auto killed_at = Clock::now();
+  EXPECT_TRUE(PollFast(milliseconds(2000), [&] { return device->HolderPid() == survivor->pid(); }));
+  double handover_ms = SecondsSince(killed_at) * 1000;
+  std::cout << "hand-over after the holder's death: " << handover_ms << " ms\n";
+  RecordProperty("handover_ms", std::to_string(handover_ms));
+  // The documented bound is one liveness check (50 ms); the victim's quantum had ~1 s left.
+  EXPECT_LT(handover_ms, 5 * simgpu::kLivenessCheckMs);
   EXPECT_EQ(victim->Wait(), 128 + SIGKILL);
+  EXPECT_GT(simtest::ReportOf(*survivor).value("kernels", 0), 0);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  std::vector<simtest::SimDevice> devices = {{.memory = "16GiB", .context_overhead = "0"}};
+  std::vector<simtest::SimDevice> devices = {{.memory = "16GiB", .context_overhead = "0"},
+                                             {.memory = "16GiB", .context_overhead = "0", .timeslice_us = 1000000}};
   ::testing::AddGlobalTestEnvironment(new simtest::SimEnvironment(devices));
   return RUN_ALL_TESTS();
 }

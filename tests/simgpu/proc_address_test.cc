@@ -143,6 +143,19 @@ TEST_F(ProcAddressTest, VersionOneEntryPointTakesFourArguments) {
   EXPECT_EQ(Find("cuGetProcAddress", 11080).pfn, reinterpret_cast<void*>(v1));
 }
 
+TEST_F(ProcAddressTest, OldVersionsGetTheLegacyEntryPoint) {
+  // CUDA 2.x programs get cuDeviceTotalMem with 32-bit sizes, as a real driver hands it out.
+  Lookup old = Find("cuDeviceTotalMem", 2000);
+  ASSERT_CU(old.result);
+  EXPECT_EQ(old.pfn, Exported("cuDeviceTotalMem"));
+  EXPECT_NE(old.pfn, Find("cuDeviceTotalMem", 3020).pfn);
+  unsigned int bytes = 0;
+  ASSERT_CU(reinterpret_cast<CUresult (*)(unsigned int*, CUdevice)>(old.pfn)(&bytes, 0));
+  size_t total = 0;
+  ASSERT_CU(cuDeviceTotalMem(&total, 0));
+  EXPECT_EQ(bytes, std::min<size_t>(total, UINT32_MAX));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

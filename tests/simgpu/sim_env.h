@@ -32,6 +32,7 @@ struct SimDevice {
   std::string context_overhead = "0";
   int sm_count = 132;
   std::string name = "NVIDIA H100 80GB HBM3";
+  unsigned timeslice_us = 0;  // 0: simgpu's default quantum
 };
 
 inline std::string UniqueUuid(int index) {
@@ -55,7 +56,9 @@ class SimEnvironment : public ::testing::Environment {
       const SimDevice& d = devices_[i];
       out << (i ? "," : "") << "{\"name\":\"" << d.name << "\",\"uuid\":\"" << UniqueUuid(static_cast<int>(i))
           << "\",\"memory\":\"" << d.memory << "\",\"context_overhead\":\"" << d.context_overhead
-          << "\",\"sm_count\":" << d.sm_count << "}";
+          << "\",\"sm_count\":" << d.sm_count;
+      if (d.timeslice_us != 0) out << ",\"timeslice_us\":" << d.timeslice_us;
+      out << "}";
     }
     out << "]}";
     out.close();
@@ -127,13 +130,30 @@ class PrimaryContextTest : public ::testing::Test {
   CUcontext ctx_ = nullptr;
 };
 
+// Starts `argv` with `env` added to the environment. A failed start fails the test, and the
+// child's Wait() then returns ChildProcess::kNotStarted, never 0. Killed when dropped.
+inline std::unique_ptr<vxpu::ChildProcess> StartChild(const std::vector<std::string>& argv,
+                                                      const std::vector<std::string>& env, bool with_stderr = true) {
+  auto child = std::make_unique<vxpu::ChildProcess>();
+  std::string error;
+  if (!child->Start(argv, env, &error, with_stderr)) ADD_FAILURE() << "cannot start " << argv[0] << ": " << error;
+  return child;
+}
+
 // Starts a program on this binary's simulated devices: it inherits the environment
 // (VXPU_SIMGPU_CONFIG included) with LD_LIBRARY_PATH set to simgpu. Killed when dropped.
 inline std::unique_ptr<vxpu::ChildProcess> StartOnSimgpu(const std::vector<std::string>& argv) {
-  auto child = std::make_unique<vxpu::ChildProcess>();
-  std::string error;
-  EXPECT_TRUE(child->Start(argv, {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR}, &error)) << error;
-  return child;
+  return StartChild(argv, {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR}, /*with_stderr=*/false);
+}
+
+// Waits for `child` and returns its report (the last JSON line of its output), failing the
+// test unless it exited with 0 and printed one.
+inline nlohmann::json ReportOf(vxpu::ChildProcess& child) {
+  int code = child.Wait();
+  nlohmann::json report = vxpu::LastJsonLine(child.output());
+  EXPECT_EQ(code, 0) << child.output();
+  EXPECT_TRUE(report.is_object()) << "no JSON report in: " << child.output();
+  return report;
 }
 
 }  // namespace simtest
