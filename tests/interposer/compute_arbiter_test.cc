@@ -3,6 +3,7 @@
 #include "interposer/compute_arbiter.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -44,6 +45,24 @@ TEST_F(ComputeArbiterTest, ASliceRefusedForWantOfTenantsKeepsNoGuarantee) {
   tenants.pop_back();
   // Had "b" kept its 90%, "c" would not fit beside "a".
   EXPECT_NE(Open("c", 900, &error), nullptr) << error;
+}
+
+TEST_F(ComputeArbiterTest, ItsSegmentIsItsUsersAloneAndGoesWithItsLastTenant) {
+  const std::string file = "/dev/shm/vxpu-compute-" + std::to_string(getuid()) + "-" + device_;
+  std::string error;
+  mode_t old_umask = umask(0);  // the mode must come from the arbiter, not from the umask
+  auto a = Open("a", 300, &error);
+  auto b = Open("b", 300, &error);
+  umask(old_umask);
+  ASSERT_NE(a, nullptr) << error;
+  ASSERT_NE(b, nullptr) << error;
+  struct stat st;
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  a.reset();
+  EXPECT_EQ(stat(file.c_str(), &st), 0);
+  b.reset();
+  EXPECT_NE(stat(file.c_str(), &st), 0);
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace vxpu {
@@ -17,7 +19,11 @@ constexpr uint64_t kMiB = 1ull << 20;
 
 class SliceLedgerTest : public ::testing::Test {
  protected:
-  void SetUp() override { device_ = "GPU-1ed9e700-0000-4000-8000-" + std::to_string(getpid()); }
+  void SetUp() override {
+    char uuid[48];  // a whole UUID: ListSlices reads the device from the segment's name
+    std::snprintf(uuid, sizeof(uuid), "GPU-1ed9e700-0000-4000-8000-%012x", static_cast<unsigned>(getpid()));
+    device_ = uuid;
+  }
   void TearDown() override {
     for (const char* slice : {"a", "b"}) SliceLedger::Unlink(slice, device_);
   }
@@ -100,6 +106,57 @@ TEST_F(SliceLedgerTest, AContradictoryLimitIsRefusedWhileTheSliceRuns) {
   first.reset();  // the slice is gone: a new run may choose another limit
   auto second = Open("a", 200 * kMiB);
   EXPECT_EQ(second->limit(), 200 * kMiB);
+}
+
+// The mode bits of /dev/shm/`name`, or -1 if there is no such segment.
+int SegmentMode(const std::string& name) {
+  struct stat st;
+  return stat(("/dev/shm/" + name).c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 0777) : -1;
+}
+
+std::string LedgerSegment(const std::string& device, const std::string& slice) {
+  return "vxpu-slice-" + std::to_string(getuid()) + "-" + device + "-" + slice;
+}
+
+TEST_F(SliceLedgerTest, ItsSegmentIsItsUsersAloneAndGoesWithItsLastProcess) {
+  mode_t old_umask = umask(0);  // the mode must come from the ledger, not from the umask
+  auto first = Open("a", 100 * kMiB);
+  auto second = Open("a", 100 * kMiB);
+  umask(old_umask);
+  EXPECT_EQ(SegmentMode(LedgerSegment(device_, "a")), 0600);
+  first.reset();
+  EXPECT_EQ(SegmentMode(LedgerSegment(device_, "a")), 0600);  // still one process in it
+  second.reset();
+  EXPECT_EQ(SegmentMode(LedgerSegment(device_, "a")), -1);
+}
+
+TEST_F(SliceLedgerTest, AKilledLastProcesssSegmentGoesWithTheNextListing) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = ChildHolding("b", device_, 100 * kMiB, 10 * kMiB, fds[1]);
+  char ok = 0;
+  ASSERT_EQ(read(fds[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 1);
+  ASSERT_EQ(SegmentMode(LedgerSegment(device_, "b")), 0600);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(SegmentMode(LedgerSegment(device_, "b")), 0600);  // nobody could remove it yet
+  for (const SliceSummary& s : SliceLedger::ListSlices()) EXPECT_NE(s.device, device_) << s.slice;
+  EXPECT_EQ(SegmentMode(LedgerSegment(device_, "b")), -1);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_F(SliceLedgerTest, AProcessThatLeftNeitherReservesNorReleases) {
+  auto ledger = Open("a", 100 * kMiB);
+  auto other = Open("a", 100 * kMiB);
+  ASSERT_TRUE(ledger->Reserve(30 * kMiB));
+  ledger->Leave();
+  EXPECT_EQ(other->Used(), 0u);  // its memory went with it
+  EXPECT_FALSE(ledger->Reserve(kMiB));
+  ASSERT_TRUE(other->Reserve(20 * kMiB));
+  ledger->Release(20 * kMiB);  // must not touch the entry another process may now hold
+  EXPECT_EQ(other->Used(), 20 * kMiB);
 }
 
 TEST_F(SliceLedgerTest, MalformedSliceNamesAreRefused) {

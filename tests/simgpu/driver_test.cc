@@ -1,7 +1,9 @@
 // Initialisation, devices, attributes and contexts of the simulated driver.
 #include <cuda.h>
 
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -230,6 +232,32 @@ TEST(DriverErrors, UnknownCodesAreInvalidValue) {
   EXPECT_EQ(cuGetErrorString(kUnknownError, &text), CUDA_ERROR_INVALID_VALUE);
   EXPECT_EQ(text, nullptr);
   EXPECT_EQ(cuGetErrorName(CUDA_ERROR_OUT_OF_MEMORY, nullptr), CUDA_ERROR_INVALID_VALUE);
+}
+
+// cuInit in a program started with VXPU_SIMGPU_CONFIG=`config`: the program's output.
+std::string CuInitWithConfig(const std::string& config, int* exit_code) {
+  auto child = simtest::StartChild({VXPU_BIN_DIR "/vxpu-vector_add", "1000"},
+                                   {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "VXPU_SIMGPU_CONFIG=" + config});
+  *exit_code = child->Wait();
+  return child->output();
+}
+
+TEST(DriverInit, ABadConfigFailsCuInitWithOneLineNamingIt) {
+  const std::string bad = "/tmp/vxpu-simgpu-bad-" + std::to_string(getpid()) + ".json";
+  std::ofstream(bad) << R"({"devices":[{"memory":"lots"}]})";
+  struct Case {
+    std::string config;
+    std::string says;
+  };
+  for (const Case& c : {Case{bad, "simgpu: VXPU_SIMGPU_CONFIG=" + bad + ": device 0: bad memory \"lots\""},
+                        Case{"/nonexistent/config.json", "VXPU_SIMGPU_CONFIG=/nonexistent/config.json: cannot read"}}) {
+    int code = 0;
+    std::string output = CuInitWithConfig(c.config, &code);
+    EXPECT_NE(code, 0) << output;
+    EXPECT_NE(output.find(c.says), std::string::npos) << output;
+    EXPECT_NE(output.find("cuInit(0) failed: CUDA_ERROR_SYSTEM_NOT_READY"), std::string::npos) << output;
+  }
+  std::remove(bad.c_str());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Several processes on one simulated device: time slicing, shared memory accounting and
 // recovery from clients killed while holding the device. Runs the real vxpu-burn binary.
 #include <cuda.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "common/shared_segment.h"
 #include "sim_env.h"
 #include "simgpu/shared_device.h"
 
@@ -48,6 +50,26 @@ TEST_F(MultiprocessTest, TwoBurnsShareTheDeviceFairly) {
   double share = da / (da + db);
   EXPECT_GE(share, 0.4);
   EXPECT_LE(share, 0.6);
+}
+
+TEST_F(MultiprocessTest, TheDevicesStateIsItsUsersAloneAndGoesWithItsLastClient) {
+  // This process is device 0's client (the fixture's context); device 1 has none.
+  auto segments_of = [](int device) {
+    std::vector<std::string> names;
+    for (const std::string& name : vxpu::SegmentsWithPrefix("vxpu-simgpu-" + std::to_string(getuid()) + "-")) {
+      if (name.find(simgpu::LoadDeviceConfig().devices.at(device).uuid) != std::string::npos) names.push_back(name);
+    }
+    return names;
+  };
+  ASSERT_EQ(segments_of(0).size(), 1u);
+  struct stat st;
+  ASSERT_EQ(stat(("/dev/shm/" + segments_of(0)[0]).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(segments_of(1).empty());
+  auto burn = StartBurn({"--seconds", "0.2", "--device", "1"});
+  EXPECT_TRUE(PollFor(milliseconds(2000), [&] { return segments_of(1).size() == 1; }));
+  simtest::ReportOf(*burn);
+  EXPECT_TRUE(segments_of(1).empty());  // its last client left
 }
 
 TEST_F(MultiprocessTest, AnotherProcessesMemoryIsVisibleAndReclaimedWhenItDies) {
