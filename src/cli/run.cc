@@ -108,8 +108,7 @@ std::string Named(const GpuDevice& d) { return "device " + std::to_string(d.inde
 // The memory quota must fit each device the command may use, and agree with the slice's
 // running processes there.
 bool QuotaFits(const std::string& quota, const std::string& slice, const std::vector<GpuDevice>& devices,
-               std::string* error) {
-  std::vector<SliceSummary> running = SliceLedger::ListSlices();
+               const std::vector<SliceSummary>& running, std::string* error) {
   for (const GpuDevice& d : devices) {
     auto bytes = ParseMemoryQuota(quota, d.memory_total, error);
     if (!bytes) {
@@ -129,8 +128,8 @@ bool QuotaFits(const std::string& quota, const std::string& slice, const std::ve
 
 // The compute guarantee must fit beside the running slices' on each device the command may
 // use (the arbiter refuses it at the first launch otherwise, where the workload cannot say why).
-bool ComputeFits(const ComputeTerms& terms, const std::vector<GpuDevice>& devices, std::string* error) {
-  std::vector<ComputeSliceUsage> running = ComputeArbiter::ListSlices();
+bool ComputeFits(const ComputeTerms& terms, const std::vector<GpuDevice>& devices,
+                 const std::vector<ComputeSliceUsage>& running, std::string* error) {
   for (const GpuDevice& d : devices) {
     uint32_t reserved = 0;
     for (const ComputeSliceUsage& s : running) {
@@ -205,8 +204,11 @@ int RunUnderSlice(const RunOptions& options) {
   }
   auto devices = DevicesToUse(options, &error);
   if (!devices) return Fail(error);
-  if (!options.memory.empty() && !QuotaFits(options.memory, slice, *devices, &error)) return Fail(error);
-  if (terms.request > 0 && !ComputeFits(terms, *devices, &error)) return Fail(error);
+  // Listing also removes what killed runs left behind.
+  std::vector<SliceSummary> memory_slices = SliceLedger::ListSlices();
+  std::vector<ComputeSliceUsage> compute_slices = ComputeArbiter::ListSlices();
+  if (!options.memory.empty() && !QuotaFits(options.memory, slice, *devices, memory_slices, &error)) return Fail(error);
+  if (terms.request > 0 && !ComputeFits(terms, *devices, compute_slices, &error)) return Fail(error);
   ExportSlice(options, slice, compute_limit);
 
   std::vector<char*> argv;

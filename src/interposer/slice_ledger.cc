@@ -35,7 +35,8 @@ constexpr size_t kUuidLength = 40;  // "GPU-" + 8-4-4-4-12
 std::string SegmentPrefix() { return "vxpu-slice-" + std::to_string(getuid()) + "-"; }
 
 std::string SegmentName(const std::string& slice, const std::string& device_uuid) {
-  return "/" + SegmentPrefix() + device_uuid + "-" + slice;
+  std::string name = "/";  // appended, not "/" + ...: GCC 12 -O3 warns falsely (-Wrestrict) on that
+  return name.append(SegmentPrefix()).append(device_uuid).append("-").append(slice);
 }
 
 void Drop(LedgerState* s, LedgerEntry* e) {

@@ -175,17 +175,6 @@ TEST(ComputeSlices, AHighPriorityTenantStartsPromptlyWhileAnotherSaturates) {
   EXPECT_LT(high, normal / 2) << "normal priority: " << normal << " ms, high: " << high << " ms";
 }
 
-// Polls every millisecond until `condition` holds or `timeout` passes; whether it held.
-template <typename Condition>
-bool PollFast(std::chrono::milliseconds timeout, Condition condition) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 TEST(ComputeSlices, ATenantKilledMidLeaseHandsTheDeviceOnWithinTheLivenessBound) {
   // One-second leases: the victim is killed the moment it takes the lease from the waiting
   // survivor, so it dies holding the device with nearly a whole lease left.
@@ -193,11 +182,11 @@ TEST(ComputeSlices, ATenantKilledMidLeaseHandsTheDeviceOnWithinTheLivenessBound)
   auto victim = Start("killed0", {"50", long_lease, {"--seconds", "30"}});
   auto survivor = Start("killed1", {"50", long_lease, {"--seconds", "4"}});
   using std::chrono::milliseconds;
-  ASSERT_TRUE(PollFast(milliseconds(5000), [&] { return LeaseHolder() == survivor->pid(); }));
-  ASSERT_TRUE(PollFast(milliseconds(5000), [&] { return LeaseHolder() == victim->pid(); }));
+  ASSERT_TRUE(simtest::PollFast(milliseconds(5000), [&] { return LeaseHolder() == survivor->pid(); }));
+  ASSERT_TRUE(simtest::PollFast(milliseconds(5000), [&] { return LeaseHolder() == victim->pid(); }));
   victim->Kill();
   auto killed_at = std::chrono::steady_clock::now();
-  EXPECT_TRUE(PollFast(milliseconds(2000), [&] { return LeaseHolder() == survivor->pid(); }));
+  EXPECT_TRUE(simtest::PollFast(milliseconds(2000), [&] { return LeaseHolder() == survivor->pid(); }));
   double handover_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed_at).count();
   std::cout << "lease hand-over after the holder's death: " << handover_ms << " ms\n";
   RecordProperty("handover_ms", std::to_string(handover_ms));

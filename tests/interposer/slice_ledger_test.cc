@@ -37,19 +37,29 @@ class SliceLedgerTest : public ::testing::Test {
   std::string device_;
 };
 
-// Forks a child that joins `slice`, reserves `bytes`, reports by exiting... or keeps holding
-// until killed. Returns the child's pid once its reservation is visible.
-pid_t ChildHolding(const std::string& slice, const std::string& device, uint64_t limit, uint64_t bytes, int ready_fd) {
+// Forks a child that joins `slice`, reserves `bytes` and holds them until killed. Returns its
+// pid once its reservation is visible, or -1 (the child reaped) if it could not reserve.
+pid_t ChildHolding(const std::string& slice, const std::string& device, uint64_t limit, uint64_t bytes) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
     std::string error;
     auto ledger = SliceLedger::Open(slice, device, limit, &error);
     char ok = ledger && ledger->Reserve(bytes) ? 1 : 0;
-    if (write(ready_fd, &ok, 1) != 1) _exit(3);
+    if (write(fds[1], &ok, 1) != 1) _exit(3);
     pause();
     _exit(0);
   }
-  return pid;
+  char ok = 0;
+  bool ready = pid > 0 && read(fds[0], &ok, 1) == 1 && ok == 1;
+  close(fds[0]);
+  close(fds[1]);
+  if (!ready && pid > 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  return ready ? pid : -1;
 }
 
 TEST_F(SliceLedgerTest, RefusesBeyondTheLimitAndReleasingMakesRoom) {
@@ -68,12 +78,8 @@ TEST_F(SliceLedgerTest, RefusesBeyondTheLimitAndReleasingMakesRoom) {
 
 TEST_F(SliceLedgerTest, ProcessesOfOneSliceShareItsLimitAndAKilledOneIsReleasedPromptly) {
   auto ledger = Open("a", 100 * kMiB);
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  pid_t child = ChildHolding("a", device_, 100 * kMiB, 70 * kMiB, fds[1]);
-  char ok = 0;
-  ASSERT_EQ(read(fds[0], &ok, 1), 1);
-  ASSERT_EQ(ok, 1);
+  pid_t child = ChildHolding("a", device_, 100 * kMiB, 70 * kMiB);
+  ASSERT_GT(child, 0);
   EXPECT_EQ(ledger->Used(), 70 * kMiB);
   EXPECT_EQ(ledger->Processes().size(), 2u);
   EXPECT_FALSE(ledger->Reserve(40 * kMiB));  // the child's 70 MiB count against this process too
@@ -86,8 +92,6 @@ TEST_F(SliceLedgerTest, ProcessesOfOneSliceShareItsLimitAndAKilledOneIsReleasedP
   EXPECT_EQ(ledger->Used(), 0u) << "after " << seconds << " s";
   EXPECT_TRUE(ledger->Reserve(100 * kMiB));
   waitpid(child, nullptr, 0);
-  close(fds[0]);
-  close(fds[1]);
 }
 
 TEST_F(SliceLedgerTest, TwoSlicesOnOneDeviceNeverSeeEachOthersUsage) {
@@ -131,20 +135,14 @@ TEST_F(SliceLedgerTest, ItsSegmentIsItsUsersAloneAndGoesWithItsLastProcess) {
 }
 
 TEST_F(SliceLedgerTest, AKilledLastProcesssSegmentGoesWithTheNextListing) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  pid_t child = ChildHolding("b", device_, 100 * kMiB, 10 * kMiB, fds[1]);
-  char ok = 0;
-  ASSERT_EQ(read(fds[0], &ok, 1), 1);
-  ASSERT_EQ(ok, 1);
+  pid_t child = ChildHolding("b", device_, 100 * kMiB, 10 * kMiB);
+  ASSERT_GT(child, 0);
   ASSERT_EQ(SegmentMode(LedgerSegment(device_, "b")), 0600);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   EXPECT_EQ(SegmentMode(LedgerSegment(device_, "b")), 0600);  // nobody could remove it yet
   for (const SliceSummary& s : SliceLedger::ListSlices()) EXPECT_NE(s.device, device_) << s.slice;
   EXPECT_EQ(SegmentMode(LedgerSegment(device_, "b")), -1);
-  close(fds[0]);
-  close(fds[1]);
 }
 
 TEST_F(SliceLedgerTest, AProcessThatLeftNeitherReservesNorReleases) {
@@ -154,8 +152,10 @@ TEST_F(SliceLedgerTest, AProcessThatLeftNeitherReservesNorReleases) {
   ledger->Leave();
   EXPECT_EQ(other->Used(), 0u);  // its memory went with it
   EXPECT_FALSE(ledger->Reserve(kMiB));
-  ASSERT_TRUE(other->Reserve(20 * kMiB));
-  ledger->Release(20 * kMiB);  // must not touch the entry another process may now hold
+  auto newcomer = Open("a", 100 * kMiB);  // takes the entry that was the leaver's
+  ASSERT_TRUE(newcomer->Reserve(20 * kMiB));
+  ledger->Release(20 * kMiB);  // must not touch it
+  ledger->Charge(10 * kMiB);
   EXPECT_EQ(other->Used(), 20 * kMiB);
 }
 

@@ -88,17 +88,6 @@ TEST_F(MultiprocessTest, AnotherProcessesMemoryIsVisibleAndReclaimedWhenItDies) 
   burn->Wait();
 }
 
-// Polls every millisecond until `condition` holds or `timeout` passes; whether it held.
-template <typename Condition>
-bool PollFast(std::chrono::milliseconds timeout, Condition condition) {
-  auto deadline = Clock::now() + timeout;
-  while (!condition()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(1000));
-  }
-  return true;
-}
-
 TEST_F(MultiprocessTest, AKilledHolderPassesTheDeviceOnWithinTheLivenessBound) {
   // Device 1 has a one-second quantum: a holder keeps it that long unless it dies. The victim
   // is killed the moment it takes the device from the waiting survivor.
@@ -109,11 +98,11 @@ TEST_F(MultiprocessTest, AKilledHolderPassesTheDeviceOnWithinTheLivenessBound) {
   auto victim = StartBurn({"--seconds", "30", "--kernel-us", "1000000", "--device", "1"});
   ASSERT_TRUE(PollFor(milliseconds(5000), [&] { return device->HolderPid() == victim->pid(); }));
   auto survivor = StartBurn({"--seconds", "2", "--kernel-us", "1000", "--device", "1"});
-  ASSERT_TRUE(PollFast(milliseconds(5000), [&] { return device->HolderPid() == survivor->pid(); }));
-  ASSERT_TRUE(PollFast(milliseconds(5000), [&] { return device->HolderPid() == victim->pid(); }));
+  ASSERT_TRUE(simtest::PollFast(milliseconds(5000), [&] { return device->HolderPid() == survivor->pid(); }));
+  ASSERT_TRUE(simtest::PollFast(milliseconds(5000), [&] { return device->HolderPid() == victim->pid(); }));
   victim->Kill();
   auto killed_at = Clock::now();
-  EXPECT_TRUE(PollFast(milliseconds(2000), [&] { return device->HolderPid() == survivor->pid(); }));
+  EXPECT_TRUE(simtest::PollFast(milliseconds(2000), [&] { return device->HolderPid() == survivor->pid(); }));
   double handover_ms = SecondsSince(killed_at) * 1000;
   std::cout << "hand-over after the holder's death: " << handover_ms << " ms\n";
   RecordProperty("handover_ms", std::to_string(handover_ms));

@@ -94,15 +94,22 @@ std::vector<T> ReadBack(CUdeviceptr src, size_t count) {
   return out;
 }
 
-// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+// Polls `condition` every `period` until it holds or `timeout` passes; returns whether it held.
 template <typename Condition>
-bool PollFor(std::chrono::milliseconds timeout, Condition condition) {
+bool PollFor(std::chrono::milliseconds timeout, Condition condition,
+             std::chrono::milliseconds period = std::chrono::milliseconds(10)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (condition()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(period);
   }
+}
+
+// Polls every millisecond: for timing a hand-over.
+template <typename Condition>
+bool PollFast(std::chrono::milliseconds timeout, Condition condition) {
+  return PollFor(timeout, condition, std::chrono::milliseconds(1));
 }
 
 // Runs the test binary's tests on its own simulated `devices` (a main() for test binaries).
