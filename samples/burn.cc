@@ -2,14 +2,15 @@
 // job does, and reports what it got. Used by `vxpu demo`, the tests and the benchmarks.
 //
 //   burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] [--linger L]
-//        [--threads T] [--stream own|per-thread] [--api kernel|ex|cooperative]
+//        [--threads T] [--stream own|per-thread] [--api kernel|ex|cooperative|graph]
 //
 // Prints one JSON line on exit: kernels completed, device time they represent and wall time.
 // With --gap-ms it behaves like a latency-sensitive service instead: one kernel at a time, G
 // ms apart, and reports how long each took from launch to completion (p50, p90). With --linger
 // it stays alive L seconds after its work, idle, like a job between epochs. With --threads, T
 // threads launch at once, each into a stream of its own (or its per-thread default stream);
-// --api picks the launch call.
+// --api picks the launch call (graph: a batch of kernels captured once into a CUDA graph, then
+// launched with cuGraphLaunch).
 // Runs unchanged on a real GPU (spin kernels on %globaltimer) and on simgpu.
 #include <unistd.h>
 
@@ -33,13 +34,15 @@ struct Options {
   double linger_seconds = 0;
   unsigned threads = 1;
   bool per_thread_stream = false;  // launch into CU_STREAM_PER_THREAD instead of a stream of its own
-  std::string api = "kernel";      // cuLaunchKernel, or "ex" (cuLaunchKernelEx), "cooperative"
+  std::string api = "kernel";      // cuLaunchKernel, or "ex" (cuLaunchKernelEx), "cooperative", "graph"
 };
+
+constexpr int kBatch = 4;  // kernels launched between two waits (one graph launch with --api graph)
 
 [[noreturn]] void Usage(const char* problem) {
   std::fprintf(stderr,
                "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] "
-               "[--linger L] [--threads T] [--stream own|per-thread] [--api kernel|ex|cooperative]\n",
+               "[--linger L] [--threads T] [--stream own|per-thread] [--api kernel|ex|cooperative|graph]\n",
                problem);
   std::exit(2);
 }
@@ -74,8 +77,8 @@ Options Parse(int argc, char** argv) {
       o.per_thread_stream = std::strcmp(value, "per-thread") == 0;
     } else if (flag == "--api") {
       o.api = value;
-      if (o.api != "kernel" && o.api != "ex" && o.api != "cooperative")
-        Usage(("bad value for --api: " + o.api + " (want kernel, ex or cooperative)").c_str());
+      if (o.api != "kernel" && o.api != "ex" && o.api != "cooperative" && o.api != "graph")
+        Usage(("bad value for --api: " + o.api + " (want kernel, ex, cooperative or graph)").c_str());
     } else if (flag == "--memory") {
       o.memory_mib = static_cast<unsigned long long>(ParsePositive("--memory", value));
     } else if (flag == "--device") {
@@ -125,27 +128,48 @@ CUresult Launch(const Options& o, CUfunction spin, CUstream stream, void** param
   return cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr);
 }
 
+// A batch of `spin` launches captured into a graph (it runs only when the graph is launched).
+CUgraph CaptureBatch(const Options& o, CUfunction spin) {
+  CUstream stream;
+  SAMPLE_CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  unsigned long long ns = uint64_t{o.kernel_us} * 1000;
+  void* params[] = {&ns};
+  SAMPLE_CHECK(cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  for (int k = 0; k < kBatch; ++k) SAMPLE_CHECK(cuLaunchKernel(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr));
+  CUgraph graph;
+  SAMPLE_CHECK(cuStreamEndCapture(stream, &graph));
+  SAMPLE_CHECK(cuStreamDestroy(stream));
+  return graph;
+}
+
 // Keeps the device busy from one thread until `deadline`, two batches in flight so the device
-// never idles while the host waits; returns the kernels it completed.
-unsigned long long SaturateUntil(const Options& o, CUcontext ctx, CUfunction spin,
+// never idles while the host waits; returns the kernels it completed. A batch is kBatch launches,
+// or one launch of `graph` (kBatch kernels) when there is one.
+unsigned long long SaturateUntil(const Options& o, CUcontext ctx, CUfunction spin, CUgraph graph,
                                  std::chrono::steady_clock::time_point deadline) {
-  constexpr int kBatch = 4;
   SAMPLE_CHECK(cuCtxSetCurrent(ctx));
   CUstream stream = CU_STREAM_PER_THREAD;
   if (!o.per_thread_stream) SAMPLE_CHECK(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
   CUevent done[2];
   SAMPLE_CHECK(cuEventCreate(&done[0], CU_EVENT_DISABLE_TIMING));
   SAMPLE_CHECK(cuEventCreate(&done[1], CU_EVENT_DISABLE_TIMING));
+  CUgraphExec exec = nullptr;
+  if (graph != nullptr) SAMPLE_CHECK(cuGraphInstantiate(&exec, graph, 0));
   unsigned long long ns = uint64_t{o.kernel_us} * 1000;
   void* params[] = {&ns};
   unsigned long long kernels = 0;
   for (int batch = 0; std::chrono::steady_clock::now() < deadline; ++batch) {
-    for (int k = 0; k < kBatch; ++k) SAMPLE_CHECK(Launch(o, spin, stream, params));
+    if (exec != nullptr) {
+      SAMPLE_CHECK(cuGraphLaunch(exec, stream));
+    } else {
+      for (int k = 0; k < kBatch; ++k) SAMPLE_CHECK(Launch(o, spin, stream, params));
+    }
     SAMPLE_CHECK(cuEventRecord(done[batch % 2], stream));
     if (batch > 0) SAMPLE_CHECK(cuEventSynchronize(done[(batch + 1) % 2]));
     kernels += kBatch;
   }
   SAMPLE_CHECK(cuStreamSynchronize(stream));
+  if (exec != nullptr) SAMPLE_CHECK(cuGraphExecDestroy(exec));
   for (CUevent e : done) SAMPLE_CHECK(cuEventDestroy(e));
   if (!o.per_thread_stream) SAMPLE_CHECK(cuStreamDestroy(stream));
   return kernels;
@@ -176,14 +200,15 @@ int main(int argc, char** argv) {
   }
   CUcontext ctx = nullptr;
   SAMPLE_CHECK(cuCtxGetCurrent(&ctx));
+  CUgraph batch = o.api == "graph" ? CaptureBatch(o, spin) : nullptr;
   auto start = std::chrono::steady_clock::now();
   auto deadline =
       start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.seconds));
   std::vector<unsigned long long> kernels_of(o.threads, 0);
   std::vector<std::thread> launchers;
   for (unsigned t = 1; t < o.threads; ++t)
-    launchers.emplace_back([&, t] { kernels_of[t] = SaturateUntil(o, ctx, spin, deadline); });
-  kernels_of[0] = SaturateUntil(o, ctx, spin, deadline);
+    launchers.emplace_back([&, t] { kernels_of[t] = SaturateUntil(o, ctx, spin, batch, deadline); });
+  kernels_of[0] = SaturateUntil(o, ctx, spin, batch, deadline);
   for (std::thread& launcher : launchers) launcher.join();
   unsigned long long kernels = 0;
   for (unsigned long long k : kernels_of) kernels += k;
@@ -192,6 +217,7 @@ int main(int argc, char** argv) {
               static_cast<int>(getpid()), kernels, o.kernel_us, static_cast<double>(kernels) * o.kernel_us / 1e6, wall);
   std::fflush(stdout);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.linger_seconds));
+  if (batch != nullptr) SAMPLE_CHECK(cuGraphDestroy(batch));
   if (buffer != 0) SAMPLE_CHECK(cuMemFree(buffer));
   SAMPLE_CHECK(cuDevicePrimaryCtxRelease(device));
   return 0;

@@ -187,10 +187,11 @@ Gate* GateFor(CUdevice device) {
 
 bool Capturing(CUstream stream, bool per_thread) {
   static const auto query = RealSymbolAs<decltype(&cuStreamIsCapturing)>("cuStreamIsCapturing");
-  static const auto query_per_thread = RealSymbolAs<decltype(&cuStreamIsCapturing)>("cuStreamIsCapturing_ptsz");
-  auto fn = per_thread && query_per_thread != nullptr ? query_per_thread : query;
+  // NULL in a per-thread launch is the per-thread default stream: asked by its own handle, as a
+  // driver need not export cuStreamIsCapturing_ptsz (simgpu does not).
+  if (per_thread && stream == nullptr) stream = CU_STREAM_PER_THREAD;
   CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
-  return fn != nullptr && fn(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
+  return query != nullptr && query(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
 }
 
 // The gate of the context this thread last launched in: a launch in the same context again

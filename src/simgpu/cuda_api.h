@@ -17,4 +17,14 @@ CUresult CUDAAPI simgpu_cuStreamDestroy_v1(CUstream stream) __asm__("cuStreamDes
 CUresult CUDAAPI simgpu_cuEventDestroy_v1(CUevent event) __asm__("cuEventDestroy");
 CUresult CUDAAPI simgpu_cuCtxDestroy_v1(CUcontext ctx) __asm__("cuCtxDestroy");
 CUresult CUDAAPI simgpu_cuDevicePrimaryCtxRelease_v1(CUdevice dev) __asm__("cuDevicePrimaryCtxRelease");
+// Stream capture and graphs as CUDA 10.x and 11.x defined them.
+CUresult CUDAAPI simgpu_cuStreamBeginCapture_v1(CUstream stream) __asm__("cuStreamBeginCapture");
+CUresult CUDAAPI simgpu_cuStreamGetCaptureInfo_v1(CUstream stream, CUstreamCaptureStatus* status,
+                                                  cuuint64_t* id) __asm__("cuStreamGetCaptureInfo");
+CUresult CUDAAPI cuStreamGetCaptureInfo_v2(CUstream stream, CUstreamCaptureStatus* status, cuuint64_t* id,
+                                           CUgraph* graph, const CUgraphNode** dependencies, size_t* count);
+CUresult CUDAAPI simgpu_cuGraphInstantiate_v1(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node, char* log,
+                                              size_t log_size) __asm__("cuGraphInstantiate");
+CUresult CUDAAPI cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node, char* log,
+                                       size_t log_size);
 }

@@ -1,4 +1,4 @@
-// The object model of the simulated driver inside one process: devices, contexts, streams,
+// The object model of the simulated driver inside one process: devices, contexts, streams, graphs,
 // events, modules, memory, and the helpers every entry point uses to validate its arguments.
 //
 // Locking: Driver::mu guards every table here. An entry point never waits for the executor
@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -24,6 +25,37 @@ namespace simgpu {
 
 struct Device;
 struct Stream;
+struct Context;
+
+// One operation of a CUDA graph: what a stream would have queued for it.
+struct GraphNode {
+  uint64_t device_ns = 0;
+  Executor::Work work;
+};
+
+// A graph made by stream capture (or cuGraphCreate): its nodes in capture order, each
+// depending on the one before (capture into one stream yields a chain).
+struct Graph {
+  Context* ctx = nullptr;
+  std::vector<std::unique_ptr<GraphNode>> nodes;
+};
+
+// An instantiated graph: a snapshot of the graph's nodes, replayed by each cuGraphLaunch.
+struct GraphExec {
+  Context* ctx = nullptr;
+  std::vector<GraphNode> nodes;
+};
+
+// A stream capture in progress: work queued into the stream is recorded into `graph`.
+struct Capture {
+  uint64_t id = 0;  // unique over the process's life
+  CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+  std::thread::id thread;  // that began it (non-relaxed captures must end there)
+  bool invalidated = false;
+  std::unique_ptr<Graph> graph;
+  CUgraphNode last_node = nullptr;  // what the next captured node depends on
+  CUgraphEdgeData last_edge{};      // its edge: a plain (full) dependency
+};
 
 struct Context {
   Device* device = nullptr;
@@ -31,6 +63,7 @@ struct Context {
   bool primary = false;
   Stream* legacy_stream = nullptr;  // the NULL / CU_STREAM_LEGACY stream
   uint64_t last_seq = 0;            // last operation issued in this context
+  int blocking_captures = 0;        // captures in progress in its blocking streams
 };
 
 struct Stream {
@@ -38,6 +71,7 @@ struct Stream {
   unsigned flags = 0;
   int priority = 0;
   uint64_t last_seq = 0;
+  std::unique_ptr<Capture> capture = nullptr;  // while capturing (cuStreamBeginCapture .. EndCapture)
 };
 
 struct EventState {
@@ -126,6 +160,8 @@ struct Driver {
   std::set<MemPool*> pools;
   std::set<PhysicalAllocation*> physical;
   std::set<SimArray*> arrays;
+  std::set<Graph*> graphs;
+  std::set<GraphExec*> graph_execs;
   std::set<void*> host_allocations;
   std::map<uintptr_t, Allocation> allocations;  // by base address
   std::map<uintptr_t, uint64_t> reservations;   // VMM address ranges: base -> size
@@ -146,11 +182,31 @@ CUresult AttachLocked(Device* device);
 CUresult CreateContextLocked(Device* device, unsigned flags, bool primary, Context** out);
 void DestroyContextLocked(Context* ctx);
 CUresult ResolveStreamLocked(CUstream handle, Context* current, Stream** out);
+// The stream `handle` names for the calling thread: its NULL and per-thread streams are those
+// of the current context; an explicit handle needs none.
+CUresult StreamLocked(CUstream handle, Stream** out);
 
-// Queues work on the stream's device; returns the operation's sequence number.
+// Queues work on the stream's device; returns the operation's sequence number. Into a
+// capturing stream the work is recorded instead (CaptureLocked) and 0 returned.
 uint64_t EnqueueLocked(Stream* stream, uint64_t device_ns, Executor::Work work);
 // Waits (without the lock) for `seq` on `device`, then releases pool memory above thresholds.
 CUresult WaitDevice(Device* device, uint64_t seq);
+
+// ---- stream capture (driver_graph.cc) ----
+
+// Records `work` into the stream's capture (dropped if the capture was invalidated).
+void CaptureLocked(Stream* stream, uint64_t device_ns, Executor::Work work);
+// Whether work may be queued into `stream`: CUDA_ERROR_STREAM_CAPTURE_INVALIDATED into an
+// invalidated capture; CUDA_ERROR_STREAM_CAPTURE_IMPLICIT into the legacy stream while a
+// blocking stream of its context captures (which invalidates those captures).
+CUresult CapturableLocked(Stream* stream);
+// Whether `stream` may be waited for (synchronized, queried): not while it captures
+// (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, and the capture is invalidated), nor the legacy
+// stream while a blocking stream captures (CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, likewise).
+CUresult WaitableLocked(Stream* stream);
+// Takes the stream out of capture mode; returns the graph captured so far (nullptr if the
+// stream was not capturing).
+std::unique_ptr<Graph> EndCaptureLocked(Stream* stream);
 
 // Device memory bookkeeping.
 bool ChargeLocked(Device* device, uint64_t bytes);

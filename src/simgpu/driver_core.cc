@@ -188,6 +188,10 @@ CUresult ResolveStreamLocked(CUstream handle, Context* current, Stream** out) {
 }
 
 uint64_t EnqueueLocked(Stream* stream, uint64_t device_ns, Executor::Work work) {
+  if (stream->capture != nullptr) {
+    CaptureLocked(stream, device_ns, std::move(work));  // recorded into a graph, not run
+    return 0;
+  }
   uint64_t seq = stream->ctx->device->executor->Submit(device_ns, std::move(work));
   stream->last_seq = seq;
   stream->ctx->last_seq = seq;

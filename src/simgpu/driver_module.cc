@@ -89,6 +89,7 @@ CUresult Launch(CUfunction hfunc, const LaunchShape& shape, CUstream hstream, vo
   Stream* stream = nullptr;
   SIM_TRY(ResolveStreamLocked(hstream, ctx, &stream));
   if (stream->ctx != func->module->ctx) return CUDA_ERROR_INVALID_CONTEXT;
+  SIM_TRY(CapturableLocked(stream));  // into a capturing stream: recorded (EnqueueLocked)
   std::vector<uint8_t> args;
   SIM_TRY(PackParams(*func->kernel, params, extra, &args));
   uint64_t threads =

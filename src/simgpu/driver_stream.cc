@@ -1,8 +1,7 @@
-// Streams, events and host callbacks.
+// Streams, events and host callbacks (stream capture: driver_graph.cc).
 #include "simgpu/driver.h"
 
 namespace simgpu {
-namespace {
 
 CUresult StreamLocked(CUstream handle, Stream** out) {
   Context* ctx = nullptr;
@@ -11,6 +10,8 @@ CUresult StreamLocked(CUstream handle, Stream** out) {
     return current;
   return ResolveStreamLocked(handle, ctx, out);
 }
+
+namespace {
 
 CUresult EventLocked(CUevent handle, Event** out) {
   Driver& d = TheDriver();
@@ -37,6 +38,7 @@ CUresult EnqueueCallback(CUstream hstream, Executor::Work work) {
   std::lock_guard<std::mutex> lock(TheDriver().mu);
   Stream* stream = nullptr;
   SIM_TRY(StreamLocked(hstream, &stream));
+  SIM_TRY(CapturableLocked(stream));
   EnqueueLocked(stream, 0, std::move(work));
   return CUDA_SUCCESS;
 }
@@ -48,6 +50,9 @@ CUresult RecordEvent(CUevent hevent, CUstream hstream) {
   Stream* stream = nullptr;
   SIM_TRY(StreamLocked(hstream, &stream));
   if (stream->ctx != event->ctx) return CUDA_ERROR_INVALID_HANDLE;
+  SIM_TRY(CapturableLocked(stream));
+  // In a capture an event only orders streams; simgpu's one queue per device orders them all.
+  if (stream->capture != nullptr) return CUDA_SUCCESS;
   std::shared_ptr<EventState> state = event->state;
   state->seq = EnqueueLocked(stream, 0, [state] {
     state->timestamp_ns = MonotonicNs();
@@ -93,6 +98,7 @@ CUresult CUDAAPI cuStreamDestroy_v2(CUstream handle) {
   auto* stream = reinterpret_cast<Stream*>(handle);
   // Work already queued still completes; only the handle goes.
   if (d.streams.count(stream) == 0 || stream == stream->ctx->legacy_stream) return CUDA_ERROR_INVALID_HANDLE;
+  EndCaptureLocked(stream);  // a capture in progress goes with it
   d.streams.erase(stream);
   delete stream;
   return CUDA_SUCCESS;
@@ -107,6 +113,7 @@ CUresult CUDAAPI cuStreamSynchronize(CUstream handle) {
     std::lock_guard<std::mutex> lock(TheDriver().mu);
     Stream* stream = nullptr;
     SIM_TRY(StreamLocked(handle, &stream));
+    SIM_TRY(WaitableLocked(stream));
     device = stream->ctx->device;
     seq = stream->last_seq;
   }
@@ -117,6 +124,7 @@ CUresult CUDAAPI cuStreamQuery(CUstream handle) {
   std::lock_guard<std::mutex> lock(TheDriver().mu);
   Stream* stream = nullptr;
   SIM_TRY(StreamLocked(handle, &stream));
+  SIM_TRY(WaitableLocked(stream));
   Executor* executor = stream->ctx->device->executor.get();
   if (executor->sticky_error() != 0) return static_cast<CUresult>(executor->sticky_error());
   return executor->Done(stream->last_seq) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
@@ -129,6 +137,7 @@ CUresult CUDAAPI cuStreamWaitEvent(CUstream handle, CUevent hevent, unsigned int
   SIM_TRY(StreamLocked(handle, &stream));
   Event* event = nullptr;
   SIM_TRY(EventLocked(hevent, &event));
+  SIM_TRY(CapturableLocked(stream));
   // One in-order queue per device already runs everything recorded before this call first;
   // an event of another device is ordered by waiting for it here.
   if (event->ctx->device != stream->ctx->device && event->state->seq != 0) {
@@ -163,15 +172,6 @@ CUresult CUDAAPI cuStreamGetCtx(CUstream handle, CUcontext* pctx) {
   Stream* stream = nullptr;
   SIM_TRY(StreamLocked(handle, &stream));
   *pctx = reinterpret_cast<CUcontext>(stream->ctx);
-  return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuStreamIsCapturing(CUstream handle, CUstreamCaptureStatus* status) {
-  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  std::lock_guard<std::mutex> lock(TheDriver().mu);
-  Stream* stream = nullptr;
-  SIM_TRY(StreamLocked(handle, &stream));
-  *status = CU_STREAM_CAPTURE_STATUS_NONE;  // simgpu does not implement stream capture
   return CUDA_SUCCESS;
 }
 

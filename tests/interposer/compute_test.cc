@@ -207,6 +207,56 @@ TEST(ComputeSlices, GuaranteesBeyondTheWholeDeviceAreRefused) {
   Finish(*running);
 }
 
+// CUDA graphs: a tenant that launches its kernels as graphs (cuGraphLaunch) is held to its
+// share like one launching them one by one, and capturing launches into a graph (which runs
+// nothing) never waits for the process's turn.
+const std::string kCaptureProbe = VXPU_BIN_DIR "/vxpu-capture-probe";
+const std::vector<std::string> kGraphs = {"--api", "graph"};  // burn: one cuGraphLaunch per batch
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(ComputeSlices, ATenantLaunchingGraphsIsHeldToItsShare) {
+  std::vector<nlohmann::json> reports =
+      RunTogether("graph-split", {{"30", {}, Concat({"--seconds", "3"}, kGraphs)}, {"70", {}, {"--seconds", "3"}}});
+  double total = DeviceSeconds(reports[0]) + DeviceSeconds(reports[1]);
+  double wall = std::max(reports[0].value("wall_seconds", 0.0), reports[1].value("wall_seconds", 0.0));
+  EXPECT_LE(total, wall * 1.02);
+  ASSERT_GT(total, wall * 0.8);  // the device stays busy
+  EXPECT_NEAR(100.0 * DeviceSeconds(reports[0]) / total, 30.0, 4.0) << reports[0].dump();
+}
+
+TEST(ComputeSlices, StrictModeCapsATenantLaunchingGraphsAtItsShare) {
+  nlohmann::json r =
+      RunTogether("graph-strict", {{"20", {"VXPU_COMPUTE_LIMIT=20"}, Concat({"--seconds", "2"}, kGraphs)}})[0];
+  double achieved = DeviceSeconds(r) / r["wall_seconds"].get<double>();
+  EXPECT_LT(achieved, 0.25) << r.dump();  // capped, where alone it would take the whole device
+  EXPECT_GT(achieved, 0.13) << r.dump();  // and given its share (less on a starved CPU, never more)
+}
+
+TEST(ComputeSlices, CapturingIntoAGraphDoesNotWaitForTheTurn) {
+  // One-second leases: the holder keeps the device for a second from its first launch. Meanwhile
+  // the probe captures 50 launches (not held back), then launches one kernel (held back until
+  // the holder's lease ends), for its own stream and for its per-thread default stream.
+  const std::vector<std::string> long_lease = {"VXPU_LEASE_MS=1000"};
+  for (const std::string stream : {"own", "per-thread"}) {
+    SCOPED_TRACE(stream);
+    auto holder = Start("capture-holder-" + stream, {"50", long_lease, {"--seconds", "3"}});
+    ASSERT_TRUE(simtest::PollFast(std::chrono::milliseconds(5000), [&] { return LeaseHolder() == holder->pid(); }));
+    auto probe = simtest::StartChild({kCaptureProbe, "--launches", "50", "--stream", stream},
+                                     {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER,
+                                      "VXPU_COMPUTE=50", "VXPU_SLICE=capture-probe-" + stream, long_lease[0]});
+    nlohmann::json r = Finish(*probe);
+    EXPECT_EQ(r.value("nodes", 0), 50) << r.dump();
+    EXPECT_LT(r.value("capture_ms", 1e9), 100.0) << r.dump();   // a tenth of the holder's lease
+    EXPECT_GT(r.value("launch_ms", 0.0), 250.0) << r.dump();    // a plain launch waited for it
+    EXPECT_GE(r.value("graph_ms", 0.0), 50 * 0.1) << r.dump();  // the graph ran its 50 kernels
+    Finish(*holder);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -1,0 +1,154 @@
+// capture_probe: captures kernel launches into a CUDA graph, then launches one kernel plainly
+// and the graph, and reports how long each step took as one JSON line. The compute tests run it
+// under libvxpu.so while another tenant holds the device: capture executes nothing, so it must
+// not wait for this process's turn, where the plain launch must.
+//
+//   capture_probe [--launches N] [--stream own|per-thread]
+// own (default): a stream of its own, through the exported entry points.
+// per-thread: the per-thread default stream, as NULL, through the per-thread variants that
+// cuGetProcAddress hands out (how a program built for per-thread default streams reaches them).
+//
+// Reports {"captured":N,"nodes":...,"capture_ms":...,"launch_ms":...,"graph_ms":...,
+// "failures":[...]}: capture_ms is the whole capture of N launches of a 100 us kernel,
+// launch_ms the plain launch call alone, graph_ms the graph's launch until it completed.
+// Exit status: 0 when every call succeeded; 1 when one failed (each listed in "failures" and on
+// stderr); 2 on bad usage.
+#include <cuda.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "sim_kernels_ptx.h"
+
+namespace {
+
+std::vector<std::string> g_failures;
+
+// Whether `result` of `what` succeeded; records the failure if not.
+bool Must(CUresult result, const char* what) {
+  if (result == CUDA_SUCCESS) return true;
+  std::fprintf(stderr, "capture_probe: %s returned %d\n", what, static_cast<int>(result));
+  g_failures.push_back(std::string(what) + " returned " + std::to_string(static_cast<int>(result)));
+  return false;
+}
+
+[[noreturn]] void Usage() {
+  std::fprintf(stderr, "usage: capture_probe [--launches N] [--stream own|per-thread]\n");
+  std::exit(2);
+}
+
+// The entry points the probe calls into its stream, from the exported symbols or, for the
+// per-thread default stream, from cuGetProcAddress.
+struct Api {
+  decltype(&cuLaunchKernel) launch = &cuLaunchKernel;
+  decltype(&cuStreamBeginCapture_v2) begin_capture = &cuStreamBeginCapture_v2;
+  decltype(&cuStreamEndCapture) end_capture = &cuStreamEndCapture;
+  decltype(&cuGraphLaunch) launch_graph = &cuGraphLaunch;
+  decltype(&cuStreamSynchronize) synchronize = &cuStreamSynchronize;
+};
+
+template <typename Fn>
+void PerThread(const char* name, Fn* fn) {
+  void* f = nullptr;
+  if (Must(cuGetProcAddress(name, &f, 12000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, nullptr), name))
+    *fn = reinterpret_cast<Fn>(f);
+}
+
+Api PerThreadApi() {
+  Api api;
+  PerThread("cuLaunchKernel", &api.launch);
+  PerThread("cuStreamBeginCapture", &api.begin_capture);
+  PerThread("cuStreamEndCapture", &api.end_capture);
+  PerThread("cuGraphLaunch", &api.launch_graph);
+  PerThread("cuStreamSynchronize", &api.synchronize);
+  return api;
+}
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& item : items) out += (out.size() > 1 ? ",\"" : "\"") + item + "\"";
+  return out + "]";
+}
+
+struct Timings {
+  size_t nodes = 0;
+  double capture_ms = -1, launch_ms = -1, graph_ms = -1;
+};
+
+// Captures `launches` launches of `spin` into `stream`, then launches `spin` and the graph.
+Timings Run(const Api& api, CUfunction spin, CUstream stream, int launches) {
+  Timings t;
+  unsigned long long ns = 100000;
+  void* params[] = {&ns};
+  auto start = std::chrono::steady_clock::now();
+  if (!Must(api.begin_capture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture")) return t;
+  for (int i = 0; i < launches; ++i)
+    Must(api.launch(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr), "captured launch");
+  CUgraph graph = nullptr;
+  if (!Must(api.end_capture(stream, &graph), "cuStreamEndCapture")) return t;
+  t.capture_ms = MillisSince(start);
+  Must(cuGraphGetNodes(graph, nullptr, &t.nodes), "cuGraphGetNodes");
+  CUgraphExec exec = nullptr;
+  if (!Must(cuGraphInstantiate(&exec, graph, 0), "cuGraphInstantiate")) return t;
+
+  start = std::chrono::steady_clock::now();
+  Must(api.launch(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr), "cuLaunchKernel");
+  t.launch_ms = MillisSince(start);
+  Must(api.synchronize(stream), "cuStreamSynchronize");
+
+  start = std::chrono::steady_clock::now();
+  Must(api.launch_graph(exec, stream), "cuGraphLaunch");
+  Must(api.synchronize(stream), "cuStreamSynchronize");
+  t.graph_ms = MillisSince(start);
+  Must(cuGraphExecDestroy(exec), "cuGraphExecDestroy");
+  Must(cuGraphDestroy(graph), "cuGraphDestroy");
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int launches = 50;
+  std::string stream_kind = "own";
+  for (int i = 1; i < argc; i += 2) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc) Usage();
+    if (flag == "--launches") {
+      launches = std::atoi(argv[i + 1]);
+      if (launches <= 0) Usage();
+    } else if (flag == "--stream") {
+      stream_kind = argv[i + 1];
+      if (stream_kind != "own" && stream_kind != "per-thread") Usage();
+    } else {
+      Usage();
+    }
+  }
+  CUdevice device = 0;
+  CUcontext ctx = nullptr;
+  CUmodule module = nullptr;
+  CUfunction spin = nullptr;
+  CUstream stream = nullptr;  // the per-thread default stream, for the per-thread variants
+  Timings t;
+  if (Must(cuInit(0), "cuInit") && Must(cuDeviceGet(&device, 0), "cuDeviceGet") &&
+      Must(cuDevicePrimaryCtxRetain(&ctx, device), "cuDevicePrimaryCtxRetain") &&
+      Must(cuCtxSetCurrent(ctx), "cuCtxSetCurrent") &&
+      Must(cuModuleLoadData(&module, kSimKernelsPtx), "cuModuleLoadData") &&
+      Must(cuModuleGetFunction(&spin, module, "vxpu_spin_ns"), "cuModuleGetFunction") &&
+      (stream_kind == "per-thread" || Must(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))) {
+    t = Run(stream_kind == "per-thread" ? PerThreadApi() : Api{}, spin, stream, launches);
+    if (stream != nullptr) Must(cuStreamDestroy(stream), "cuStreamDestroy");
+    Must(cuModuleUnload(module), "cuModuleUnload");
+  }
+  std::printf(
+      "{\"stream\":\"%s\",\"captured\":%d,\"nodes\":%zu,\"capture_ms\":%.3f,\"launch_ms\":%.3f,\"graph_ms\":%.3f,"
+      "\"failures\":%s}\n",
+      stream_kind.c_str(), launches, t.nodes, t.capture_ms, t.launch_ms, t.graph_ms, JsonList(g_failures).c_str());
+  return g_failures.empty() ? 0 : 1;
+}
