@@ -22,6 +22,7 @@ void DetachAtExit() {
   Driver& d = TheDriver();
   for (auto& device : d.devices) {
     device->executor.reset();  // stops after the operation in progress
+    std::lock_guard<std::mutex> lock(d.mu);  // a call still running elsewhere may charge the slot
     if (device->slot >= 0) device->shared->Unregister(device->slot);
     device->slot = -1;
   }
