@@ -6,6 +6,7 @@
 #include "commit.h"
 
 #include "cli/bench_share.h"
+#include "cli/command_line.h"
 #include "cli/demo.h"
 #include "cli/devices.h"
 #include "cli/ps.h"
@@ -15,74 +16,9 @@
 
 namespace {
 
-// Exit codes (README "Exit codes"): 0 done; 1 the work failed; 2 bad input (flags, values,
-// files). `vxpu run` passes the command's code through, so its own errors are 125.
-constexpr int kBadInput = 2;
-
 const char* const kExitCodes =
     "Exit codes: 0 done, 1 the work failed, 2 bad input (flags, values, files); vxpu run: the command's "
     "own, 125 for vxpu's errors, 126/127 when the command cannot be executed / is not found.";
-
-// The subcommands the parse reached: "run", "sim replay", "" for none.
-std::string CommandPath(CLI::App& app) {
-  std::string path;
-  for (CLI::App* at = &app; !at->get_subcommands().empty();) {
-    at = at->get_subcommands().front();
-    path += (path.empty() ? "" : " ") + at->get_name();
-  }
-  return path;
-}
-
-std::string SubcommandNames(CLI::App& app) {
-  std::string names;
-  for (const CLI::App* sub : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
-  return names;
-}
-
-bool HasSeparator(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--") return true;
-  }
-  return false;
-}
-
-// The first option of `vxpu run ARGS` (before its command) that `run` does not know, or "".
-// CLI11 would take it for the command's first word, or name the wrong word in its error.
-std::string UnknownRunOption(CLI::App* run, int argc, char** argv) {
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--" || arg.size() < 2 || arg[0] != '-') return "";  // the command starts here
-    if (arg == "-h" || arg == "--help") continue;
-    const CLI::Option* option = run->get_option_no_throw(arg.substr(0, arg.find('=')));
-    if (option == nullptr) return arg;
-    if (option->get_items_expected_min() > 0 && arg.find('=') == std::string::npos) ++i;  // its value
-  }
-  return "";
-}
-
-// One line on stderr for a command line CLI11 refused, and the exit code for it.
-int ReportParseError(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
-  std::string path = CommandPath(app);
-  std::string message = e.what();
-  bool extras = dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr;
-  if (path.empty()) {
-    if (argc < 2) {
-      message = "no command given";
-    } else {
-      message = std::string(argv[1][0] == '-' ? "unknown option" : "unknown command") + " \"" + argv[1] + "\"";
-    }
-    message += " (commands: " + SubcommandNames(app) + "; see vxpu --help)";
-  } else if (path == "run" && extras && !HasSeparator(argc, argv)) {
-    // `vxpu run --memory 1GiB ls -l`: the command's own options were taken for vxpu's.
-    message += ": put -- before the command (vxpu run [OPTIONS] -- COMMAND [ARGS...])";
-  } else if (path == "run" && message == "command is required") {
-    message = "no command given (vxpu run [OPTIONS] -- COMMAND [ARGS...])";
-  } else {
-    message += " (see vxpu" + (path.empty() ? "" : " " + path) + " --help)";
-  }
-  std::fprintf(stderr, "vxpu%s%s: %s\n", path.empty() ? "" : " ", path.c_str(), message.c_str());
-  return path == "run" ? vxpu::kRunError : kBadInput;
-}
 
 // "-o json" / "-o table": the output format every subcommand accepts.
 void AddOutputOption(CLI::App* command, bool* json) {
@@ -173,19 +109,14 @@ int main(int argc, char** argv) {
 
   vxpu::AddSimCommand(app);
 
-  if (argc > 1 && std::string(argv[1]) == "run") {
-    if (std::string unknown = UnknownRunOption(run_cmd, argc, argv); !unknown.empty()) {
-      std::fprintf(stderr, "vxpu run: unknown option %s (see vxpu run --help)\n", unknown.c_str());
-      return vxpu::kRunError;
-    }
-  }
+  if (int code = vxpu::CheckRunOptions(*run_cmd, argc, argv); code != 0) return code;
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a command that ran and ended (vxpu sim)
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    return ReportParseError(app, e, argc, argv);
+    return vxpu::ReportParseError(app, e, argc, argv);
   }
   if (*run_cmd) return vxpu::RunUnderSlice(run);
   if (*ps_cmd) return vxpu::ListSlices(ps_json);
