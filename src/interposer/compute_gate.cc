@@ -51,24 +51,46 @@ struct Gate {
 std::atomic<Gate*> g_gates[kMaxDevices];
 std::mutex g_open_mu;
 
+// Stream captures in progress in this process (compute_gate.h), and the lock that keeps a drain
+// from starting while one begins: drains hold it shared, a capture beginning holds it alone
+// (writers first: a capture waits only for the drains already under way). Neither is ever
+// destroyed: hooks may run during exit.
+std::atomic<int> g_captures{0};
+pthread_rwlock_t g_drain_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
+bool CaptureInProgress() { return g_captures.load(std::memory_order_acquire) > 0; }
+
+// While it lives, no capture begins.
+struct NoCaptureBegins {
+  NoCaptureBegins() { pthread_rwlock_rdlock(&g_drain_lock); }
+  ~NoCaptureBegins() { pthread_rwlock_unlock(&g_drain_lock); }
+  NoCaptureBegins(const NoCaptureBegins&) = delete;
+  NoCaptureBegins& operator=(const NoCaptureBegins&) = delete;
+};
+
 // A holder whose queue on the device ran empty and that then launched nothing for this long is
 // idle: it gives the device up, and wants it again only when it next launches. Work still in
 // flight never counts as idle, however long the host thread takes to launch more (a busy CPU).
 constexpr uint64_t kIdleNs = 5000000;
 uint64_t IdleNs() { return std::min(kIdleNs, TheConfig().lease_ns); }
 
-// Waits for everything this process submitted to the device to finish.
-void Drain(Gate* g) {
+// Waits for everything this process submitted to the device to finish. Returns false, having
+// waited for nothing, while the process has a stream capture in progress: cuCtxSynchronize
+// would fail then, and break the capture.
+bool Drain(Gate* g) {
   static const auto push = RealSymbolAs<decltype(&cuCtxPushCurrent_v2)>("cuCtxPushCurrent_v2");
   static const auto pop = RealSymbolAs<decltype(&cuCtxPopCurrent_v2)>("cuCtxPopCurrent_v2");
   static const auto sync = RealSymbolAs<decltype(&cuCtxSynchronize)>("cuCtxSynchronize");
-  if (push == nullptr || pop == nullptr || sync == nullptr) return;
+  if (push == nullptr || pop == nullptr || sync == nullptr) return true;
+  NoCaptureBegins lock;
+  if (CaptureInProgress()) return false;
   for (CUcontext ctx : g->contexts) {
     if (push(ctx) != CUDA_SUCCESS) continue;
     sync();
     CUcontext popped = nullptr;
     pop(&popped);
   }
+  return true;
 }
 
 // The lease is charged from here, when this process takes it up, not from the grant: the wake-up
@@ -82,7 +104,8 @@ void StartLeaseLocked(Gate* g) {
   g->granted.notify_all();
 }
 
-// Expects g->mu held and the lease held.
+// Expects g->mu held and the lease held. Charges the lease up to when its work drained, or up
+// to now when a capture in progress kept it from draining.
 void EndLeaseLocked(Gate* g, bool more) {
   g->holding.store(false, std::memory_order_release);
   Drain(g);
@@ -108,16 +131,19 @@ void TakeNextTurnLocked(Gate* g) {
 // Whether the holder is idle (see kIdleNs). Once it launched nothing for kIdleNs, drains its queue
 // (keeping the lease: launches go on meanwhile). A drain with nothing to wait for means the queue
 // had run empty already; one that waited starts the count again from when the queue ran empty.
+// While the process captures it is idle (compute_gate.h): its queue cannot be drained, and what
+// it captures runs nothing.
 bool QuietLocked(const Gate* g, uint64_t now) {
   return now - g->last_launch_ns.load(std::memory_order_acquire) > IdleNs();
 }
 
 bool IdleLocked(Gate* g, uint64_t now) {
   constexpr uint64_t kNothingInFlightNs = 200000;  // what a drain of an empty queue may take
+  if (CaptureInProgress()) return true;
   if (!QuietLocked(g, now)) return false;
   uint64_t last_launch = g->last_launch_ns.load(std::memory_order_acquire);
   if (g->found_empty_ns > last_launch) return now - g->found_empty_ns > IdleNs();
-  Drain(g);
+  if (!Drain(g)) return true;  // a capture began meanwhile
   uint64_t drained = MonotonicNs();
   if (g->last_launch_ns.load(std::memory_order_acquire) != last_launch) return false;
   if (drained - now < kNothingInFlightNs) return true;
@@ -185,15 +211,6 @@ Gate* GateFor(CUdevice device) {
   return gate.release();  // lives as long as the process: the keeper thread uses it
 }
 
-bool Capturing(CUstream stream, bool per_thread) {
-  static const auto query = RealSymbolAs<decltype(&cuStreamIsCapturing)>("cuStreamIsCapturing");
-  // NULL in a per-thread launch is the per-thread default stream: asked by its own handle, as a
-  // driver need not export cuStreamIsCapturing_ptsz (simgpu does not).
-  if (per_thread && stream == nullptr) stream = CU_STREAM_PER_THREAD;
-  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
-  return query != nullptr && query(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
-}
-
 // The gate of the context this thread last launched in: a launch in the same context again
 // finds it without asking the driver for the device.
 struct ContextGate {
@@ -224,7 +241,7 @@ bool MayLaunchNow(Gate* g) {
 }
 
 CUresult AwaitTurnSlowly(Gate* g, CUstream stream, bool per_thread) {
-  if (Capturing(stream, per_thread)) return CUDA_SUCCESS;  // recorded into a graph, not run
+  if (StreamCapturing(stream, per_thread)) return CUDA_SUCCESS;  // recorded into a graph, not run
   std::lock_guard<std::mutex> lock(g->mu);
   if (MayLaunchNow(g)) return CUDA_SUCCESS;  // another thread renewed the lease meanwhile
   TakeNextTurnLocked(g);
@@ -243,6 +260,29 @@ uint32_t ShareFromEnv(const char* name, const char* fallback) {
 }  // namespace
 
 bool ComputeEnabled() { return TheConfig().enabled; }
+
+void BeforeCaptureBegins() { pthread_rwlock_wrlock(&g_drain_lock); }
+
+void AfterCaptureBegins(bool began) {
+  if (began) g_captures.fetch_add(1, std::memory_order_release);
+  pthread_rwlock_unlock(&g_drain_lock);
+}
+
+void AfterCaptureEnds() {
+  // Never below zero, should a capture end that began where no hook saw it.
+  int n = g_captures.load(std::memory_order_relaxed);
+  while (n > 0 && !g_captures.compare_exchange_weak(n, n - 1, std::memory_order_release)) {
+  }
+}
+
+bool StreamCapturing(CUstream stream, bool per_thread) {
+  static const auto query = RealSymbolAs<decltype(&cuStreamIsCapturing)>("cuStreamIsCapturing");
+  // NULL in a per-thread launch is the per-thread default stream: asked by its own handle, as a
+  // driver need not export cuStreamIsCapturing_ptsz (simgpu does not).
+  if (per_thread && stream == nullptr) stream = CU_STREAM_PER_THREAD;
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  return query != nullptr && query(stream, &status) == CUDA_SUCCESS && status != CU_STREAM_CAPTURE_STATUS_NONE;
+}
 
 CUresult AwaitComputeTurn(CUstream stream, bool per_thread) {
   static const auto get_current = RealSymbolAs<decltype(&cuCtxGetCurrent)>("cuCtxGetCurrent");

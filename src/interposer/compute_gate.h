@@ -6,7 +6,8 @@
 // drains the work the process submitted, reports the device time used (from when the process
 // took the lease up) and passes the device on, then waits for the next turn on the process's
 // behalf. A holder whose work ran out and that launches nothing more gives the device up.
-// Launches into a stream being captured do not execute and are never held back.
+// Launches into a stream being captured do not execute and are never held back, and while the
+// process has a capture in progress the gate makes no call that would break it (see below).
 //
 // Configured from the environment that `vxpu run` sets:
 //   VXPU_COMPUTE        guaranteed share, percent of one device ("30", "12.5"). Unset: no gate.
@@ -33,5 +34,23 @@ void LoadComputeConfig();
 
 // Gives up every device this process holds (at exit).
 void LeaveComputeArbiters();
+
+// Stream capture (capture_hooks.cc). A driver refuses cuCtxSynchronize while a stream of the
+// context captures, and invalidates the capture. So while this process has a capture in
+// progress the gate never drains: a lease ends without waiting for the work in flight (and is
+// charged its wall time), and the holder is idle whenever the keeper checks on it (its captured
+// launches run nothing; its next launch that is not captured asks for the device again).
+//
+// BeforeCaptureBegins() and AfterCaptureBegins() bracket each call that may begin a capture: no
+// drain runs in between (the first waits for one in progress to end), and from the second on the
+// capture counts as in progress if `began`. AfterCaptureEnds() says that the stream of a counted
+// capture left capture mode.
+void BeforeCaptureBegins();
+void AfterCaptureBegins(bool began);
+void AfterCaptureEnds();
+
+// Whether `stream` is in capture mode (capturing, or invalidated and not yet ended).
+// `per_thread` tells whether a null stream means the per-thread default stream.
+bool StreamCapturing(CUstream stream, bool per_thread);
 
 }  // namespace vxpu::interposer

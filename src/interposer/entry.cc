@@ -76,25 +76,38 @@ const HookEntry* HookBySymbol(const char* symbol, int* flavor) {
   return nullptr;
 }
 
-const HookEntry* HookByName(const char* name) {
+// The hook for `name` as asked for by `cuda_version`: the newest of its versions introduced at
+// or before it (hooks.def lists them oldest first), or the oldest if none is.
+const HookEntry* HookByName(const char* name, int cuda_version) {
+  const HookEntry* found = nullptr;
   for (const HookEntry& e : kHooks) {
-    if (std::strcmp(name, e.name) == 0) return &e;
+    if (std::strcmp(name, e.name) == 0 && (found == nullptr || e.since_version <= cuda_version)) found = &e;
   }
-  return nullptr;
+  return found;
 }
 
 HookId IdOf(const HookEntry* e) { return static_cast<HookId>(e - kHooks); }
 
-bool IsLaunch(HookId id) {
-  return id == kHook_cuLaunchKernel || id == kHook_cuLaunchKernelEx || id == kHook_cuLaunchCooperativeKernel ||
-         id == kHook_cuGraphLaunch;
+// The hooks only a compute slice needs: launches, and the stream capture calls.
+bool IsComputeHook(HookId id) {
+  switch (id) {
+    case kHook_cuLaunchKernel:
+    case kHook_cuLaunchKernelEx:
+    case kHook_cuLaunchCooperativeKernel:
+    case kHook_cuGraphLaunch:
+    case kHook_cuStreamBeginCapture:
+    case kHook_cuStreamBeginCapture_v2:
+    case kHook_cuStreamBeginCaptureToGraph:
+    case kHook_cuStreamEndCapture: return true;
+    default: return false;
+  }
 }
 
-// Puts the hook in front of `real`, the driver's function for `e` in `flavor`. Launches are
-// left alone when no compute slice is configured: they then cost nothing.
+// Puts the hook in front of `real`, the driver's function for `e` in `flavor`. The compute
+// hooks are left alone when no compute slice is configured: they then cost nothing.
 void* Intercept(const HookEntry* e, int flavor, void* real) {
   if (real == e->hook[flavor]) return real;  // the lookup found the hook itself
-  if (IsLaunch(IdOf(e)) && !ComputeEnabled()) return real;
+  if (IsComputeHook(IdOf(e)) && !ComputeEnabled()) return real;
   g_real[IdOf(e)][flavor].store(real, std::memory_order_release);
   return e->hook[flavor];
 }
@@ -116,7 +129,7 @@ CUresult InterceptProcAddress(CUresult result, const char* symbol, void** pfn, i
     *pfn = ProcAddressHook(cuda_version);
     return result;
   }
-  const HookEntry* e = HookByName(symbol);
+  const HookEntry* e = HookByName(symbol, cuda_version);
   if (e == nullptr) return result;
   if (cuda_version < e->since_version && QuotaEnabled()) {
     std::fprintf(stderr, "vxpu: refusing %s for CUDA %d: that version is not policed\n", symbol, cuda_version);

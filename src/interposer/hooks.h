@@ -5,6 +5,11 @@
 
 #include "interposer/cuda_api.h"
 
+// cuda.h makes cuStreamBeginCapture a name for cuStreamBeginCapture_v2. Here it names the
+// driver's entry point of that name, CUDA 10.0's (no mode), which is policed too.
+#undef cuStreamBeginCapture
+extern "C" CUresult CUDAAPI cuStreamBeginCapture(CUstream hStream);
+
 #define VXPU_UNPAREN(...) __VA_ARGS__
 
 namespace vxpu::interposer {

@@ -64,6 +64,7 @@ struct Context {
   Stream* legacy_stream = nullptr;  // the NULL / CU_STREAM_LEGACY stream
   uint64_t last_seq = 0;            // last operation issued in this context
   int blocking_captures = 0;        // captures in progress in its blocking streams
+  int captures = 0;                 // captures in progress in all its streams
 };
 
 struct Stream {
@@ -204,6 +205,10 @@ CUresult CapturableLocked(Stream* stream);
 // (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, and the capture is invalidated), nor the legacy
 // stream while a blocking stream captures (CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, likewise).
 CUresult WaitableLocked(Stream* stream);
+// Whether the whole context may be waited for (cuCtxSynchronize): not while any of its streams
+// captures, whichever thread began the capture and in whichever mode
+// (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, and every such capture is invalidated).
+CUresult ContextWaitableLocked(Context* ctx);
 // Takes the stream out of capture mode; returns the graph captured so far (nullptr if the
 // stream was not capturing).
 std::unique_ptr<Graph> EndCaptureLocked(Stream* stream);

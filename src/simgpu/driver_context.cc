@@ -214,6 +214,7 @@ CUresult CUDAAPI cuCtxSynchronize(void) {
   {
     std::lock_guard<std::mutex> lock(TheDriver().mu);
     SIM_TRY(CurrentContextLocked(&ctx));
+    SIM_TRY(ContextWaitableLocked(ctx));
     seq = ctx->last_seq;
   }
   return WaitDevice(ctx->device, seq);

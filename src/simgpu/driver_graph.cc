@@ -7,7 +7,9 @@
 // captured with: a graph keeps the device as busy as the launches it was made of.
 //
 // Simplified (docs/simgpu.md): a capture is one stream's chain of nodes (no fork and join of
-// other streams through events); the capture modes differ only in which thread may end it.
+// other streams through events); the capture modes differ only in which thread may end it, as
+// the calls simgpu refuses during a capture (waiting for the capturing stream, the legacy stream
+// or the whole context) are refused in every mode.
 #include "simgpu/driver.h"
 
 namespace simgpu {
@@ -66,6 +68,7 @@ CUresult BeginCapture(CUstream handle, CUstreamCaptureMode mode) {
   capture->graph = std::make_unique<Graph>();
   capture->graph->ctx = stream->ctx;
   stream->capture = std::move(capture);
+  ++stream->ctx->captures;
   if (Blocking(stream)) ++stream->ctx->blocking_captures;
   return CUDA_SUCCESS;
 }
@@ -163,8 +166,17 @@ CUresult WaitableLocked(Stream* stream) {
   return CUDA_SUCCESS;
 }
 
+CUresult ContextWaitableLocked(Context* ctx) {
+  if (ctx->captures == 0) return CUDA_SUCCESS;
+  for (Stream* s : TheDriver().streams) {
+    if (s->ctx == ctx && s->capture != nullptr) s->capture->invalidated = true;
+  }
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 std::unique_ptr<Graph> EndCaptureLocked(Stream* stream) {
   if (stream->capture == nullptr) return nullptr;
+  --stream->ctx->captures;
   if (Blocking(stream)) --stream->ctx->blocking_captures;
   std::unique_ptr<Graph> graph = std::move(stream->capture->graph);
   stream->capture.reset();

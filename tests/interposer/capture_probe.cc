@@ -1,15 +1,21 @@
 // capture_probe: captures kernel launches into a CUDA graph, then launches one kernel plainly
 // and the graph, and reports how long each step took as one JSON line. The compute tests run it
 // under libvxpu.so while another tenant holds the device: capture executes nothing, so it must
-// not wait for this process's turn, where the plain launch must.
+// not wait for this process's turn, where the plain launch must. With --warm-up it first runs a
+// kernel, so that it holds the device when it starts capturing (as PyTorch captures after its
+// warm-up), and with --gap-ms the capture spans many leases: nothing the interposer does at a
+// lease's end may break it.
 //
-//   capture_probe [--launches N] [--stream own|per-thread]
+//   capture_probe [--launches N] [--stream own|per-thread] [--mode global|thread-local|relaxed]
+//                 [--gap-ms G] [--warm-up]
 // own (default): a stream of its own, through the exported entry points.
 // per-thread: the per-thread default stream, as NULL, through the per-thread variants that
 // cuGetProcAddress hands out (how a program built for per-thread default streams reaches them).
+// --mode: the capture mode (default global, as torch.cuda.graph captures); --gap-ms: the host
+// sleeps G ms after each captured launch (default 0).
 //
-// Reports {"captured":N,"nodes":...,"capture_ms":...,"launch_ms":...,"graph_ms":...,
-// "failures":[...]}: capture_ms is the whole capture of N launches of a 100 us kernel,
+// Reports {"stream":...,"mode":...,"captured":N,"nodes":...,"capture_ms":...,"launch_ms":...,
+// "graph_ms":...,"failures":[...]}: capture_ms is the whole capture of N launches of a 100 us kernel,
 // launch_ms the plain launch call alone, graph_ms the graph's launch until it completed.
 // Exit status: 0 when every call succeeded; 1 when one failed (each listed in "failures" and on
 // stderr); 2 on bad usage.
@@ -19,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sim_kernels_ptx.h"
@@ -36,8 +43,53 @@ bool Must(CUresult result, const char* what) {
 }
 
 [[noreturn]] void Usage() {
-  std::fprintf(stderr, "usage: capture_probe [--launches N] [--stream own|per-thread]\n");
+  std::fprintf(stderr,
+               "usage: capture_probe [--launches N] [--stream own|per-thread] [--mode global|thread-local|relaxed] "
+               "[--gap-ms G] [--warm-up]\n");
   std::exit(2);
+}
+
+struct Options {
+  int launches = 50;
+  std::string stream = "own";
+  std::string mode = "global";
+  int gap_ms = 0;
+  bool warm_up = false;
+};
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "--warm-up") {
+      o.warm_up = true;
+      continue;
+    }
+    if (++i >= argc) Usage();
+    std::string value = argv[i];
+    if (flag == "--launches") {
+      o.launches = std::atoi(value.c_str());
+      if (o.launches <= 0) Usage();
+    } else if (flag == "--stream") {
+      o.stream = value;
+      if (o.stream != "own" && o.stream != "per-thread") Usage();
+    } else if (flag == "--mode") {
+      o.mode = value;
+      if (o.mode != "global" && o.mode != "thread-local" && o.mode != "relaxed") Usage();
+    } else if (flag == "--gap-ms") {
+      o.gap_ms = std::atoi(value.c_str());
+      if (o.gap_ms < 0 || value.empty()) Usage();
+    } else {
+      Usage();
+    }
+  }
+  return o;
+}
+
+CUstreamCaptureMode ModeOf(const std::string& mode) {
+  if (mode == "thread-local") return CU_STREAM_CAPTURE_MODE_THREAD_LOCAL;
+  if (mode == "relaxed") return CU_STREAM_CAPTURE_MODE_RELAXED;
+  return CU_STREAM_CAPTURE_MODE_GLOBAL;
 }
 
 // The entry points the probe calls into its stream, from the exported symbols or, for the
@@ -82,15 +134,20 @@ struct Timings {
   double capture_ms = -1, launch_ms = -1, graph_ms = -1;
 };
 
-// Captures `launches` launches of `spin` into `stream`, then launches `spin` and the graph.
-Timings Run(const Api& api, CUfunction spin, CUstream stream, int launches) {
+// Captures `o.launches` launches of `spin` into `stream`, then launches `spin` and the graph.
+Timings Run(const Options& o, const Api& api, CUfunction spin, CUstream stream) {
   Timings t;
   unsigned long long ns = 100000;
   void* params[] = {&ns};
+  if (o.warm_up && !(Must(api.launch(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr), "warm-up launch") &&
+                     Must(api.synchronize(stream), "cuStreamSynchronize")))
+    return t;
   auto start = std::chrono::steady_clock::now();
-  if (!Must(api.begin_capture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture")) return t;
-  for (int i = 0; i < launches; ++i)
+  if (!Must(api.begin_capture(stream, ModeOf(o.mode)), "cuStreamBeginCapture")) return t;
+  for (int i = 0; i < o.launches; ++i) {
     Must(api.launch(spin, 1, 1, 1, 1, 1, 1, 0, stream, params, nullptr), "captured launch");
+    if (o.gap_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.gap_ms));
+  }
   CUgraph graph = nullptr;
   if (!Must(api.end_capture(stream, &graph), "cuStreamEndCapture")) return t;
   t.capture_ms = MillisSince(start);
@@ -115,21 +172,7 @@ Timings Run(const Api& api, CUfunction spin, CUstream stream, int launches) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int launches = 50;
-  std::string stream_kind = "own";
-  for (int i = 1; i < argc; i += 2) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) Usage();
-    if (flag == "--launches") {
-      launches = std::atoi(argv[i + 1]);
-      if (launches <= 0) Usage();
-    } else if (flag == "--stream") {
-      stream_kind = argv[i + 1];
-      if (stream_kind != "own" && stream_kind != "per-thread") Usage();
-    } else {
-      Usage();
-    }
-  }
+  const Options o = Parse(argc, argv);
   CUdevice device = 0;
   CUcontext ctx = nullptr;
   CUmodule module = nullptr;
@@ -141,14 +184,15 @@ int main(int argc, char** argv) {
       Must(cuCtxSetCurrent(ctx), "cuCtxSetCurrent") &&
       Must(cuModuleLoadData(&module, kSimKernelsPtx), "cuModuleLoadData") &&
       Must(cuModuleGetFunction(&spin, module, "vxpu_spin_ns"), "cuModuleGetFunction") &&
-      (stream_kind == "per-thread" || Must(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))) {
-    t = Run(stream_kind == "per-thread" ? PerThreadApi() : Api{}, spin, stream, launches);
+      (o.stream == "per-thread" || Must(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))) {
+    t = Run(o, o.stream == "per-thread" ? PerThreadApi() : Api{}, spin, stream);
     if (stream != nullptr) Must(cuStreamDestroy(stream), "cuStreamDestroy");
     Must(cuModuleUnload(module), "cuModuleUnload");
   }
   std::printf(
-      "{\"stream\":\"%s\",\"captured\":%d,\"nodes\":%zu,\"capture_ms\":%.3f,\"launch_ms\":%.3f,\"graph_ms\":%.3f,"
-      "\"failures\":%s}\n",
-      stream_kind.c_str(), launches, t.nodes, t.capture_ms, t.launch_ms, t.graph_ms, JsonList(g_failures).c_str());
+      "{\"stream\":\"%s\",\"mode\":\"%s\",\"captured\":%d,\"nodes\":%zu,\"capture_ms\":%.3f,\"launch_ms\":%.3f,"
+      "\"graph_ms\":%.3f,\"failures\":%s}\n",
+      o.stream.c_str(), o.mode.c_str(), o.launches, t.nodes, t.capture_ms, t.launch_ms, t.graph_ms,
+      JsonList(g_failures).c_str());
   return g_failures.empty() ? 0 : 1;
 }

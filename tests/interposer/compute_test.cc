@@ -257,6 +257,39 @@ TEST(ComputeSlices, CapturingIntoAGraphDoesNotWaitForTheTurn) {
   }
 }
 
+// A tenant that captures a graph while it holds the device (PyTorch captures after warm-up,
+// in global mode): the capture spans many leases, and nothing the gate does at a lease's end may
+// break it. Draining there with cuCtxSynchronize would: a real driver (and simgpu) refuses it
+// while a stream of the context captures and invalidates the capture, so cuStreamEndCapture
+// would fail with CUDA_ERROR_STREAM_CAPTURE_INVALIDATED.
+std::unique_ptr<vxpu::ChildProcess> StartCaptureProbe(const std::string& slice, const std::vector<std::string>& args) {
+  return simtest::StartChild(
+      Concat({kCaptureProbe, "--warm-up", "--mode", "global"}, args),
+      {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER, "VXPU_COMPUTE=50", "VXPU_SLICE=" + slice});
+}
+
+TEST(ComputeSlices, ACaptureSpanningLeasesHandedToAnotherTenantIsNotBroken) {
+  // Beside a saturating tenant, each 10 ms lease of the probe's ends and is handed on (drained).
+  auto other = Start("capture-beside0", {"50", {}, {"--seconds", "2"}});
+  ASSERT_TRUE(simtest::PollFast(std::chrono::milliseconds(5000), [&] { return LeaseHolder() == other->pid(); }));
+  auto probe = StartCaptureProbe("capture-beside1", {"--launches", "50", "--gap-ms", "1"});
+  nlohmann::json r = Finish(*probe);  // exit 0: every call succeeded, cuStreamEndCapture included
+  EXPECT_EQ(r.value("nodes", 0), 50) << r.dump();
+  EXPECT_GT(r.value("capture_ms", 0.0), 5 * 10.0) << r.dump();  // over five leases
+  EXPECT_GE(r.value("graph_ms", 0.0), 50 * 0.1) << r.dump();    // the graph ran its 50 kernels
+  Finish(*other);
+}
+
+TEST(ComputeSlices, ACaptureWithPausesBeyondTheIdleBoundIsNotBroken) {
+  // Alone, pausing 20 ms between captured launches: at each lease's end the holder has been
+  // quiet for over 5 ms, and the idle check drains to see whether its queue ran empty.
+  auto probe = StartCaptureProbe("capture-alone", {"--launches", "5", "--gap-ms", "20"});
+  nlohmann::json r = Finish(*probe);
+  EXPECT_EQ(r.value("nodes", 0), 5) << r.dump();
+  EXPECT_GT(r.value("capture_ms", 0.0), 5 * 10.0) << r.dump();
+  EXPECT_GE(r.value("graph_ms", 0.0), 5 * 0.1) << r.dump();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

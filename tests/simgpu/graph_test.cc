@@ -436,6 +436,55 @@ TEST_F(GraphTest, DestroyingACapturingStreamEndsItsCapture) {
   EXPECT_CU(cuStreamSynchronize(nullptr));
 }
 
+// Synchronizing a context waits for all its streams, a capturing one included, which a real
+// driver refuses: the call fails and the capture is invalidated, whichever thread calls it (here,
+// or one that pushed the context, as vxpu's compute gate does) and whatever the capture's mode.
+TEST_F(GraphTest, SynchronizingTheContextWhileAStreamCapturesInvalidatesTheCapture) {
+  for (CUstreamCaptureMode mode :
+       {CU_STREAM_CAPTURE_MODE_GLOBAL, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, CU_STREAM_CAPTURE_MODE_RELAXED}) {
+    for (bool elsewhere : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "mode " << mode << (elsewhere ? ", another thread" : ", this thread"));
+      ASSERT_CU(cuStreamBeginCapture(stream_, mode));
+      ASSERT_CU(Spin(std::chrono::milliseconds(1), stream_));
+      CUresult synchronized = CUDA_ERROR_UNKNOWN;
+      if (elsewhere) {
+        std::thread([&] {
+          if (cuCtxPushCurrent(ctx_) != CUDA_SUCCESS) return;
+          synchronized = cuCtxSynchronize();
+          CUcontext popped = nullptr;
+          cuCtxPopCurrent(&popped);
+        }).join();
+      } else {
+        synchronized = cuCtxSynchronize();
+      }
+      EXPECT_EQ(synchronized, CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+      EXPECT_EQ(Status(stream_), CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+      EXPECT_EQ(Spin(std::chrono::milliseconds(1), stream_), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+      CUgraph graph = reinterpret_cast<CUgraph>(1);
+      EXPECT_EQ(cuStreamEndCapture(stream_, &graph), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+      EXPECT_EQ(graph, nullptr);
+      EXPECT_CU(cuCtxSynchronize());  // the capture over, the context may be waited for again
+    }
+  }
+}
+
+TEST_F(GraphTest, ACaptureLeavesOtherContextsFreeToSynchronize) {
+  CUcontext other = nullptr;
+  ASSERT_CU(cuCtxCreate(&other, nullptr, 0, 0));
+  CUcontext popped = nullptr;
+  ASSERT_CU(cuCtxPopCurrent(&popped));  // the primary context current again
+  ASSERT_CU(cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_GLOBAL));
+  ASSERT_CU(Spin(std::chrono::milliseconds(1), stream_));
+  ASSERT_CU(cuCtxPushCurrent(other));
+  EXPECT_CU(cuCtxSynchronize());
+  ASSERT_CU(cuCtxPopCurrent(&popped));
+  EXPECT_EQ(Status(stream_), CU_STREAM_CAPTURE_STATUS_ACTIVE);
+  CUgraph graph = EndCapture();
+  EXPECT_EQ(NodeCount(graph), 1u);
+  EXPECT_CU(cuGraphDestroy(graph));
+  EXPECT_CU(cuCtxDestroy(other));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) { return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{}}); }
