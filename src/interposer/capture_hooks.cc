@@ -22,27 +22,23 @@ CUresult Counted(Begin begin) {
 }  // namespace
 
 CUresult Hook_cuStreamBeginCapture(int flavor, CUstream stream) {
-  auto real = VXPU_REAL(cuStreamBeginCapture);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuStreamBeginCapture);
   return Counted([&] { return real(stream); });
 }
 
 CUresult Hook_cuStreamBeginCapture_v2(int flavor, CUstream stream, CUstreamCaptureMode mode) {
-  auto real = VXPU_REAL(cuStreamBeginCapture_v2);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuStreamBeginCapture_v2);
   return Counted([&] { return real(stream, mode); });
 }
 
 CUresult Hook_cuStreamBeginCaptureToGraph(int flavor, CUstream stream, CUgraph graph, const CUgraphNode* dependencies,
                                           const CUgraphEdgeData* edges, size_t count, CUstreamCaptureMode mode) {
-  auto real = VXPU_REAL(cuStreamBeginCaptureToGraph);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuStreamBeginCaptureToGraph);
   return Counted([&] { return real(stream, graph, dependencies, edges, count, mode); });
 }
 
 CUresult Hook_cuStreamEndCapture(int flavor, CUstream stream, CUgraph* graph) {
-  auto real = VXPU_REAL(cuStreamEndCapture);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuStreamEndCapture);
   if (!ComputeEnabled()) return real(stream, graph);
   // Whatever it returns: an invalidated capture ends with an error, and one ended on the wrong
   // thread goes on. What counts is whether the stream left capture mode.

@@ -36,3 +36,7 @@ void* RealFunction(HookId id, int flavor);
 // Inside Hook_<symbol>: the real function, typed as cuda.h declares it.
 #define VXPU_REAL(symbol) \
   reinterpret_cast<decltype(&::symbol)>(::vxpu::interposer::RealFunction(::vxpu::interposer::kHook_##symbol, flavor))
+// Declares `var` as VXPU_REAL(symbol); the hook returns CUDA_ERROR_NOT_INITIALIZED if the driver lacks it.
+#define VXPU_REAL_OR_FAIL(var, symbol) \
+  auto var = VXPU_REAL(symbol);        \
+  if (var == nullptr) return CUDA_ERROR_NOT_INITIALIZED

@@ -21,16 +21,14 @@ CUresult Gated(int flavor, CUstream stream, Launch launch) {
 CUresult Hook_cuLaunchKernel(int flavor, CUfunction f, unsigned int grid_x, unsigned int grid_y, unsigned int grid_z,
                              unsigned int block_x, unsigned int block_y, unsigned int block_z,
                              unsigned int shared_bytes, CUstream stream, void** params, void** extra) {
-  auto real = VXPU_REAL(cuLaunchKernel);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuLaunchKernel);
   return Gated(flavor, stream, [&] {
     return real(f, grid_x, grid_y, grid_z, block_x, block_y, block_z, shared_bytes, stream, params, extra);
   });
 }
 
 CUresult Hook_cuLaunchKernelEx(int flavor, const CUlaunchConfig* config, CUfunction f, void** params, void** extra) {
-  auto real = VXPU_REAL(cuLaunchKernelEx);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuLaunchKernelEx);
   if (config == nullptr) return real(config, f, params, extra);
   return Gated(flavor, config->hStream, [&] { return real(config, f, params, extra); });
 }
@@ -39,16 +37,14 @@ CUresult Hook_cuLaunchCooperativeKernel(int flavor, CUfunction f, unsigned int g
                                         unsigned int grid_z, unsigned int block_x, unsigned int block_y,
                                         unsigned int block_z, unsigned int shared_bytes, CUstream stream,
                                         void** params) {
-  auto real = VXPU_REAL(cuLaunchCooperativeKernel);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuLaunchCooperativeKernel);
   return Gated(flavor, stream, [&] {
     return real(f, grid_x, grid_y, grid_z, block_x, block_y, block_z, shared_bytes, stream, params);
   });
 }
 
 CUresult Hook_cuGraphLaunch(int flavor, CUgraphExec graph, CUstream stream) {
-  auto real = VXPU_REAL(cuGraphLaunch);
-  if (real == nullptr) return CUDA_ERROR_NOT_INITIALIZED;
+  VXPU_REAL_OR_FAIL(real, cuGraphLaunch);
   return Gated(flavor, stream, [&] { return real(graph, stream); });
 }
 

@@ -14,10 +14,6 @@
 namespace vxpu::interposer {
 namespace {
 
-#define VXPU_REAL_OR_FAIL(var, symbol) \
-  auto var = VXPU_REAL(symbol);        \
-  if (var == nullptr) return CUDA_ERROR_NOT_INITIALIZED
-
 CUresult CurrentDevice(CUdevice* device) {
   static const auto get = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
   return get != nullptr ? get(device) : CUDA_ERROR_NOT_INITIALIZED;
