@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "cli/throwaway_device.h"
-#include "cli/paths.h"
+#include "backend/paths.h"
 #include "common/child_process.h"
 
 int main(int argc, char** argv) {

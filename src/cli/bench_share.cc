@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "cli/paths.h"
+#include "backend/paths.h"
 #include "cli/throwaway_device.h"
 #include "common/child_process.h"
 #include "common/json_line.h"

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "cli/nvml_client.h"
-#include "cli/paths.h"
+#include "backend/nvml_client.h"
+#include "backend/paths.h"
 #include "cli/text_bar.h"
 #include "common/child_process.h"
 #include "common/json_line.h"

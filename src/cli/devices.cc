@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "cli/nvml_client.h"
-#include "cli/paths.h"
+#include "backend/nvml_client.h"
+#include "backend/paths.h"
 #include "common/units.h"
 
 namespace vxpu {

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <optional>
 
-#include "cli/device_list.h"
-#include "cli/paths.h"
+#include "backend/device_list.h"
+#include "backend/paths.h"
 #include "common/units.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"

@@ -1,4 +1,4 @@
-#include "cli/nvml_client.h"
+#include "backend/nvml_client.h"
 
 #include <dlfcn.h>
 

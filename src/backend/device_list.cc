@@ -1,9 +1,9 @@
-#include "cli/device_list.h"
+#include "backend/device_list.h"
 
 #include <algorithm>
 #include <charconv>
 
-#include "cli/paths.h"
+#include "backend/paths.h"
 
 namespace vxpu {
 namespace {

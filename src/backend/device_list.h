@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/nvml_client.h"
+#include "backend/nvml_client.h"
 
 namespace vxpu {
 

@@ -1,4 +1,4 @@
-#include "cli/paths.h"
+#include "backend/paths.h"
 
 #include <dlfcn.h>
 

@@ -1,0 +1,29 @@
+// vxpud's command line, checked: each bad value is refused with one line naming it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace vxpu {
+
+struct AgentConfig {
+  bool sim = false;
+  std::string state_dir = "/var/run/vxpu";
+  std::string metrics_addr = ":9395";  // DCGM's exporter holds 9400
+  std::string socket;                  // default <state_dir>/vxpud.sock
+  double poll_seconds = 1.0;
+  std::string context_reserve = "512MiB";
+};
+
+// "HOST:PORT" (":PORT" for every address, "[v6]:PORT") as prometheus-cpp's exposer takes it
+// (port 0: any free one); nullopt with *error naming the bad value.
+std::optional<std::string> ExposerAddress(const std::string& metrics_addr, std::string* error);
+
+// The context reserve in bytes ("512MiB"); IEC units only, as everywhere in vxpu.
+std::optional<uint64_t> ContextReserveBytes(const std::string& text, std::string* error);
+
+// Checks the paths (absolute, the socket path fits a unix address) and fills the defaults.
+bool ResolveConfig(AgentConfig* config, std::string* error);
+
+}  // namespace vxpu

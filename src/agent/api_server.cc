@@ -1,0 +1,71 @@
+#include "agent/api_server.h"
+
+#include "interposer/slice_ledger.h"
+
+namespace vxpu {
+namespace {
+
+constexpr size_t kMaxBody = 64 * 1024;
+
+void Reply(httplib::Response& res, const ApiReply& reply) {
+  res.status = reply.status;
+  res.set_content(reply.body.dump() + "\n", "application/json");
+}
+
+void ReplyError(httplib::Response& res, int status, const std::string& message) {
+  Reply(res, ApiReply{status, {{"error", message}}});
+}
+
+// The slice name in the path (matches[1]), or empty after answering 400.
+std::string SliceName(const httplib::Request& req, httplib::Response& res) {
+  std::string name = req.matches[1];
+  if (!SliceLedger::ValidSliceName(name)) {
+    ReplyError(res, 400, "bad slice name \"" + name + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
+    return "";
+  }
+  return name;
+}
+
+}  // namespace
+
+void InstallApi(NodeAgent* agent, const ApiInfo& info, UnixHttpServer* server) {
+  server->set_payload_max_length(kMaxBody);
+  server->Get("/v1/info", [agent, info](const httplib::Request&, httplib::Response& res) {
+    const AgentOptions& o = agent->options();
+    Reply(res, ApiReply{200,
+                        {{"version", info.version},
+                         {"state_dir", o.state_dir},
+                         {"socket", info.socket},
+                         {"sim", info.sim},
+                         {"context_reserve_bytes", o.context_reserve}}});
+  });
+  server->Get("/v1/devices", [agent](const httplib::Request&, httplib::Response& res) {
+    Reply(res, ApiReply{200, DevicesToJson(agent->Devices())});
+  });
+  server->Get("/v1/slices", [agent](const httplib::Request&, httplib::Response& res) {
+    Reply(res, ApiReply{200, SlicesToJson(agent->Slices())});
+  });
+  server->Post("/v1/slices", [agent](const httplib::Request& req, httplib::Response& res) {
+    Reply(res, agent->CreateSlice(req.body));
+  });
+  server->Get(R"(/v1/slices/([^/]*))", [agent](const httplib::Request& req, httplib::Response& res) {
+    std::string name = SliceName(req, res);
+    if (!name.empty()) Reply(res, agent->GetSlice(name));
+  });
+  server->Delete(R"(/v1/slices/([^/]*))", [agent](const httplib::Request& req, httplib::Response& res) {
+    std::string name = SliceName(req, res);
+    if (!name.empty()) Reply(res, agent->DeleteSlice(name));
+  });
+  server->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a route answered with its own error
+    std::string message = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
+                          : res.status == 413 ? "request body over " + std::to_string(kMaxBody) + " bytes"
+                                              : "bad request (" + std::to_string(res.status) + ")";
+    ReplyError(res, res.status, message);
+  });
+  server->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    ReplyError(res, 500, "internal error");
+  });
+}
+
+}  // namespace vxpu

@@ -1,0 +1,152 @@
+// vxpud, the node agent: the node's device inventory and slice registry, a local API on a unix
+// socket and Prometheus metrics (docs/agent.md). SIGTERM or SIGINT stops it cleanly.
+#include <prometheus/exposer.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <thread>
+
+#include "agent/agent_config.h"
+#include "agent/api_server.h"
+#include "agent/metrics.h"
+#include "agent/node_agent.h"
+#include "backend/paths.h"
+
+namespace {
+
+constexpr int kBadInput = 2;
+constexpr unsigned kSocketMode = 0660;
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "vxpud: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+// Creates `dir` (and its parents) if missing; false with *error if it cannot be a directory.
+bool MakeDirs(const std::string& dir, std::string* error) {
+  for (size_t at = 1; at <= dir.size(); ++at) {
+    if (at != dir.size() && dir[at] != '/') continue;
+    std::string part = dir.substr(0, at);
+    if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+      *error = "--state-dir " + dir + ": cannot create " + part + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    *error = "--state-dir " + dir + ": not a directory";
+    return false;
+  }
+  return true;
+}
+
+// Waits for SIGTERM/SIGINT, polling the agent every `seconds` meanwhile. Returns the signal.
+int PollUntilSignal(vxpu::NodeAgent* agent, double seconds) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  timespec period{static_cast<time_t>(seconds), static_cast<long>((seconds - static_cast<time_t>(seconds)) * 1e9)};
+  for (;;) {
+    int sig = sigtimedwait(&stop, nullptr, &period);
+    if (sig == SIGTERM || sig == SIGINT) return sig;
+    agent->Poll();
+  }
+}
+
+int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::string& exposer_address) {
+  std::string error;
+  if (!MakeDirs(config.state_dir, &error)) {
+    Log(error);
+    return 1;
+  }
+  // Every segment this process reads (ledgers, arbiters, simgpu's devices) lives in the state dir.
+  setenv("VXPU_STATE_DIR", config.state_dir.c_str(), 1);
+  vxpu::AgentOptions options{
+      config.state_dir, config.sim ? vxpu::SimgpuDir() + "/libnvidia-ml.so.1" : "libnvidia-ml.so.1", context_reserve};
+  std::unique_ptr<vxpu::NodeAgent> agent = vxpu::NodeAgent::Start(options, Log, &error);
+  if (!agent) {
+    Log(error);
+    return 1;
+  }
+  vxpu::UnixHttpServer server;
+  if (!server.Bind(config.socket, kSocketMode, &error)) {
+    Log(error);
+    return 1;
+  }
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(exposer_address);
+  } catch (const std::exception& e) {
+    Log("cannot serve metrics on " + config.metrics_addr + ": " + e.what());
+    unlink(config.socket.c_str());
+    return 1;
+  }
+  auto metrics = std::make_shared<vxpu::AgentMetrics>(agent.get());
+  exposer->RegisterCollectable(metrics);
+  std::string ports;
+  for (int port : exposer->GetListeningPorts()) ports += (ports.empty() ? "" : ",") + std::to_string(port);
+  vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim}, &server);
+  std::thread api([&server] { server.Serve(); });
+  Log("serving: API on " + config.socket + ", metrics on " + config.metrics_addr + " (port " + ports +
+      ") /metrics, state in " + config.state_dir + (config.sim ? ", simulated devices" : ""));
+  int sig = PollUntilSignal(agent.get(), config.poll_seconds);
+  server.stop();
+  api.join();
+  unlink(config.socket.c_str());
+  Log(std::string("stopped (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  vxpu::AgentConfig config;
+  CLI::App app{"vxpud: the vxpu node agent (device inventory, slice registry, local API, Prometheus metrics)"};
+  app.add_flag("--sim", config.sim, "Serve the simulated GPUs (simgpu) instead of the driver's");
+  app.add_option("--state-dir", config.state_dir,
+                 "Registry, API socket and every slice's shared state (mount it into containers)")
+      ->capture_default_str();
+  app.add_option("--metrics-addr", config.metrics_addr, "Where /metrics listens: HOST:PORT or :PORT")
+      ->capture_default_str();
+  app.add_option("--socket", config.socket, "The local API's unix socket")->default_str("<state-dir>/vxpud.sock");
+  app.add_option("--poll-interval", config.poll_seconds, "Seconds between looks at devices and slices")
+      ->capture_default_str();
+  app.add_option("--context-reserve", config.context_reserve,
+                 "Device memory kept beside each slice's quota for its context (IEC size)")
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("vxpud ") + VXPU_VERSION_STRING);
+  app.footer("Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not serve, 2 bad command line.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "vxpud: %s (see vxpud --help)\n", e.what());
+    return kBadInput;
+  }
+  std::string error;
+  std::optional<uint64_t> reserve = vxpu::ContextReserveBytes(config.context_reserve, &error);
+  std::optional<std::string> address = reserve ? vxpu::ExposerAddress(config.metrics_addr, &error) : std::nullopt;
+  if (!reserve || !address || !vxpu::ResolveConfig(&config, &error)) {
+    std::fprintf(stderr, "vxpud: %s\n", error.c_str());
+    return kBadInput;
+  }
+  // SIGTERM/SIGINT are taken by sigtimedwait in the main thread; every thread inherits the mask.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return Serve(config, *reserve, *address);
+}

@@ -1,0 +1,204 @@
+#include "agent/node_agent.h"
+
+#include <sys/stat.h>
+
+#include <ctime>
+#include <set>
+
+#include "agent_api/capacity.h"
+#include "common/process.h"
+#include "common/units.h"
+
+namespace vxpu {
+namespace {
+
+ApiReply Error(int status, const std::string& message) { return ApiReply{status, {{"error", message}}}; }
+
+bool OwnerAlive(const SliceRecord& r) {
+  if (ProcessAlive(r.spec.owner.pid, r.spec.owner.pid_start)) return true;
+  for (const SliceHolder& h : r.joined) {
+    if (ProcessAlive(h.pid, h.pid_start)) return true;
+  }
+  return false;
+}
+
+std::string Terms(const SliceSpec& s) {
+  std::string out;
+  if (s.memory_limit) out += "memory " + FormatBytes(*s.memory_limit);
+  if (s.compute) {
+    out += out.empty() ? "" : ", ";
+    out += "compute " + PercentText(s.compute->guarantee_permille);
+  }
+  return out;
+}
+
+std::string OwnerText(const SliceOwner& o) {
+  if (o.is_pod()) return "pod " + o.pod_namespace + "/" + o.pod + " container " + o.container;
+  return "pid " + std::to_string(o.pid);
+}
+
+// The user owning process `pid` (its /proc entry's owner), or false if it has none.
+bool ProcessUid(int32_t pid, uint32_t* uid) {
+  struct stat st;
+  if (stat(("/proc/" + std::to_string(pid)).c_str(), &st) != 0) return false;
+  *uid = st.st_uid;
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<NodeAgent> NodeAgent::Start(const AgentOptions& options, Log log, std::string* error) {
+  auto registry = SliceRegistry::Open(options.state_dir + "/registry.db", error);
+  if (!registry) return nullptr;
+  std::unique_ptr<NodeAgent> agent(new NodeAgent(options, std::move(log), std::move(registry)));
+  std::vector<std::string> unreadable;
+  size_t count = agent->registry_->List(&unreadable).size();
+  for (const std::string& line : unreadable) agent->log_(line);
+  agent->log_("registry " + options.state_dir + "/registry.db: " + std::to_string(count) + " slice(s)");
+  agent->Poll();
+  return agent;
+}
+
+void NodeAgent::Poll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& event : inventory_.Refresh()) log_(event);
+  std::vector<SliceView> views = SlicesLocked();
+  SampleShares(views);
+  AdoptAndReap(views);
+}
+
+void NodeAgent::SampleShares(const std::vector<SliceView>& views) {
+  uint64_t now = MonotonicNs();
+  std::map<std::pair<std::string, std::string>, Sample> next;
+  for (const SliceView& v : views) {
+    for (const SliceDeviceUsage& u : v.usage) {
+      if (!v.record.spec.compute) continue;
+      auto key = std::make_pair(v.record.spec.name, u.device);
+      Sample sample{u.device_time_ns, now, 0, false};
+      auto previous = samples_.find(key);
+      if (previous != samples_.end() && now > previous->second.at_ns && u.device_time_ns >= previous->second.used_ns) {
+        sample.share = static_cast<double>(u.device_time_ns - previous->second.used_ns) /
+                       static_cast<double>(now - previous->second.at_ns);
+        sample.has_share = true;
+      }
+      next[key] = sample;
+    }
+  }
+  samples_ = std::move(next);
+}
+
+void NodeAgent::AdoptAndReap(const std::vector<SliceView>& views) {
+  std::set<std::string> stored;
+  for (const SliceRecord& s : registry_->List()) stored.insert(s.spec.name);
+  for (const SliceView& v : views) {
+    const SliceRecord& r = v.record;
+    bool live = v.HasLiveProcesses();
+    if (live && r.discovered && !stored.count(r.spec.name)) {
+      Store(r);
+      log_("slice " + r.spec.name + " discovered running unregistered (" + OwnerText(r.spec.owner) + ", " +
+           Terms(r.spec) + ")");
+      continue;
+    }
+    if (live || r.spec.owner.is_pod() || OwnerAlive(r)) continue;
+    std::string error;
+    if (registry_->Remove(r.spec.name, &error)) {
+      log_("slice " + r.spec.name + " reaped: " + OwnerText(r.spec.owner) + " is gone and no process runs in it");
+    } else if (!error.empty()) {
+      log_(error);
+    }
+  }
+}
+
+void NodeAgent::Store(const SliceRecord& record) {
+  std::string error;
+  if (!registry_->Put(record, &error)) log_(error);
+}
+
+std::vector<SliceView> NodeAgent::SlicesLocked() {
+  std::vector<SliceView> views = JoinSlices(registry_->List(), SliceLedger::ListSlices(), ComputeArbiter::ListSlices(),
+                                            static_cast<int64_t>(std::time(nullptr)));
+  for (SliceView& v : views) {
+    for (SliceDeviceUsage& u : v.usage) {
+      auto sample = samples_.find(std::make_pair(v.record.spec.name, u.device));
+      if (sample != samples_.end() && sample->second.has_share) u.share_ratio = sample->second.share;
+    }
+  }
+  return views;
+}
+
+std::vector<DeviceView> NodeAgent::DevicesLocked(const std::vector<SliceRecord>& records) {
+  std::vector<DeviceView> devices = inventory_.devices();
+  FillCapacity(records, options_.context_reserve, &devices);
+  return devices;
+}
+
+std::vector<DeviceView> NodeAgent::Devices() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return DevicesLocked(registry_->List());
+}
+
+std::vector<SliceView> NodeAgent::Slices() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SlicesLocked();
+}
+
+ApiReply NodeAgent::GetSlice(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const SliceView& v : SlicesLocked()) {
+    if (v.record.spec.name == name) return ApiReply{200, SlicesToJson({v})[0]};
+  }
+  return Error(404, "no slice named " + name);
+}
+
+ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
+  std::string error;
+  std::optional<SliceSpec> spec = ParseSliceRequest(request_body, &error);
+  if (!spec) return Error(400, "bad slice: " + error);
+  if (!spec->owner.is_pod()) {
+    spec->owner.pid_start = ProcessStartTicks(spec->owner.pid);
+    if (spec->owner.pid_start == 0 || !ProcessUid(spec->owner.pid, &spec->owner.uid))
+      return Error(400, "bad slice: owner.pid " + std::to_string(spec->owner.pid) + ": no such process");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SliceView> views = SlicesLocked();
+  std::vector<SliceRecord> records;
+  for (const SliceView& v : views) records.push_back(v.record);
+  for (SliceRecord& r : records) {
+    if (r.spec.name != spec->name) continue;
+    if (!r.spec.SameTerms(*spec))
+      return Error(409, "slice " + spec->name + " already exists with other terms (" + Terms(r.spec) + " on " +
+                            std::to_string(r.spec.devices.size()) + " device(s))");
+    SliceHolder holder{spec->owner.pid, spec->owner.pid_start};
+    bool known = r.spec.owner.pid == holder.pid && r.spec.owner.pid_start == holder.pid_start;
+    for (const SliceHolder& h : r.joined) known = known || h == holder;
+    if (!known && !spec->owner.is_pod()) {
+      r.joined.push_back(holder);
+      if (!registry_->Put(r, &error)) return Error(500, error);
+      log_("slice " + r.spec.name + " joined by " + OwnerText(spec->owner));
+    }
+    return ApiReply{200, SliceRecordToJson(r)};
+  }
+  if (auto refusal = RefuseSlice(*spec, records, options_.context_reserve, DevicesLocked(records)))
+    return Error(409, "slice " + spec->name + " does not fit: " + *refusal);
+  SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
+  if (!registry_->Put(record, &error)) return Error(500, error);
+  log_("slice " + record.spec.name + " registered (" + OwnerText(record.spec.owner) + ", " + Terms(record.spec) + ", " +
+       std::to_string(record.spec.devices.size()) + " device(s))");
+  return ApiReply{201, SliceRecordToJson(record)};
+}
+
+ApiReply NodeAgent::DeleteSlice(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const SliceView& v : SlicesLocked()) {
+    if (v.record.spec.name != name) continue;
+    if (v.HasLiveProcesses())
+      return Error(409, "slice " + name + " still has processes running; it goes once they are gone");
+    std::string error;
+    if (!registry_->Remove(name, &error) && !error.empty()) return Error(500, error);
+    log_("slice " + name + " deleted");
+    return ApiReply{200, {{"deleted", name}}};
+  }
+  return Error(404, "no slice named " + name);
+}
+
+}  // namespace vxpu

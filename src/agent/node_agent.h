@@ -1,0 +1,86 @@
+// vxpud's state: the device inventory, the slice registry and what the slices use, behind one
+// lock. The API threads, the metrics scrape and the poll loop all go through it.
+//
+// Poll() (once per --poll-interval) refreshes device health, samples each slice's device time
+// (its achieved share since the last poll), registers slices found running unregistered, and
+// reaps registered slices whose owner and joined processes are gone and that have no live
+// process left (pod-owned slices are removed by whoever created them, through the API).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/device_inventory.h"
+#include "agent/slice_registry.h"
+#include "agent_api/node_view.h"
+
+namespace vxpu {
+
+struct AgentOptions {
+  std::string state_dir;     // holds the registry and, for every workload, the segments
+  std::string nvml_library;  // the driver's NVML, or simgpu's
+  uint64_t context_reserve = 0;
+};
+
+// An API answer: an HTTP status and the JSON body.
+struct ApiReply {
+  int status = 200;
+  nlohmann::json body;
+};
+
+class NodeAgent {
+ public:
+  using Log = std::function<void(const std::string&)>;
+
+  // Opens the registry in the state directory and takes a first look at the devices.
+  static std::unique_ptr<NodeAgent> Start(const AgentOptions& options, Log log, std::string* error);
+
+  void Poll();
+
+  std::vector<DeviceView> Devices();
+  std::vector<SliceView> Slices();
+
+  ApiReply CreateSlice(const std::string& request_body);
+  ApiReply DeleteSlice(const std::string& name);
+  ApiReply GetSlice(const std::string& name);
+
+  const AgentOptions& options() const { return options_; }
+
+ private:
+  NodeAgent(AgentOptions options, Log log, std::unique_ptr<SliceRegistry> registry)
+      : options_(std::move(options)),
+        log_(std::move(log)),
+        registry_(std::move(registry)),
+        inventory_(options_.nvml_library) {}
+
+  // With mu_ held.
+  std::vector<SliceView> SlicesLocked();
+  std::vector<DeviceView> DevicesLocked(const std::vector<SliceRecord>& records);
+  void SampleShares(const std::vector<SliceView>& views);
+  void AdoptAndReap(const std::vector<SliceView>& views);
+  void Store(const SliceRecord& record);
+
+  AgentOptions options_;
+  Log log_;
+  std::mutex mu_;
+  std::unique_ptr<SliceRegistry> registry_;
+  DeviceInventory inventory_;
+  // Per (slice, device): device time and when it was read, and the share since the read before.
+  struct Sample {
+    uint64_t used_ns = 0;
+    uint64_t at_ns = 0;
+    double share = 0;
+    bool has_share = false;
+  };
+  std::map<std::pair<std::string, std::string>, Sample> samples_;
+};
+
+}  // namespace vxpu

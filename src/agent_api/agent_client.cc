@@ -1,0 +1,83 @@
+#include "agent_api/agent_client.h"
+
+#include <cstdlib>
+
+#include "agent_api/unix_http.h"
+
+namespace vxpu {
+namespace {
+
+std::optional<nlohmann::json> Answer(const httplib::Result& result, const std::string& what, std::string* error) {
+  if (!result) {
+    *error = what + ": no answer from vxpud (" + httplib::to_string(result.error()) + ")";
+    return std::nullopt;
+  }
+  nlohmann::json body = nlohmann::json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  if (result->status >= 200 && result->status < 300 && !body.is_discarded()) return body;
+  if (!body.is_discarded() && body.is_object() && body.contains("error") && body["error"].is_string()) {
+    *error = body["error"].get<std::string>();
+  } else {
+    *error = what + ": vxpud answered " + std::to_string(result->status);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string AgentClient::SocketPath() {
+  const char* socket = std::getenv("VXPU_AGENT_SOCKET");
+  if (socket != nullptr && *socket != '\0') return socket;
+  const char* dir = std::getenv("VXPU_STATE_DIR");
+  std::string base = dir != nullptr && *dir != '\0' ? dir : kDefaultAgentStateDir;
+  return base.append("/").append(kAgentSocketName);
+}
+
+std::unique_ptr<AgentClient> AgentClient::Connect(const std::string& socket) {
+  if (!UnixSocketAnswers(socket)) return nullptr;
+  return std::unique_ptr<AgentClient>(new AgentClient(socket));
+}
+
+AgentClient::AgentClient(std::string socket)
+    : socket_(std::move(socket)), http_(std::make_unique<UnixHttpClient>(socket_)) {
+  http_->set_connection_timeout(2);
+  http_->set_read_timeout(10);
+}
+
+AgentClient::~AgentClient() = default;
+
+std::optional<nlohmann::json> AgentClient::Get(const std::string& path, std::string* error) {
+  return Answer(http_->Get(path.c_str()), "GET " + path, error);
+}
+
+std::optional<nlohmann::json> AgentClient::Post(const std::string& path, const std::string& body, std::string* error) {
+  return Answer(http_->Post(path.c_str(), body, "application/json"), "POST " + path, error);
+}
+
+std::optional<nlohmann::json> AgentClient::Delete(const std::string& path, std::string* error) {
+  return Answer(http_->Delete(path.c_str()), "DELETE " + path, error);
+}
+
+bool AdoptAgentStateDir(AgentClient* client, std::string* error) {
+  auto info = client->Get("/v1/info", error);
+  if (!info) return false;
+  if (!info->contains("state_dir") || !(*info)["state_dir"].is_string()) {
+    *error = "vxpud at " + client->socket() + " did not say where its state directory is";
+    return false;
+  }
+  std::string dir = (*info)["state_dir"].get<std::string>();
+  const char* mine = std::getenv("VXPU_STATE_DIR");
+  if (mine != nullptr && *mine != '\0') {
+    std::string own = mine;
+    while (own.size() > 1 && own.back() == '/') own.pop_back();
+    if (own != dir) {
+      *error =
+          "VXPU_STATE_DIR=\"" + std::string(mine) + "\" but vxpud at " + client->socket() + " keeps slices in " + dir;
+      return false;
+    }
+    return true;
+  }
+  setenv("VXPU_STATE_DIR", dir.c_str(), 1);
+  return true;
+}
+
+}  // namespace vxpu

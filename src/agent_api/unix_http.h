@@ -1,0 +1,33 @@
+// HTTP over a unix socket with cpp-httplib (Debian's 0.11 speaks TCP only): a server bound to a
+// socket file and a client that connects to one. The local API of vxpud runs on these.
+#pragma once
+
+#include <httplib.h>
+
+#include <string>
+
+namespace vxpu {
+
+class UnixHttpServer : public httplib::Server {
+ public:
+  // Binds the socket file `path` with `mode` (a stale file no one answers on is replaced; a live
+  // server there is an error). Then Serve() runs until stop().
+  bool Bind(const std::string& path, unsigned mode, std::string* error);
+  bool Serve() { return listen_after_bind(); }
+};
+
+class UnixHttpClient : public httplib::ClientImpl {
+ public:
+  explicit UnixHttpClient(std::string path);
+
+ protected:
+  bool create_and_connect_socket(Socket& socket, httplib::Error& error) override;
+
+ private:
+  std::string path_;
+};
+
+// True if something accepts connections on the socket file `path`.
+bool UnixSocketAnswers(const std::string& path);
+
+}  // namespace vxpu
