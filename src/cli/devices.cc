@@ -7,6 +7,7 @@
 
 #include "backend/nvml_client.h"
 #include "backend/paths.h"
+#include "cli/agent_link.h"
 #include "common/units.h"
 
 namespace vxpu {
@@ -26,16 +27,15 @@ int RunDevices(const DevicesOptions& options) {
     return 1;
   }
   if (options.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const GpuDevice& d : devices) {
-      out.push_back({{"index", d.index},
-                     {"name", d.name},
-                     {"uuid", d.uuid},
-                     {"memory_total", d.memory_total},
-                     {"memory_used", d.memory_used},
-                     {"processes", d.processes.size()}});
+    // The agent's GET /v1/devices shape; capacity counted against the node's slices.
+    std::unique_ptr<AgentClient> agent = LinkAgent(&error);
+    std::optional<nlohmann::json> slices = error.empty() ? SlicesJson(agent.get(), &error) : std::nullopt;
+    std::optional<uint64_t> reserve = slices ? ContextReserve(&error) : std::nullopt;
+    if (!reserve) {
+      std::fprintf(stderr, "vxpu devices: %s\n", error.c_str());
+      return 1;
     }
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", DevicesToJson(DeviceViews(devices, RecordsOf(*slices), *reserve)).dump().c_str());
     return 0;
   }
   std::printf("%s\n",

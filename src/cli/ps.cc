@@ -4,40 +4,66 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string>
 
+#include "cli/agent_link.h"
 #include "common/units.h"
-#include "interposer/slice_ledger.h"
 
 namespace vxpu {
+namespace {
 
-int ListSlices(bool json) {
-  std::vector<SliceSummary> slices = SliceLedger::ListSlices();
-  if (json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const SliceSummary& s : slices) {
-      nlohmann::json processes = nlohmann::json::array();
-      uint64_t used = 0;
-      for (const SliceProcess& p : s.processes) {
-        processes.push_back({{"pid", p.pid}, {"memory_used", p.used}});
-        used += p.used;
+using nlohmann::json;
+
+std::string Row(const std::string& slice, const std::string& device, const std::string& pid, const std::string& used,
+                const std::string& limit, const std::string& compute) {
+  return fmt::format("{:<20} {:<42} {:>8} {:>10} {:>10} {:>9}", slice, device, pid, used, limit, compute);
+}
+
+std::string Limit(const json& slice) {
+  const json& limit = slice["memory_limit_bytes"];
+  return limit.is_number_unsigned() ? FormatBytes(limit.get<uint64_t>()) : "-";
+}
+
+std::string Compute(const json& slice) {
+  const json& c = slice["compute"];
+  return c.is_object() ? fmt::format("{:.1f}%", c["guarantee_percent"].get<double>()) : "-";
+}
+
+void PrintTable(const json& slices) {
+  std::printf("%s\n", Row("SLICE", "DEVICE", "PID", "USED", "LIMIT", "COMPUTE").c_str());
+  for (const json& s : slices) {
+    const std::string name = s["name"].get<std::string>();
+    for (const json& u : s["usage"]) {
+      const std::string device = u["device"].get<std::string>();
+      if (u["processes"].empty()) std::printf("%s\n", Row(name, device, "-", "-", Limit(s), Compute(s)).c_str());
+      for (const json& p : u["processes"]) {
+        std::printf("%s\n", Row(name, device, std::to_string(p["pid"].get<int>()),
+                                FormatBytes(p["memory_used_bytes"].get<uint64_t>()), Limit(s), Compute(s))
+                                .c_str());
       }
-      out.push_back({{"slice", s.slice},
-                     {"device", s.device},
-                     {"memory_limit", s.limit},
-                     {"memory_used", used},
-                     {"processes", processes}});
     }
-    std::printf("%s\n", out.dump().c_str());
+  }
+}
+
+}  // namespace
+
+int ListSlices(bool json_output) {
+  std::string error;
+  std::unique_ptr<AgentClient> agent = LinkAgent(&error);
+  std::optional<json> slices = error.empty() ? SlicesJson(agent.get(), &error) : std::nullopt;
+  if (!slices || !slices->is_array()) {
+    std::fprintf(stderr, "vxpu ps: %s\n", error.empty() ? "vxpud answered no list of slices" : error.c_str());
+    return 1;
+  }
+  if (json_output) {
+    std::printf("%s\n", slices->dump().c_str());
     return 0;
   }
-  std::printf("%s\n",
-              fmt::format("{:<20} {:<42} {:>8} {:>10} {:>10}", "SLICE", "DEVICE", "PID", "USED", "LIMIT").c_str());
-  for (const SliceSummary& s : slices) {
-    for (const SliceProcess& p : s.processes) {
-      std::printf("%s\n", fmt::format("{:<20} {:<42} {:>8} {:>10} {:>10}", s.slice, s.device, p.pid,
-                                      FormatBytes(p.used), FormatBytes(s.limit))
-                              .c_str());
-    }
+  try {
+    PrintTable(*slices);
+  } catch (const nlohmann::json::exception& e) {
+    std::fprintf(stderr, "vxpu ps: malformed list of slices from vxpud: %s\n", e.what());
+    return 1;
   }
   return 0;
 }

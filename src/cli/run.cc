@@ -9,8 +9,11 @@
 #include <cstring>
 #include <optional>
 
+#include "agent_api/capacity.h"
+#include "agent_api/slice.h"
 #include "backend/device_list.h"
 #include "backend/paths.h"
+#include "cli/agent_link.h"
 #include "common/units.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
@@ -167,6 +170,59 @@ std::optional<std::vector<GpuDevice>> DevicesToUse(const RunOptions& o, std::str
   return chosen;
 }
 
+// The slice as vxpud registers it, on each device the command may use. A percentage quota is a
+// size per device: devices of different sizes give different ones, so *sizes holds each.
+SliceSpec SpecOf(const RunOptions& o, const ComputeTerms& terms, const std::vector<GpuDevice>& devices,
+                 std::vector<uint64_t>* sizes) {
+  SliceSpec spec;
+  spec.name = terms.slice;
+  for (const GpuDevice& d : devices) {
+    spec.devices.push_back(d.uuid);
+    std::string ignored;
+    if (!o.memory.empty()) sizes->push_back(ParseMemoryQuota(o.memory, d.memory_total, &ignored).value_or(0));
+  }
+  if (!sizes->empty()) spec.memory_limit = sizes->front();
+  if (terms.request > 0) spec.compute = SliceCompute{terms.request, terms.limit, terms.high_priority};
+  spec.owner.pid = getpid();  // the command becomes this process
+  return spec;
+}
+
+// Registers the slice with vxpud, which checks it against every slice it knows.
+bool Register(AgentClient* agent, const SliceSpec& spec, const std::vector<uint64_t>& sizes, std::string* error) {
+  for (uint64_t size : sizes) {
+    if (size != sizes.front()) {
+      *error = "--memory: a percentage is a different size on each of these devices; give a size (4GiB) or --device";
+      return false;
+    }
+  }
+  if (agent->Post("/v1/slices", SliceRequestJson(spec), error)) return true;
+  *error = "vxpud (" + agent->socket() + "): " + *error;
+  return false;
+}
+
+// Without vxpud: the memory quotas of the running slices, each with room for its contexts, must
+// leave room for this one on each device (slices that have not allocated yet are not seen).
+bool MemoryFitsDaemonless(const SliceSpec& spec, const std::vector<uint64_t>& sizes,
+                          const std::vector<GpuDevice>& devices, const std::vector<SliceSummary>& memory_slices,
+                          std::string* error) {
+  auto reserve = ContextReserve(error);
+  if (!reserve) return false;
+  std::vector<SliceRecord> running;
+  for (const SliceView& v : JoinSlices({}, memory_slices, {}, 0)) running.push_back(v.record);
+  std::vector<DeviceView> views = DeviceViews(devices, running, *reserve);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    SliceSpec on_one = spec;
+    on_one.devices = {spec.devices[i]};
+    on_one.memory_limit = sizes[i];
+    on_one.compute.reset();
+    if (auto refusal = RefuseSlice(on_one, running, *reserve, views)) {
+      *error = *refusal + " (VXPU_CONTEXT_RESERVE sets the room kept for contexts)";
+      return false;
+    }
+  }
+  return true;
+}
+
 // Puts the slice into the environment the command inherits.
 void ExportSlice(const RunOptions& o, const std::string& slice, const std::string& compute_limit) {
   if (!o.device.empty()) setenv("CUDA_VISIBLE_DEVICES", o.device.c_str(), 1);
@@ -204,11 +260,19 @@ int RunUnderSlice(const RunOptions& options) {
   }
   auto devices = DevicesToUse(options, &error);
   if (!devices) return Fail(error);
+  // With vxpud running, its state directory is where the slice's segments live.
+  std::unique_ptr<AgentClient> agent = LinkAgent(&error);
+  if (!error.empty()) return Fail(error);
   // Listing also removes what killed runs left behind.
   std::vector<SliceSummary> memory_slices = SliceLedger::ListSlices();
   std::vector<ComputeSliceUsage> compute_slices = ComputeArbiter::ListSlices();
   if (!options.memory.empty() && !QuotaFits(options.memory, slice, *devices, memory_slices, &error)) return Fail(error);
   if (terms.request > 0 && !ComputeFits(terms, *devices, compute_slices, &error)) return Fail(error);
+  std::vector<uint64_t> sizes;
+  SliceSpec spec = SpecOf(options, terms, *devices, &sizes);
+  if (agent ? !Register(agent.get(), spec, sizes, &error)
+            : !MemoryFitsDaemonless(spec, sizes, *devices, memory_slices, &error))
+    return Fail(error);
   ExportSlice(options, slice, compute_limit);
 
   std::vector<char*> argv;

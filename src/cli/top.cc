@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/agent_link.h"
 #include "cli/text_bar.h"
 
 namespace vxpu {
@@ -72,6 +73,30 @@ void CapEachDeviceAtWhole(std::vector<SliceShare>* shares) {
   }
 }
 
+// The compute slices running, and those vxpud registered that have no process in the arbiter
+// yet (shown with no share).
+std::vector<ComputeSliceUsage> ComputeSlicesNow(AgentClient* agent) {
+  std::vector<ComputeSliceUsage> slices = ComputeArbiter::ListSlices();
+  std::string error;
+  std::optional<nlohmann::json> registered = agent != nullptr ? agent->Get("/v1/slices", &error) : std::nullopt;
+  if (!registered) return slices;
+  for (const SliceRecord& r : RecordsOf(*registered)) {
+    if (!r.spec.compute) continue;
+    for (const std::string& device : r.spec.devices) {
+      ComputeSliceUsage pending;
+      pending.slice = r.spec.name;
+      pending.device = device;
+      bool running = false;
+      for (const ComputeSliceUsage& s : slices) running = running || SameSlice(s, pending);
+      if (running) continue;
+      pending.terms = ComputeTerms{r.spec.name, r.spec.compute->guarantee_permille, r.spec.compute->limit_permille,
+                                   r.spec.compute->high_priority};
+      slices.push_back(pending);
+    }
+  }
+  return slices;
+}
+
 }  // namespace
 
 std::vector<SliceShare> SharesBetween(const std::vector<ComputeSliceUsage>& before,
@@ -92,12 +117,18 @@ std::vector<SliceShare> SharesBetween(const std::vector<ComputeSliceUsage>& befo
 int RunTop(const TopOptions& options) {
   using Clock = std::chrono::steady_clock;
   bool tty = !options.json && isatty(STDOUT_FILENO);
-  std::vector<ComputeSliceUsage> before = ComputeArbiter::ListSlices();
+  std::string error;
+  std::unique_ptr<AgentClient> agent = LinkAgent(&error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "vxpu top: %s\n", error.c_str());
+    return 1;
+  }
+  std::vector<ComputeSliceUsage> before = ComputeSlicesNow(agent.get());
   Clock::time_point looked = Clock::now();
   size_t drawn = 0;
   for (int frame = 1;; ++frame) {
     std::this_thread::sleep_for(std::chrono::duration<double>(options.interval));
-    std::vector<ComputeSliceUsage> after = ComputeArbiter::ListSlices();
+    std::vector<ComputeSliceUsage> after = ComputeSlicesNow(agent.get());
     Clock::time_point now = Clock::now();
     double measured = std::chrono::duration<double>(now - looked).count();
     std::vector<SliceShare> shares = SharesBetween(before, after, measured);

@@ -23,8 +23,9 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-Result RunVxpu(const std::string& args) {
-  std::string command = std::string(VXPU_BIN_DIR) + "/vxpu " + args + " 2>&1";
+// Runs `vxpu ARGS` (through sh, `env` its assignments, e.g. "VXPU_X=1").
+Result RunVxpu(const std::string& args, const std::string& env = "") {
+  std::string command = env + (env.empty() ? "" : " ") + std::string(VXPU_BIN_DIR) + "/vxpu " + args + " 2>&1";
   Result result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -61,8 +62,10 @@ TEST(VxpuCli, DevicesListsTheSimulatedGpu) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   nlohmann::json devices = nlohmann::json::parse(r.output);
   ASSERT_EQ(devices.size(), 2u);
-  EXPECT_EQ(devices[0]["memory_total"].get<uint64_t>(), 8ull << 30);  // this binary's test devices
-  EXPECT_EQ(devices[1]["memory_total"].get<uint64_t>(), 4ull << 30);
+  EXPECT_EQ(devices[0]["memory_total_bytes"].get<uint64_t>(), 8ull << 30);  // this binary's test devices
+  EXPECT_EQ(devices[1]["memory_total_bytes"].get<uint64_t>(), 4ull << 30);
+  // No slice runs: all but one slice's context room (512 MiB by default) is there for slices.
+  EXPECT_EQ(devices[1]["memory_for_slices_bytes"].get<uint64_t>(), (4ull << 30) - (512ull << 20));
   EXPECT_NE(devices[0]["name"].get<std::string>().find("H100"), std::string::npos);
 }
 
@@ -307,6 +310,34 @@ TEST_F(VxpuRun, RunAfterRunLeavesNothingBehind) {
   EXPECT_EQ(SegmentsLeft(), std::vector<std::string>{});
 }
 
+TEST_F(VxpuRun, MemoryQuotasLeaveRoomForEachSlicesContext) {
+  // Device 1 has 4 GiB. A running 3 GiB slice there is counted with 512 MiB for its context
+  // (context memory is not charged to slices), which leaves 512 MiB: all of it a new slice's
+  // own context would take.
+  auto holder = StartVxpuRun({"--memory", "3GiB", "--device", "1", "--name", "big"},
+                             {kProbe, "alloc", "10", "1", "--hold", "4"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(5), [] {
+    return RunVxpu("ps -o json").output.find("\"big\"") != std::string::npos;
+  }));
+  Result refused = RunVxpu("run --sim --memory 256MiB --device 1 -- sh -c 'echo COMMAND-RAN'");
+  EXPECT_EQ(refused.exit_code, 125) << refused.output;
+  EXPECT_EQ(refused.output.find("COMMAND-RAN"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("memory 256.0 MiB: device GPU-"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("has 4.0 GiB, 3.5 GiB promised to other slices and 512.0 MiB kept for this "
+                                "slice's context; 0 B is left"),
+            std::string::npos)
+      << refused.output;
+  // The other device is not concerned, and the room is configurable.
+  EXPECT_EQ(RunVxpu("run --sim --memory 256MiB --device 0 -- true").exit_code, 0);
+  Result no_reserve = RunVxpu("run --sim --memory 256MiB --device 1 -- true", "VXPU_CONTEXT_RESERVE=0");
+  EXPECT_EQ(no_reserve.exit_code, 0) << no_reserve.output;
+  Result bad = RunVxpu("run --sim --memory 256MiB --device 1 -- true", "VXPU_CONTEXT_RESERVE=1G");
+  EXPECT_EQ(bad.exit_code, 125) << bad.output;
+  EXPECT_NE(bad.output.find("VXPU_CONTEXT_RESERVE=\"1G\": want a size in IEC units"), std::string::npos)
+      << bad.output;
+  simtest::ReportOf(*holder);
+}
+
 TEST_F(VxpuRun, WithoutADriverSaysSoAndSuggestsSim) {
   if (void* real = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL); real != nullptr) {
     dlclose(real);
@@ -325,12 +356,13 @@ TEST_F(VxpuPs, ListsRunningSlicesWithUsageAndLimit) {
     Result r = RunVxpu("ps -o json");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     for (const auto& slice : nlohmann::json::parse(r.output)) {
-      if (slice["slice"] == "ps-test" && slice["memory_used"] == 10ull << 20) mine = slice;
+      if (slice["name"] == "ps-test" && slice["usage"][0]["memory_used_bytes"] == 10ull << 20) mine = slice;
     }
   }
   ASSERT_FALSE(mine.is_null()) << "slice ps-test never appeared in vxpu ps";
-  EXPECT_EQ(mine["memory_limit"], 100ull << 20);
-  EXPECT_EQ(mine["processes"].size(), 1u);
+  EXPECT_EQ(mine["memory_limit_bytes"], 100ull << 20);
+  EXPECT_EQ(mine["usage"][0]["processes"].size(), 1u);
+  EXPECT_TRUE(mine["discovered"].get<bool>());  // no vxpud: found running, not registered
   Result table = RunVxpu("ps");
   EXPECT_NE(table.output.find("ps-test"), std::string::npos) << table.output;
   simtest::ReportOf(*holder);

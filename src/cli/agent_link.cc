@@ -1,0 +1,63 @@
+#include "cli/agent_link.h"
+
+#include <cstdlib>
+#include <ctime>
+
+#include "agent_api/capacity.h"
+#include "common/units.h"
+#include "interposer/compute_arbiter.h"
+#include "interposer/slice_ledger.h"
+
+namespace vxpu {
+
+std::unique_ptr<AgentClient> LinkAgent(std::string* error) {
+  std::unique_ptr<AgentClient> agent = AgentClient::Connect(AgentClient::SocketPath());
+  if (agent && !AdoptAgentStateDir(agent.get(), error)) return nullptr;
+  return agent;
+}
+
+std::optional<nlohmann::json> SlicesJson(AgentClient* agent, std::string* error) {
+  if (agent != nullptr) return agent->Get("/v1/slices", error);
+  return SlicesToJson(JoinSlices({}, SliceLedger::ListSlices(), ComputeArbiter::ListSlices(),
+                                 static_cast<int64_t>(std::time(nullptr))));
+}
+
+std::vector<SliceRecord> RecordsOf(const nlohmann::json& slices) {
+  std::vector<SliceRecord> records;
+  std::string error;
+  for (const nlohmann::json& s : slices) {
+    if (auto record = SliceRecordFromJson(s, &error)) records.push_back(std::move(*record));
+  }
+  return records;
+}
+
+std::vector<DeviceView> DeviceViews(const std::vector<GpuDevice>& devices, const std::vector<SliceRecord>& slices,
+                                    uint64_t context_reserve) {
+  std::vector<DeviceView> views;
+  for (const GpuDevice& g : devices) {
+    DeviceView d;
+    d.index = g.index;
+    d.uuid = g.uuid;
+    d.name = g.name;
+    d.memory_total = g.memory_total;
+    d.memory_used = g.memory_used;
+    d.busy_ratio = g.utilization / 100.0;
+    d.processes = static_cast<unsigned>(g.processes.size());
+    views.push_back(d);
+  }
+  FillCapacity(slices, context_reserve, &views);
+  return views;
+}
+
+std::optional<uint64_t> ContextReserve(std::string* error) {
+  const char* text = std::getenv("VXPU_CONTEXT_RESERVE");
+  if (text == nullptr || *text == '\0') return kDefaultContextReserve;
+  if (std::string(text) == "0") return 0;
+  std::string why;
+  std::optional<uint64_t> bytes =
+      std::string(text).find('%') == std::string::npos ? ParseMemoryQuota(text, UINT64_MAX, &why) : std::nullopt;
+  if (!bytes) *error = "VXPU_CONTEXT_RESERVE=\"" + std::string(text) + "\": want a size in IEC units (512MiB)";
+  return bytes;
+}
+
+}  // namespace vxpu
