@@ -6,6 +6,8 @@ packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev libcairo2-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
+  libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev
+  prometheus
 )
 
 missing=()
