@@ -79,7 +79,7 @@ std::vector<SliceRecord> SliceRegistry::List(std::vector<std::string>* unreadabl
     std::string error;
     nlohmann::json json =
         nlohmann::json::parse(text != nullptr ? reinterpret_cast<const char*>(text) : "", nullptr, false);
-    std::optional<SliceRecord> record = SliceRecordFromJson(json, &error);
+    std::optional<SliceRecord> record = json.is_discarded() ? std::nullopt : SliceRecordFromJson(json, &error);
     if (record && record->spec.name != name) error = "stored under another name (" + record->spec.name + ")";
     if (record && error.empty()) {
       out.push_back(std::move(*record));
