@@ -1,6 +1,8 @@
 #include "agent_api/agent_client.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "agent_api/unix_http.h"
 
@@ -32,8 +34,14 @@ std::string AgentClient::SocketPath() {
   return base.append("/").append(kAgentSocketName);
 }
 
-std::unique_ptr<AgentClient> AgentClient::Connect(const std::string& socket) {
-  if (!UnixSocketAnswers(socket)) return nullptr;
+std::unique_ptr<AgentClient> AgentClient::Connect(const std::string& socket, std::string* error) {
+  int why = UnixSocketConnectError(socket);
+  if (why == ENOENT || why == ECONNREFUSED || why == ENOTDIR) return nullptr;
+  if (why != 0) {
+    *error = "cannot reach vxpud at " + socket + ": " + std::strerror(why) +
+             (why == EACCES ? " (its socket is for the agent's user and group)" : "");
+    return nullptr;
+  }
   return std::unique_ptr<AgentClient>(new AgentClient(socket));
 }
 

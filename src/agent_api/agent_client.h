@@ -21,8 +21,10 @@ class AgentClient {
   // Where the agent listens: $VXPU_AGENT_SOCKET, else vxpud.sock in $VXPU_STATE_DIR, else in
   // /var/run/vxpu.
   static std::string SocketPath();
-  // A client of the agent at `socket`, or nullptr if none answers there (run daemonless).
-  static std::unique_ptr<AgentClient> Connect(const std::string& socket);
+  // A client of the agent at `socket`, or nullptr: with *error empty if no agent runs there (run
+  // daemonless), set if one does that this process may not reach (never fall back then: the
+  // slice would not share its devices' arbiters with the agent's).
+  static std::unique_ptr<AgentClient> Connect(const std::string& socket, std::string* error);
   ~AgentClient();
 
   // GET/POST/DELETE `path` (e.g. "/v1/slices"); the answer's JSON, or nullopt with *error set to

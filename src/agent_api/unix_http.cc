@@ -39,11 +39,13 @@ int Connect(const std::string& path) {
 
 }  // namespace
 
-bool UnixSocketAnswers(const std::string& path) {
+bool UnixSocketAnswers(const std::string& path) { return UnixSocketConnectError(path) == 0; }
+
+int UnixSocketConnectError(const std::string& path) {
   int fd = Connect(path);
-  if (fd < 0) return false;
+  if (fd < 0) return errno;
   close(fd);
-  return true;
+  return 0;
 }
 
 bool UnixHttpServer::Bind(const std::string& path, unsigned mode, std::string* error) {

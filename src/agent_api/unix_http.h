@@ -30,4 +30,8 @@ class UnixHttpClient : public httplib::ClientImpl {
 // True if something accepts connections on the socket file `path`.
 bool UnixSocketAnswers(const std::string& path);
 
+// 0 if something accepts connections on `path`, else the errno of the attempt (ENOENT: no
+// socket file; ECONNREFUSED: a stale one; EACCES: one this process may not use).
+int UnixSocketConnectError(const std::string& path);
+
 }  // namespace vxpu

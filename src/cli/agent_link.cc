@@ -11,7 +11,7 @@
 namespace vxpu {
 
 std::unique_ptr<AgentClient> LinkAgent(std::string* error) {
-  std::unique_ptr<AgentClient> agent = AgentClient::Connect(AgentClient::SocketPath());
+  std::unique_ptr<AgentClient> agent = AgentClient::Connect(AgentClient::SocketPath(), error);
   if (agent && !AdoptAgentStateDir(agent.get(), error)) return nullptr;
   return agent;
 }

@@ -70,7 +70,7 @@ class Agent {
   // GET `path`; the JSON, or null (and a test failure) if the agent does not answer with 2xx.
   json Get(const std::string& path) {
     std::string error;
-    auto client = vxpu::AgentClient::Connect(socket());
+    auto client = vxpu::AgentClient::Connect(socket(), &error);
     if (!client) return json();
     auto answer = client->Get(path, &error);
     EXPECT_TRUE(answer.has_value()) << path << ": " << error;
@@ -316,6 +316,22 @@ TEST_F(VxpudTest, ACliPointedElsewhereIsRefused) {
                                  dir_.path()),
             std::string::npos)
       << child->output();
+}
+
+TEST_F(VxpudTest, AUserWhoCannotReachTheAgentIsRefusedNotSentDaemonless) {
+  // Run daemonless, this user's slices would take a device beside the agent's without sharing
+  // its arbiter: refused instead. (The state dir is mode 0700, root's.)
+  if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs root and setpriv";
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{kVxpu, "ps"}, {kVxpu, "run", "--sim", "--memory", "1GiB", "--", "true"}}) {
+    std::vector<std::string> argv = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    auto child = simtest::StartChild(argv, {dir_.env()});
+    EXPECT_EQ(child->Wait(), command[1] == "run" ? 125 : 1) << child->output();
+    EXPECT_NE(child->output().find("cannot reach vxpud at " + agent_.socket() + ": Permission denied"),
+              std::string::npos)
+        << child->output();
+  }
 }
 
 TEST(Vxpud, RefusesABadCommandLineWithOneLine) {

@@ -351,6 +351,7 @@ class PrometheusServer {
                  if (!child_->running()) return true;
                  json targets = Api("/api/v1/targets", {}, /*report=*/false);
                  *last = targets.dump();
+                 if (!targets.is_object()) return false;
                  for (const json& t : targets.value("/data/activeTargets"_json_pointer, json::array())) {
                    if (t.value("health", "") == "up") return true;
                  }
