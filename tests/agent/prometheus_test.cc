@@ -500,6 +500,7 @@ TEST(Prometheus, RealServerScrapesVxpudWhileTwoSlicesBurnAndAnswersQueries) {
   EXPECT_DOUBLE_EQ(prometheus.One("vxpu_slice_compute_guarantee_ratio{slice=\"b\"}"), 0.7);
   double rate_a = prometheus.One("rate(vxpu_slice_device_time_seconds_total{slice=\"a\"}[5s])");
   double rate_b = prometheus.One("rate(vxpu_slice_device_time_seconds_total{slice=\"b\"}[5s])");
+  std::printf("achieved shares over 5 s, as Prometheus computes them: a (30%%) %.3f, b (70%%) %.3f\n", rate_a, rate_b);
   EXPECT_GT(rate_a, 0.1) << "a's achieved share";
   EXPECT_GT(rate_b, rate_a) << "the 70% slice must get more device time than the 30% one";
   // Loosely 70/30 of what both got (the compute tests measure the split precisely).
