@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Fuzzes the agent API's parsers with libFuzzer (docs/fuzzing.md): scripts/fuzz.sh [SECONDS]
+# (default 60). Builds fuzz/agent_api_fuzz.cc and only what it needs (vxpu_agent_api and its
+# dependencies) with Debian's clang into ./build-fuzz (override with VXPU_FUZZ_BUILD_DIR), every
+# object under -fsanitize=fuzzer-no-link,address,undefined; then runs it from the seeds in
+# fuzz/corpus/agent_api for SECONDS. Exit status 1 when it found a crash or a broken check (the
+# input is left in build-fuzz/artifacts/, to be added to fuzz/corpus/agent_api once fixed).
+# New inputs it finds go to build-fuzz/corpus/agent_api (kept between runs; the seeds are not touched).
+# Environment: VXPU_FUZZ_STRICT=1 also aborts on the known, reported parser bugs;
+# VXPU_FUZZ_ARGS adds libFuzzer flags (e.g. "-max_len=65536").
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${1:-60}"
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
+  echo "fuzz.sh: bad SECONDS \"$seconds\" (want a positive whole number)" >&2
+  exit 2
+fi
+build="${VXPU_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+for tool in clang clang++ cmake; do
+  command -v "$tool" >/dev/null || { echo "fuzz.sh: $tool not found (apt-get install clang libclang-rt-14-dev cmake)" >&2; exit 2; }
+done
+
+flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DVXPU_FUZZ=ON -DVXPU_BUILD_TESTS=OFF -DVXPU_BUILD_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" >/dev/null
+cmake --build "$build" --target agent_api_fuzz -j "$(nproc 2>/dev/null || echo 2)"
+
+work="$build/corpus/agent_api"
+artifacts="$build/artifacts"
+log="$build/agent_api_fuzz.log"
+mkdir -p "$work" "$artifacts"
+echo "fuzz.sh: agent_api_fuzz for ${seconds}s (seeds: fuzz/corpus/agent_api, log: $log)"
+set +e
+# shellcheck disable=SC2086  # VXPU_FUZZ_ARGS is a list of flags
+UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" ASAN_OPTIONS="detect_leaks=1" \
+  "$build/bin/agent_api_fuzz" "$work" "$root/fuzz/corpus/agent_api" -dict="$root/fuzz/agent_api.dict" \
+  -max_total_time="$seconds" -timeout=10 -max_len=4096 -print_final_stats=1 -artifact_prefix="$artifacts/" \
+  ${VXPU_FUZZ_ARGS:-} >"$log" 2>&1
+status=$?
+set -e
+
+last_cov="$(grep -E '#[0-9]+.*cov: ' "$log" | tail -n 1 || true)"
+runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
+rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
+echo "fuzz.sh: last status line: ${last_cov:-none}"
+echo "fuzz.sh: ${runs:-?} runs, ${rate:-?} exec/s, corpus now $(find "$work" -type f | wc -l) inputs in $work"
+if [ "$status" -ne 0 ]; then
+  echo "fuzz.sh: agent_api_fuzz FAILED (exit $status); the end of $log:" >&2
+  tail -n 40 "$log" >&2
+  echo "fuzz.sh: reproduce with $build/bin/agent_api_fuzz $artifacts/<file>" >&2
+  exit 1
+fi
+echo "fuzz.sh: no crash, no broken check"
