@@ -9,10 +9,15 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/state_dir.h"
+
 namespace vxpu {
 namespace {
 
 constexpr int kInitWaitSteps = 200;  // x 5 ms: how long a creator may take to initialise
+
+// What glibc's shm_open does in /dev/shm: no symbolic link followed, mode 0600 (less the umask).
+int OpenFile(const std::string& path, int flags) { return open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0600); }
 
 SegmentHeader* Map(int fd, size_t size) {
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -58,29 +63,31 @@ SegmentHeader* AwaitInitialised(int fd, size_t size, uint64_t magic) {
 
 SegmentHeader* OpenSharedSegment(const std::string& name, size_t size, uint64_t magic,
                                  void (*init)(SegmentHeader*, const void*), const void* arg, std::string* error) {
+  std::string path;
+  if (!SegmentPath(name, &path, error)) return nullptr;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    int fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = OpenFile(path, O_RDWR | O_CREAT | O_EXCL);
     if (fd >= 0) {
       SegmentHeader* segment = Create(fd, size, magic, init, arg);
       int saved = errno;
       close(fd);
       if (segment != nullptr) return segment;
-      shm_unlink(name.c_str());
-      *error = "cannot create shared segment " + name + ": " + std::strerror(saved);
+      unlink(path.c_str());
+      *error = "cannot create shared segment " + path + ": " + std::strerror(saved);
       return nullptr;
     }
     if (errno != EEXIST) {
-      *error = "cannot open shared segment " + name + ": " + std::strerror(errno);
+      *error = "cannot open shared segment " + path + ": " + std::strerror(errno);
       return nullptr;
     }
-    fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0600);
+    fd = OpenFile(path, O_RDWR);
     if (fd < 0) continue;  // removed meanwhile: create it
     SegmentHeader* segment = AwaitInitialised(fd, size, magic);
     close(fd);
     if (segment != nullptr) return segment;
-    shm_unlink(name.c_str());  // abandoned half-way, or foreign: start afresh
+    unlink(path.c_str());  // abandoned half-way, or foreign: start afresh
   }
-  *error = "shared segment " + name + " is unusable";
+  *error = "shared segment " + path + " is unusable";
   return nullptr;
 }
 
@@ -102,11 +109,13 @@ SegmentHeader* OpenLockedSegment(const std::string& name, size_t size, uint64_t 
 
 void RetireSegment(SegmentHeader* segment, const std::string& name) {
   segment->retired.store(1, std::memory_order_relaxed);
-  shm_unlink((name.rfind('/', 0) == 0 ? name : "/" + name).c_str());
+  UnlinkSegment(name);
 }
 
 SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t magic) {
-  int fd = shm_open((name.rfind('/', 0) == 0 ? name : "/" + name).c_str(), O_RDWR | O_CLOEXEC, 0600);
+  std::string path, error;
+  if (!SegmentPath(name, &path, &error)) return nullptr;
+  int fd = OpenFile(path, O_RDWR);
   if (fd < 0) return nullptr;
   struct stat st;
   void* addr = MAP_FAILED;
@@ -120,21 +129,42 @@ SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t
   return nullptr;
 }
 
+bool SegmentPath(const std::string& name, std::string* path, std::string* error) {
+  std::string dir;
+  if (!StateDir(&dir, error)) return false;
+  size_t start = name.find_first_not_of('/');
+  std::string file = start == std::string::npos ? std::string() : name.substr(start);
+  if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos) {
+    *error = "bad shared segment name \"" + name + "\"";
+    return false;
+  }
+  if (dir != "/") dir += '/';
+  *path = dir.append(file);
+  return true;
+}
+
+void UnlinkSegment(const std::string& name) {
+  std::string path, error;
+  if (SegmentPath(name, &path, &error)) unlink(path.c_str());
+}
+
 std::vector<std::string> SegmentsWithPrefix(const std::string& prefix) {
   std::vector<std::string> names;
-  DIR* dir = opendir("/dev/shm");
-  if (dir == nullptr) return names;
-  while (dirent* entry = readdir(dir)) {
+  std::string dir, error;
+  if (!StateDir(&dir, &error)) return names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* entry = readdir(d)) {
     if (std::string(entry->d_name).rfind(prefix, 0) == 0) names.push_back(entry->d_name);
   }
-  closedir(dir);
+  closedir(d);
   return names;
 }
 
 void UnlinkSegmentsOfDevice(const std::string& device_uuid) {
   if (device_uuid.empty()) return;
   for (const std::string& name : SegmentsWithPrefix("vxpu-")) {
-    if (name.find(device_uuid) != std::string::npos) shm_unlink(("/" + name).c_str());
+    if (name.find(device_uuid) != std::string::npos) UnlinkSegment(name);
   }
 }
 

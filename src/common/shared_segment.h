@@ -1,6 +1,10 @@
-// State shared by the processes of one machine: a POSIX shared-memory segment created and
-// initialised exactly once, guarded by a robust process-shared mutex (a holder's death never
-// leaves it locked). Dependency-free (libc, pthreads) so the interposer can use it.
+// State shared by the processes of one machine: a segment created and initialised exactly once,
+// guarded by a robust process-shared mutex (a holder's death never leaves it locked). A segment
+// is a file of the state directory (state_dir.h: /dev/shm, where it is a POSIX shared-memory
+// object, unless VXPU_STATE_DIR names another), mapped MAP_SHARED by every process that uses
+// it; the mutexes and futexes in it work across processes on any file system. Every function
+// here fails (or finds nothing) when VXPU_STATE_DIR is bad. Dependency-free (libc, pthreads) so
+// the interposer can use it.
 #pragma once
 
 #include <pthread.h>
@@ -48,10 +52,18 @@ void RetireSegment(SegmentHeader* segment, const std::string& name);
 // (a reader that locks it should skip it if it is retired).
 SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t magic);
 
-// Names (without '/') of this machine's segments that start with `prefix`.
+// Names (without '/') of the state directory's segments that start with `prefix`.
 std::vector<std::string> SegmentsWithPrefix(const std::string& prefix);
 
-// Removes every vxpu segment of this machine that names `device_uuid`: what the simulated
+// The file of segment `name` (with or without the leading '/'): <state directory>/<name>.
+// false with *error set if the state directory is bad or `name` is not one file name.
+bool SegmentPath(const std::string& name, std::string* path, std::string* error);
+
+// Removes segment `name` (with or without the leading '/'), if there is one. Processes that
+// have it mapped keep using it; a later opener creates a fresh one.
+void UnlinkSegment(const std::string& name);
+
+// Removes every vxpu segment of the state directory that names `device_uuid`: what the simulated
 // device, the memory ledgers and the compute arbiter of a throwaway simgpu device leave.
 void UnlinkSegmentsOfDevice(const std::string& device_uuid);
 

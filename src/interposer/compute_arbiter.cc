@@ -1,6 +1,5 @@
 #include "interposer/compute_arbiter.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -285,7 +284,7 @@ int32_t ComputeArbiter::HolderPid(const std::string& device_uuid) {
   return pid;
 }
 
-void ComputeArbiter::Unlink(const std::string& device_uuid) { shm_unlink(SegmentName(device_uuid).c_str()); }
+void ComputeArbiter::Unlink(const std::string& device_uuid) { UnlinkSegment(SegmentName(device_uuid)); }
 
 ComputeArbiter::~ComputeArbiter() {
   Leave();

@@ -16,6 +16,7 @@
 #include "interposer/memory_quota.h"
 #include "interposer/nvml_hooks.h"
 #include "interposer/real_driver.h"
+#include "interposer/slice_config.h"
 
 // The per-thread variants are exported as the driver names them: <symbol>_ptsz (the policed
 // entry points that have one all take a stream; none is of the _ptds kind).
@@ -156,6 +157,7 @@ void* PerThreadFromDriver(const HookEntry& e) {
 __attribute__((constructor)) void LoadInterposer() {
   LoadQuotaConfig();
   LoadComputeConfig();
+  if (QuotaEnabled() || ComputeEnabled()) CheckStateDirFromEnv();
 }
 
 __attribute__((destructor)) void UnloadInterposer() {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/state_dir.h"
 #include "interposer/real_driver.h"
 #include "interposer/slice_ledger.h"
 
@@ -22,6 +23,11 @@ std::string SliceNameFromEnv() {
   if (!SliceLedger::ValidSliceName(name))
     RefuseToRun("VXPU_SLICE: bad slice name \"" + name + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
   return name;
+}
+
+void CheckStateDirFromEnv() {
+  std::string dir, error;
+  if (!StateDir(&dir, &error)) RefuseToRun(error);
 }
 
 bool DescribeDevice(CUdevice device, std::string* uuid, uint64_t* total_bytes) {

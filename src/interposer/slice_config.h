@@ -15,6 +15,10 @@ namespace vxpu::interposer {
 // VXPU_SLICE, or "pid-<pid>" when unset; refuses to run on a malformed name.
 std::string SliceNameFromEnv();
 
+// Refuses to run when VXPU_STATE_DIR, where the slice's ledgers and arbiters live, is bad: a
+// slice never falls back to /dev/shm, where its other processes would not see it.
+void CheckStateDirFromEnv();
+
 // The device's UUID as text ("GPU-...") and its memory, from the real driver.
 bool DescribeDevice(CUdevice device, std::string* uuid, uint64_t* total_bytes);
 

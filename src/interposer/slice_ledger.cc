@@ -1,6 +1,5 @@
 #include "interposer/slice_ledger.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -154,7 +153,7 @@ std::vector<SliceSummary> SliceLedger::ListSlices() {
 }
 
 void SliceLedger::Unlink(const std::string& slice, const std::string& device_uuid) {
-  shm_unlink(SegmentName(slice, device_uuid).c_str());
+  UnlinkSegment(SegmentName(slice, device_uuid));
 }
 
 SliceLedger::~SliceLedger() {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/state_dir.h"
 #include "simgpu/driver.h"
 
 namespace simgpu {
@@ -21,7 +22,7 @@ CUresult g_init_result = CUDA_ERROR_NOT_INITIALIZED;
 void DetachAtExit() {
   Driver& d = TheDriver();
   for (auto& device : d.devices) {
-    device->executor.reset();  // stops after the operation in progress
+    device->executor.reset();                // stops after the operation in progress
     std::lock_guard<std::mutex> lock(d.mu);  // a call still running elsewhere may charge the slot
     if (device->slot >= 0) device->shared->Unregister(device->slot);
     device->slot = -1;
@@ -29,6 +30,11 @@ void DetachAtExit() {
 }
 
 CUresult InitLocked(Driver& d) {
+  std::string state_dir, state_error;
+  if (!vxpu::StateDir(&state_dir, &state_error)) {  // where the devices' shared state lives
+    std::fprintf(stderr, "simgpu: %s\n", state_error.c_str());
+    return CUDA_ERROR_SYSTEM_NOT_READY;
+  }
   DeviceConfig config = LoadDeviceConfig();
   if (!config.error.empty()) {
     std::fprintf(stderr, "simgpu: %s\n", config.error.c_str());

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/nvml_abi.h"
+#include "common/state_dir.h"
 #include "simgpu/device_config.h"
 #include "simgpu/shared_device.h"
 
@@ -96,6 +97,11 @@ nvmlReturn_t InitWithFlags(unsigned int) {
   if (n.init_count > 0) {
     ++n.init_count;
     return NVML_SUCCESS;
+  }
+  std::string state_dir, state_error;
+  if (!vxpu::StateDir(&state_dir, &state_error)) {  // where the devices' shared state lives
+    std::fprintf(stderr, "simgpu nvml: %s\n", state_error.c_str());
+    return NVML_ERROR_DRIVER_NOT_LOADED;
   }
   DeviceConfig config = LoadDeviceConfig();
   if (!config.error.empty()) {

@@ -1,6 +1,5 @@
 #include "simgpu/shared_device.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -108,6 +107,8 @@ std::unique_ptr<SharedDevice> SharedDevice::Open(const DeviceSpec& spec, std::st
     *error = "bad device uuid \"" + spec.uuid + "\"";
     return nullptr;
   }
+  std::string path;
+  if (!vxpu::SegmentPath(SegmentName(spec), &path, error)) return nullptr;  // VXPU_STATE_DIR is bad
   return std::unique_ptr<SharedDevice>(new SharedDevice(spec, SegmentName(spec)));
 }
 
@@ -115,7 +116,7 @@ SharedDevice::~SharedDevice() {
   if (state_ != nullptr) vxpu::CloseSharedSegment(&state_->header, sizeof(SharedState));
 }
 
-void SharedDevice::Unlink(const DeviceSpec& spec) { shm_unlink(SegmentName(spec).c_str()); }
+void SharedDevice::Unlink(const DeviceSpec& spec) { vxpu::UnlinkSegment(SegmentName(spec)); }
 
 int SharedDevice::Register(std::string* error) {
   if (state_ != nullptr) {
