@@ -9,8 +9,7 @@
 //   - an accepted stored record round-trips the same way, and its request form is accepted.
 // A broken promise aborts (a "crash" to libFuzzer; a failed test to the corpus driver).
 //
-// Known parser bugs (docs/fuzzing.md, "Findings") are tolerated so that a run looks past them;
-// VXPU_FUZZ_STRICT=1 in the environment makes them abort too (turn it on once they are fixed).
+// The parser bugs fuzzing found (docs/fuzzing.md, "Findings") are fixed; each keeps its check here.
 //
 // Built two ways: with clang -fsanitize=fuzzer,address,undefined by scripts/fuzz.sh, and with the
 // normal compiler plus fuzz/corpus_driver.cc as the ctest agent_api.FuzzCorpus, which runs every
@@ -32,14 +31,6 @@ namespace {
 
 using nlohmann::json;
 
-bool Strict() {
-  static const bool strict = [] {
-    const char* v = std::getenv("VXPU_FUZZ_STRICT");
-    return v != nullptr && std::strcmp(v, "") != 0 && std::strcmp(v, "0") != 0;
-  }();
-  return strict;
-}
-
 [[noreturn]] void Fail(const char* what, const std::string& detail) {
   std::fprintf(stderr, "agent_api_fuzz: check failed: %s\n  %s\n", what, detail.c_str());
   std::fflush(stderr);
@@ -51,9 +42,9 @@ bool Strict() {
     if (!(cond)) Fail(#cond, (detail)); \
   } while (0)
 
-// A known, reported bug: aborts only under VXPU_FUZZ_STRICT.
+// A finding of an earlier run, fixed: seen again, it aborts like any broken promise.
 void KnownBug(bool violated, const char* id, const std::string& detail) {
-  if (violated && Strict()) Fail(id, detail);
+  if (violated) Fail(id, detail);
 }
 
 std::string Describe(const vxpu::SliceSpec& s) {
@@ -88,8 +79,7 @@ void CheckSpecRanges(const vxpu::SliceSpec& s, bool stored) {
   FUZZ_CHECK(s.memory_limit || s.compute, d);
   if (s.memory_limit) FUZZ_CHECK(*s.memory_limit > 0, d);
   if (s.compute) {
-    // Finding 1: a guarantee of 1e-7 or less passes the 0.1-step check (its tenths are within 1e-6
-    // of 0) and becomes 0 permille.
+    // Finding 1 (fixed): a guarantee of 1e-7 passed the 0.1-step check and became 0 permille.
     KnownBug(s.compute->guarantee_permille == 0, "finding 1: compute guarantee 0 accepted", d);
     FUZZ_CHECK(s.compute->guarantee_permille <= 1000, d);
     FUZZ_CHECK(s.compute->limit_permille >= s.compute->guarantee_permille && s.compute->limit_permille <= 1000, d);
@@ -103,10 +93,7 @@ void CheckSpecRanges(const vxpu::SliceSpec& s, bool stored) {
   }
 }
 
-// Finding 1 makes a spec that its own JSON does not parse back; the round trips skip it unless strict.
-bool HitsFinding1(const vxpu::SliceSpec& s) { return s.compute && s.compute->guarantee_permille == 0 && !Strict(); }
-
-// A refusal: an error, on one line (finding 2: an unknown field's name is echoed unescaped).
+// A refusal: an error, on one line (finding 2, fixed: an unknown field's name was echoed raw).
 void CheckRefusal(const std::string& error, const char* parser) {
   FUZZ_CHECK(!error.empty(), std::string(parser) + " refused without an error");
   KnownBug(error.find_first_of("\r\n") != std::string::npos, "finding 2: error spans lines", error);
@@ -152,7 +139,6 @@ void FuzzRequest(const uint8_t* data, size_t size, const std::string& body) {
     return;
   }
   CheckSpecRanges(*spec, /*stored=*/false);
-  if (HitsFinding1(*spec)) return;
   CheckRequestRoundTrip(*spec);
 
   // A record as the agent would make of it: it fills pid_start and uid of a process owner.
@@ -168,11 +154,10 @@ void FuzzRequest(const uint8_t* data, size_t size, const std::string& body) {
   CheckRecordRoundTrip(record);
 }
 
-// Finding 3: numbers of a stored record that do not fit their field are cut down, not refused
-// (owner.uid over 2^32-1, a joined pid over 2^31-1 or not positive, created_unix over 2^63-1).
-// Finding 4: a stored record's unknown top-level fields are ignored, not refused.
+// Findings 3 and 4 (fixed): a stored record's numbers come through unchanged (none cut down to
+// fit: owner.uid over 2^32-1, a joined pid over 2^31-1 or not positive, created_unix over
+// 2^63-1 are refused) and no unknown top-level field is accepted.
 void CheckStoredValuesKept(const json& in, const vxpu::SliceRecord& r) {
-  if (!Strict()) return;
   const std::string d = in.dump();
   for (const auto& [key, value] : in.items()) {
     bool known = false;
@@ -205,7 +190,6 @@ void FuzzStoredRecord(const std::string& text) {
   FUZZ_CHECK(parsed.is_object(), "a record from a non-object: " + text);
   CheckSpecRanges(record->spec, /*stored=*/true);
   CheckStoredValuesKept(parsed, *record);
-  if (HitsFinding1(record->spec)) return;
   CheckRecordRoundTrip(*record);
   CheckRequestRoundTrip(record->spec);  // what is stored can be asked for again
 }

@@ -13,7 +13,38 @@ using nlohmann::json;
 constexpr size_t kMaxDevices = 64;
 constexpr size_t kMaxLabel = 253;  // a Kubernetes name (DNS subdomain) at most
 
+constexpr int kMaxNesting = 8;          // a request is 3 levels deep; a listed slice 5
+constexpr size_t kMaxShownLength = 80;  // of a bad value quoted in an error
+
 double Percent(uint32_t permille) { return permille / 10.0; }
+
+// True if `value` nests at most `levels` deep. Iterative: the value is untrusted, and every
+// recursive walk of it (dump, copy) must only ever see shallow ones.
+bool NestsAtMost(const json& value, int levels) {
+  std::vector<std::pair<const json*, int>> pending = {{&value, 1}};
+  while (!pending.empty()) {
+    auto [at, depth] = pending.back();
+    pending.pop_back();
+    if (depth > levels) return false;
+    if (at->is_structured()) {
+      for (const json& child : *at) pending.emplace_back(&child, depth + 1);
+    }
+  }
+  return true;
+}
+
+// A process id: an integer in 1..2^31-1.
+bool IsPid(const json& value) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>() >= 1 && value.get<uint64_t>() <= INT32_MAX;
+  return value.is_number_integer() && value.get<int64_t>() >= 1 && value.get<int64_t>() <= INT32_MAX;
+}
+
+// A bad value as an error quotes it: JSON (so one line, control characters escaped), cut short.
+std::string Shown(const json& value) {
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  if (text.size() > kMaxShownLength) text = text.substr(0, kMaxShownLength).append("...");
+  return text;
+}
 
 // Every key of `object` must be one of `known`.
 bool OnlyKnownKeys(const json& object, std::initializer_list<const char*> known, const std::string& where,
@@ -22,7 +53,7 @@ bool OnlyKnownKeys(const json& object, std::initializer_list<const char*> known,
     bool found = false;
     for (const char* k : known) found = found || key == k;
     if (!found) {
-      *error = where + ": unknown field \"" + key + "\"";
+      *error = where + ": unknown field " + Shown(json(key));
       return false;
     }
   }
@@ -34,13 +65,14 @@ std::optional<uint32_t> PermilleField(const json& object, const char* key, const
                                       std::string* error) {
   const json& value = object.at(key);
   if (!value.is_number()) {
-    *error = where + "." + key + ": want a number of percent, got " + value.dump();
+    *error = where + "." + key + ": want a number of percent, got " + Shown(value);
     return std::nullopt;
   }
   double percent = value.get<double>();
   double tenths = percent * 10.0;
-  if (!(percent > 0.0 && percent <= 100.0) || std::fabs(tenths - std::round(tenths)) > 1e-6) {
-    *error = where + "." + key + ": bad value " + value.dump() + " (want more than 0 and at most 100, in 0.1 steps)";
+  if (!(percent > 0.0 && percent <= 100.0) || std::fabs(tenths - std::round(tenths)) > 1e-6 ||
+      std::lround(tenths) < 1) {
+    *error = where + "." + key + ": bad value " + Shown(value) + " (want more than 0 and at most 100, in 0.1 steps)";
     return std::nullopt;
   }
   return static_cast<uint32_t>(std::lround(tenths));
@@ -48,7 +80,7 @@ std::optional<uint32_t> PermilleField(const json& object, const char* key, const
 
 std::optional<SliceCompute> ParseCompute(const json& c, std::string* error) {
   if (!c.is_object()) {
-    *error = "compute: want an object, got " + c.dump();
+    *error = "compute: want an object, got " + Shown(c);
     return std::nullopt;
   }
   if (!OnlyKnownKeys(c, {"guarantee_percent", "limit_percent", "priority"}, "compute", error)) return std::nullopt;
@@ -66,14 +98,14 @@ std::optional<SliceCompute> ParseCompute(const json& c, std::string* error) {
     out.limit_permille = *limit;
   }
   if (out.limit_permille < out.guarantee_permille) {
-    *error = "compute: limit_percent " + c.at("limit_percent").dump() + " is below guarantee_percent " +
-             c.at("guarantee_percent").dump();
+    *error = "compute: limit_percent " + Shown(c.at("limit_percent")) + " is below guarantee_percent " +
+             Shown(c.at("guarantee_percent"));
     return std::nullopt;
   }
   if (c.contains("priority")) {
     const json& p = c.at("priority");
     if (p != "normal" && p != "high") {
-      *error = "compute.priority: bad value " + p.dump() + " (want \"normal\" or \"high\")";
+      *error = "compute.priority: bad value " + Shown(p) + " (want \"normal\" or \"high\")";
       return std::nullopt;
     }
     out.high_priority = p == "high";
@@ -94,7 +126,7 @@ bool ValidLabel(const json& value) {
 // {"pid": N} or {"namespace", "pod", "container"}; with `stored`, also pid_start and uid.
 std::optional<SliceOwner> ParseOwner(const json& o, bool stored, std::string* error) {
   if (!o.is_object()) {
-    *error = "owner: want an object, got " + o.dump();
+    *error = "owner: want an object, got " + Shown(o);
     return std::nullopt;
   }
   SliceOwner out;
@@ -103,14 +135,16 @@ std::optional<SliceOwner> ParseOwner(const json& o, bool stored, std::string* er
                         : OnlyKnownKeys(o, {"pid"}, "owner", error);
     if (!known) return std::nullopt;
     const json& pid = o.at("pid");
-    if (!pid.is_number_integer() || pid.get<int64_t>() <= 0 || pid.get<int64_t>() > INT32_MAX) {
-      *error = "owner.pid: bad value " + pid.dump() + " (want a process id)";
+    if (!IsPid(pid)) {
+      *error = "owner.pid: bad value " + Shown(pid) + " (want a process id)";
       return std::nullopt;
     }
     out.pid = static_cast<int32_t>(pid.get<int64_t>());
     if (stored) {
-      if (!o.value("pid_start", json()).is_number_unsigned() || !o.value("uid", json()).is_number_unsigned()) {
-        *error = "owner: pid_start and uid must be unsigned integers";
+      const json uid = o.value("uid", json());
+      if (!o.value("pid_start", json()).is_number_unsigned() || !uid.is_number_unsigned() ||
+          uid.get<uint64_t>() > UINT32_MAX) {
+        *error = "owner: pid_start must be an unsigned integer and uid a 32-bit one";
         return std::nullopt;
       }
       out.pid_start = o.at("pid_start").get<uint64_t>();
@@ -121,7 +155,7 @@ std::optional<SliceOwner> ParseOwner(const json& o, bool stored, std::string* er
   if (!OnlyKnownKeys(o, {"namespace", "pod", "container"}, "owner", error)) return std::nullopt;
   for (const char* key : {"namespace", "pod", "container"}) {
     if (!o.contains(key) || !ValidLabel(o.at(key))) {
-      *error = std::string("owner.") + key + ": bad value " + (o.contains(key) ? o.at(key).dump() : "(missing)") +
+      *error = std::string("owner.") + key + ": bad value " + (o.contains(key) ? Shown(o.at(key)) : "(missing)") +
                " (want a Kubernetes name: lower-case letters, digits, '-' and '.')";
       return std::nullopt;
     }
@@ -142,18 +176,18 @@ bool ValidUuid(const std::string& uuid) {
 
 std::optional<std::vector<std::string>> ParseDevices(const json& d, std::string* error) {
   if (!d.is_array() || d.empty() || d.size() > kMaxDevices) {
-    *error = "devices: want a list of 1-64 device UUIDs, got " + d.dump();
+    *error = "devices: want a list of 1-64 device UUIDs, got " + Shown(d);
     return std::nullopt;
   }
   std::vector<std::string> out;
   for (const json& uuid : d) {
     if (!uuid.is_string() || !ValidUuid(uuid.get<std::string>())) {
-      *error = "devices: bad device UUID " + uuid.dump();
+      *error = "devices: bad device UUID " + Shown(uuid);
       return std::nullopt;
     }
     for (const std::string& seen : out) {
       if (seen == uuid.get<std::string>()) {
-        *error = "devices: " + uuid.dump() + " is listed twice";
+        *error = "devices: " + Shown(uuid) + " is listed twice";
         return std::nullopt;
       }
     }
@@ -167,7 +201,7 @@ std::optional<SliceSpec> ParseSpec(const json& j, bool stored, std::string* erro
   SliceSpec spec;
   if (!j.contains("name") || !j.at("name").is_string() ||
       !SliceLedger::ValidSliceName(j.at("name").get<std::string>())) {
-    *error = "name: bad value " + (j.contains("name") ? j.at("name").dump() : std::string("(missing)")) +
+    *error = "name: bad value " + (j.contains("name") ? Shown(j.at("name")) : std::string("(missing)")) +
              " (want 1-64 of A-Z a-z 0-9 . _ -)";
     return std::nullopt;
   }
@@ -182,7 +216,7 @@ std::optional<SliceSpec> ParseSpec(const json& j, bool stored, std::string* erro
   if (j.contains("memory_limit_bytes") && !j.at("memory_limit_bytes").is_null()) {
     const json& m = j.at("memory_limit_bytes");
     if (!m.is_number_unsigned() || m.get<uint64_t>() == 0) {
-      *error = "memory_limit_bytes: bad value " + m.dump() + " (want a positive integer)";
+      *error = "memory_limit_bytes: bad value " + Shown(m) + " (want a positive integer)";
       return std::nullopt;
     }
     spec.memory_limit = m.get<uint64_t>();
@@ -243,6 +277,10 @@ std::optional<SliceSpec> ParseSliceRequest(const std::string& body, std::string*
     *error = "request body is not JSON";
     return std::nullopt;
   }
+  if (!NestsAtMost(j, kMaxNesting)) {
+    *error = "request body: nested deeper than " + std::to_string(kMaxNesting) + " levels";
+    return std::nullopt;
+  }
   if (!j.is_object()) {
     *error = "request body: want a JSON object";
     return std::nullopt;
@@ -265,11 +303,26 @@ json SliceRecordToJson(const SliceRecord& record) {
 }
 
 std::optional<SliceRecord> SliceRecordFromJson(const json& j, std::string* error) {
+  if (!NestsAtMost(j, kMaxNesting)) {
+    *error = "stored slice: nested deeper than " + std::to_string(kMaxNesting) + " levels";
+    return std::nullopt;
+  }
   if (!j.is_object() || !j.contains("created_unix") || !j.at("created_unix").is_number_integer() ||
       !j.contains("discovered") || !j.at("discovered").is_boolean()) {
     *error = "stored slice: created_unix or discovered missing";
     return std::nullopt;
   }
+  const json& created = j.at("created_unix");
+  if (created.is_number_unsigned() && created.get<uint64_t>() > INT64_MAX) {
+    *error = "stored slice: created_unix " + Shown(created) + " is out of range";
+    return std::nullopt;
+  }
+  // "usage" is what the API adds to a record when it lists it (node_view.h).
+  if (!OnlyKnownKeys(j,
+                     {"name", "devices", "memory_limit_bytes", "compute", "owner", "created_unix", "discovered",
+                      "joined", "usage"},
+                     "stored slice", error))
+    return std::nullopt;
   json fields = j;
   json joined = fields.value("joined", json::array());
   for (const char* key : {"created_unix", "discovered", "joined", "usage"}) fields.erase(key);
@@ -281,9 +334,8 @@ std::optional<SliceRecord> SliceRecordFromJson(const json& j, std::string* error
     return std::nullopt;
   }
   for (const json& h : joined) {
-    if (!h.is_object() || !h.value("pid", json()).is_number_integer() ||
-        !h.value("pid_start", json()).is_number_unsigned()) {
-      *error = "stored slice: bad joined entry " + h.dump();
+    if (!h.is_object() || !IsPid(h.value("pid", json())) || !h.value("pid_start", json()).is_number_unsigned()) {
+      *error = "stored slice: bad joined entry " + Shown(h);
       return std::nullopt;
     }
     record.joined.push_back(SliceHolder{h.at("pid").get<int32_t>(), h.at("pid_start").get<uint64_t>()});

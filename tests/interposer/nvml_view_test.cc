@@ -239,8 +239,8 @@ TEST_F(NvmlView, VxpuDevicesInsideASliceShowsTheSlice) {
       {});
   ASSERT_TRUE(r.is_array()) << r.dump();
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0]["memory_total"], 1024 * kMiB);
-  EXPECT_EQ(r[0]["memory_used"], 100 * kMiB);
+  EXPECT_EQ(r[0]["memory_total_bytes"], 1024 * kMiB);
+  EXPECT_EQ(r[0]["memory_used_bytes"], 100 * kMiB);
   EXPECT_EQ(r[0]["processes"], 1);  // fg's burner; the listing process holds no context
   Stop(*fg);
   Stop(*bg);
