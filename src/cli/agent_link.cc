@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "agent_api/capacity.h"
+#include "common/state_dir.h"
 #include "common/units.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
@@ -14,6 +15,13 @@ std::unique_ptr<AgentClient> LinkAgent(std::string* error) {
   std::unique_ptr<AgentClient> agent = AgentClient::Connect(AgentClient::SocketPath(), error);
   if (agent && !AdoptAgentStateDir(agent.get(), error)) return nullptr;
   return agent;
+}
+
+int PrepareNodeState(std::string* error) {
+  LinkAgent(error);
+  if (!error->empty()) return 1;
+  std::string dir;
+  return StateDir(&dir, error) ? 0 : 2;
 }
 
 std::optional<nlohmann::json> SlicesJson(AgentClient* agent, std::string* error) {

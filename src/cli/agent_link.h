@@ -16,6 +16,11 @@ namespace vxpu {
 // The running agent, or nullptr (none: daemonless; or an error, then *error is set).
 std::unique_ptr<AgentClient> LinkAgent(std::string* error);
 
+// Before a command touches any segment: adopts the agent's state directory if one runs, then
+// checks VXPU_STATE_DIR (this process fixes its directory at its first segment). 0, or the exit
+// code with *error set: 1 for an agent that cannot be reached, 2 for a bad VXPU_STATE_DIR.
+int PrepareNodeState(std::string* error);
+
 // The node's slices as the agent's API shows them: from `agent`, or built here from the
 // segments without one. nullopt with *error if the agent could not answer.
 std::optional<nlohmann::json> SlicesJson(AgentClient* agent, std::string* error);

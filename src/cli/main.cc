@@ -5,6 +5,7 @@
 
 #include "commit.h"
 
+#include "cli/agent_link.h"
 #include "cli/bench_share.h"
 #include "cli/command_line.h"
 #include "cli/demo.h"
@@ -117,6 +118,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return vxpu::ReportParseError(app, e, argc, argv);
+  }
+  // Every command below reads or starts slices: in the node agent's state directory if one runs.
+  std::string error;
+  if (int code = vxpu::PrepareNodeState(&error); code != 0) {
+    std::fprintf(stderr, "vxpu %s: %s\n", app.get_subcommands().front()->get_name().c_str(), error.c_str());
+    return *run_cmd ? vxpu::kRunError : code;
   }
   if (*run_cmd) return vxpu::RunUnderSlice(run);
   if (*ps_cmd) return vxpu::ListSlices(ps_json);

@@ -309,6 +309,23 @@ TEST_F(VxpudTest, RefusesBadRequestsWithOneLineAndKeepsServing) {
   simtest::ReportOf(*run);
 }
 
+TEST_F(VxpudTest, TheCliFollowsTheAgentsStateDirWithoutBeingTold) {
+  // Found through VXPU_AGENT_SOCKET only: every segment the CLI reads in its own process (here
+  // the simulated device's, through NVML) must come from the agent's directory.
+  auto holder = VxpuRun(dir_, {"--memory", "1GiB", "--name", "held"}, {kProbe, "alloc", "10", "1", "--hold", "3"});
+  ASSERT_TRUE(simtest::PollFor(seconds(5), [&] {
+    json s = agent_.Slice("held");
+    return !s.is_null() && s["usage"][0]["memory_used_bytes"] == 10ull << 20;
+  })) << agent_.log();
+  auto devices =
+      simtest::StartChild({kVxpu, "devices", "--sim", "-o", "json"}, {"VXPU_AGENT_SOCKET=" + agent_.socket()});
+  ASSERT_EQ(devices->Wait(), 0) << devices->output();
+  json listed = json::parse(devices->output(), nullptr, false);
+  ASSERT_TRUE(listed.is_array()) << devices->output();
+  EXPECT_EQ(listed[0]["memory_used_bytes"], 10ull << 20) << devices->output();
+  simtest::ReportOf(*holder);
+}
+
 TEST_F(VxpudTest, ACliPointedElsewhereIsRefused) {
   auto child = simtest::StartChild({kVxpu, "ps"}, {"VXPU_AGENT_SOCKET=" + agent_.socket(), "VXPU_STATE_DIR=/tmp"});
   EXPECT_EQ(child->Wait(), 1);

@@ -314,11 +314,10 @@ TEST_F(VxpuRun, MemoryQuotasLeaveRoomForEachSlicesContext) {
   // Device 1 has 4 GiB. A running 3 GiB slice there is counted with 512 MiB for its context
   // (context memory is not charged to slices), which leaves 512 MiB: all of it a new slice's
   // own context would take.
-  auto holder = StartVxpuRun({"--memory", "3GiB", "--device", "1", "--name", "big"},
-                             {kProbe, "alloc", "10", "1", "--hold", "4"});
-  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(5), [] {
-    return RunVxpu("ps -o json").output.find("\"big\"") != std::string::npos;
-  }));
+  auto holder =
+      StartVxpuRun({"--memory", "3GiB", "--device", "1", "--name", "big"}, {kProbe, "alloc", "10", "1", "--hold", "4"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(5),
+                               [] { return RunVxpu("ps -o json").output.find("\"big\"") != std::string::npos; }));
   Result refused = RunVxpu("run --sim --memory 256MiB --device 1 -- sh -c 'echo COMMAND-RAN'");
   EXPECT_EQ(refused.exit_code, 125) << refused.output;
   EXPECT_EQ(refused.output.find("COMMAND-RAN"), std::string::npos) << refused.output;
@@ -333,9 +332,20 @@ TEST_F(VxpuRun, MemoryQuotasLeaveRoomForEachSlicesContext) {
   EXPECT_EQ(no_reserve.exit_code, 0) << no_reserve.output;
   Result bad = RunVxpu("run --sim --memory 256MiB --device 1 -- true", "VXPU_CONTEXT_RESERVE=1G");
   EXPECT_EQ(bad.exit_code, 125) << bad.output;
-  EXPECT_NE(bad.output.find("VXPU_CONTEXT_RESERVE=\"1G\": want a size in IEC units"), std::string::npos)
-      << bad.output;
+  EXPECT_NE(bad.output.find("VXPU_CONTEXT_RESERVE=\"1G\": want a size in IEC units"), std::string::npos) << bad.output;
   simtest::ReportOf(*holder);
+}
+
+TEST_F(VxpuRun, ABadStateDirectoryIsRefusedBeforeAnythingRuns) {
+  Result ps = RunVxpu("ps", "VXPU_STATE_DIR=relative/dir");
+  EXPECT_EQ(ps.exit_code, 2) << ps.output;
+  EXPECT_NE(ps.output.find("vxpu ps: VXPU_STATE_DIR=\"relative/dir\": not an absolute path"), std::string::npos)
+      << ps.output;
+  Result run = RunVxpu("run --sim --memory 1GiB -- sh -c 'echo COMMAND-RAN'", "VXPU_STATE_DIR=/nonexistent/dir");
+  EXPECT_EQ(run.exit_code, 125) << run.output;
+  EXPECT_EQ(run.output.find("COMMAND-RAN"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("vxpu run: VXPU_STATE_DIR=\"/nonexistent/dir\": no such directory"), std::string::npos)
+      << run.output;
 }
 
 TEST_F(VxpuRun, WithoutADriverSaysSoAndSuggestsSim) {
