@@ -201,6 +201,9 @@ TEST_F(VxpudTest, KeepsASliceWhileAProcessOfItLivesAfterItsOwner) {
   json slice = agent_.Slice("orphaned");
   ASSERT_FALSE(slice.is_null()) << agent_.log();
   EXPECT_EQ(slice["usage"][0]["memory_used_bytes"], 10ull << 20);
+  // Still the registered slice: not reaped and found again as an unregistered one.
+  EXPECT_EQ(slice["discovered"], false) << agent_.log();
+  EXPECT_EQ(agent_.log().find("slice orphaned reaped"), std::string::npos) << agent_.log();
   EXPECT_TRUE(simtest::PollFor(seconds(6), [&] { return !agent_.Lists("orphaned"); })) << agent_.log();
 }
 
@@ -221,6 +224,10 @@ TEST_F(VxpudTest, JoinsASliceOfTheSameTermsAndRefusesOthers) {
   first->Wait();
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_TRUE(agent_.Lists("shared")) << agent_.log();
+  EXPECT_EQ(agent_.log().find("slice shared reaped"), std::string::npos) << agent_.log();
+  second->Kill();
+  second->Wait();
+  EXPECT_TRUE(simtest::PollFor(seconds(5), [&] { return !agent_.Lists("shared"); })) << agent_.log();
 }
 
 TEST_F(VxpudTest, AdmitsAgainstRegisteredSlicesNotOnlyRunningOnes) {
