@@ -35,14 +35,7 @@ std::vector<std::string> DeviceInventory::Refresh() {
   first_ = false;
   std::vector<bool> present(devices_.size(), false);
   for (const GpuDevice& g : seen) {
-    DeviceView view;
-    view.index = g.index;
-    view.uuid = g.uuid;
-    view.name = g.name;
-    view.memory_total = g.memory_total;
-    view.memory_used = g.memory_used;
-    view.busy_ratio = g.utilization / 100.0;
-    view.processes = static_cast<unsigned>(g.processes.size());
+    DeviceView view = DeviceViewOf(g);
     bool known = false;
     for (size_t i = 0; i < devices_.size(); ++i) {
       if (devices_[i].uuid != g.uuid) continue;

@@ -59,6 +59,18 @@ void AddPid(SliceDeviceUsage* usage, int32_t pid, uint64_t memory) {
 
 }  // namespace
 
+DeviceView DeviceViewOf(const GpuDevice& g) {
+  DeviceView d;
+  d.index = g.index;
+  d.uuid = g.uuid;
+  d.name = g.name;
+  d.memory_total = g.memory_total;
+  d.memory_used = g.memory_used;
+  d.busy_ratio = g.utilization / 100.0;
+  d.processes = static_cast<unsigned>(g.processes.size());
+  return d;
+}
+
 bool SliceView::HasLiveProcesses() const {
   for (const SliceDeviceUsage& u : usage) {
     if (!u.processes.empty()) return true;

@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "agent_api/slice.h"
+#include "backend/nvml_client.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
 
@@ -32,6 +33,9 @@ struct DeviceView {
   std::optional<double> busy_ratio;  // share of time busy (0..1); unknown without a reading
   unsigned processes = 0;
 };
+
+// A device as NVML reported it (healthy, capacity not filled).
+DeviceView DeviceViewOf(const GpuDevice& device);
 
 struct SliceDeviceUsage {
   std::string device;  // UUID

@@ -42,17 +42,7 @@ std::vector<SliceRecord> RecordsOf(const nlohmann::json& slices) {
 std::vector<DeviceView> DeviceViews(const std::vector<GpuDevice>& devices, const std::vector<SliceRecord>& slices,
                                     uint64_t context_reserve) {
   std::vector<DeviceView> views;
-  for (const GpuDevice& g : devices) {
-    DeviceView d;
-    d.index = g.index;
-    d.uuid = g.uuid;
-    d.name = g.name;
-    d.memory_total = g.memory_total;
-    d.memory_used = g.memory_used;
-    d.busy_ratio = g.utilization / 100.0;
-    d.processes = static_cast<unsigned>(g.processes.size());
-    views.push_back(d);
-  }
+  for (const GpuDevice& g : devices) views.push_back(DeviceViewOf(g));
   FillCapacity(slices, context_reserve, &views);
   return views;
 }
