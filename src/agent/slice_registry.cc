@@ -1,6 +1,7 @@
 #include "agent/slice_registry.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +35,7 @@ std::unique_ptr<SliceRegistry> SliceRegistry::Open(const std::string& path, std:
     sqlite3_close(db);
     return nullptr;
   }
+  chmod(path.c_str(), 0600);  // its WAL and shared-memory files take the same mode
   sqlite3_busy_timeout(db, 2000);
   std::unique_ptr<SliceRegistry> registry(new SliceRegistry(db));
   std::string why;

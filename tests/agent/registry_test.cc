@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -62,6 +63,9 @@ TEST_F(RegistryTest, KeepsSlicesAcrossReopeningInCreationOrder) {
   }
   auto registry = Open();
   std::vector<SliceRecord> slices = registry->List();
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);  // the agent's alone
   ASSERT_EQ(slices.size(), 2u);
   EXPECT_EQ(slices[0].spec.name, "first");
   ExpectSame(slices[0], Record("first", 10));
