@@ -28,6 +28,7 @@ std::optional<nlohmann::json> Answer(const httplib::Result& result, const std::s
 
 std::string AgentClient::SocketPath() {
   const char* socket = std::getenv("VXPU_AGENT_SOCKET");
+  if (socket != nullptr && std::strcmp(socket, "none") == 0) return "";
   if (socket != nullptr && *socket != '\0') return socket;
   const char* dir = std::getenv("VXPU_STATE_DIR");
   std::string base = dir != nullptr && *dir != '\0' ? dir : kDefaultAgentStateDir;
@@ -35,6 +36,7 @@ std::string AgentClient::SocketPath() {
 }
 
 std::unique_ptr<AgentClient> AgentClient::Connect(const std::string& socket, std::string* error) {
+  if (socket.empty()) return nullptr;
   int why = UnixSocketConnectError(socket);
   if (why == ENOENT || why == ECONNREFUSED || why == ENOTDIR) return nullptr;
   if (why != 0) {

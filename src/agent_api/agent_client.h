@@ -19,7 +19,7 @@ inline constexpr const char* kAgentSocketName = "vxpud.sock";
 class AgentClient {
  public:
   // Where the agent listens: $VXPU_AGENT_SOCKET, else vxpud.sock in $VXPU_STATE_DIR, else in
-  // /var/run/vxpu.
+  // /var/run/vxpu. "" for VXPU_AGENT_SOCKET=none: work without an agent.
   static std::string SocketPath();
   // A client of the agent at `socket`, or nullptr: with *error empty if no agent runs there (run
   // daemonless), set if one does that this process may not reach (never fall back then: the

@@ -1,6 +1,7 @@
 // vxpu: slice, pool and schedule accelerators. One binary, one subcommand per task.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "commit.h"
@@ -120,6 +121,8 @@ int main(int argc, char** argv) {
     return vxpu::ReportParseError(app, e, argc, argv);
   }
   // Every command below reads or starts slices: in the node agent's state directory if one runs.
+  // The demo and the share bench run on throwaway simulated devices no agent knows: without one.
+  if (*demo_cmd || *share_cmd) setenv("VXPU_AGENT_SOCKET", "none", 1);
   std::string error;
   if (int code = vxpu::PrepareNodeState(&error); code != 0) {
     std::fprintf(stderr, "vxpu %s: %s\n", app.get_subcommands().front()->get_name().c_str(), error.c_str());

@@ -333,6 +333,13 @@ TEST_F(VxpudTest, TheCliFollowsTheAgentsStateDirWithoutBeingTold) {
   simtest::ReportOf(*holder);
 }
 
+TEST_F(VxpudTest, TheDemoRunsBesideAnAgentOnItsOwnDevice) {
+  // The demo's throwaway simulated device is no device of the agent's: it runs without the agent.
+  auto demo = simtest::StartChild({kVxpu, "demo", "--seconds", "2", "-o", "json"}, {dir_.env()});
+  ASSERT_EQ(demo->Wait(), 0) << demo->output();
+  EXPECT_EQ(vxpu::LastJsonLine(demo->output())["failed"], 0) << demo->output();
+}
+
 TEST_F(VxpudTest, ACliPointedElsewhereIsRefused) {
   auto child = simtest::StartChild({kVxpu, "ps"}, {"VXPU_AGENT_SOCKET=" + agent_.socket(), "VXPU_STATE_DIR=/tmp"});
   EXPECT_EQ(child->Wait(), 1);
