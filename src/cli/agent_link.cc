@@ -12,8 +12,10 @@
 namespace vxpu {
 
 std::unique_ptr<AgentClient> LinkAgent(std::string* error) {
+  static bool adopted = false;  // once per process: the state dir cannot change after that
   std::unique_ptr<AgentClient> agent = AgentClient::Connect(AgentClient::SocketPath(), error);
-  if (agent && !AdoptAgentStateDir(agent.get(), error)) return nullptr;
+  if (agent && !adopted && !AdoptAgentStateDir(agent.get(), error)) return nullptr;
+  adopted = adopted || agent != nullptr;
   return agent;
 }
 
