@@ -1,0 +1,314 @@
+#include "k8s/extender_protocol.h"
+
+#include <unordered_map>
+#include <utility>
+
+namespace vxpu {
+namespace {
+
+using nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
+
+constexpr size_t kMaxShownLength = 80;  // of a bad value quoted in an error
+
+// True if `value` nests at most `levels` deep. Iterative: the value is untrusted, and every
+// recursive walk of it (dump, copy, destruction of a copy) must only ever see shallow ones.
+bool NestsAtMost(const json& value, int levels) {
+  std::vector<std::pair<const json*, int>> pending = {{&value, 1}};
+  while (!pending.empty()) {
+    auto [at, depth] = pending.back();
+    pending.pop_back();
+    if (depth > levels) return false;
+    if (at->is_structured()) {
+      for (const json& child : *at) pending.emplace_back(&child, depth + 1);
+    }
+  }
+  return true;
+}
+
+// A bad value as an error quotes it: JSON (so one line, control characters escaped), cut short.
+std::string Shown(const json& value) {
+  // A long string is cut before it is escaped (escaping only lengthens it): the result is the same.
+  const bool long_string = value.is_string() && value.get_ref<const std::string&>().size() > kMaxShownLength;
+  std::string text = (long_string ? json(value.get_ref<const std::string&>().substr(0, kMaxShownLength)) : value)
+                         .dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  if (long_string || text.size() > kMaxShownLength) text = text.substr(0, kMaxShownLength).append("...");
+  return text;
+}
+
+// A key as an error path shows it: "[\"odd key\"]"-free, just JSON-escaped without the quotes.
+std::string Key(const std::string& key) {
+  std::string quoted = Shown(json(key));
+  return quoted.size() >= 2 && quoted.front() == '"' && quoted.back() == '"' ? quoted.substr(1, quoted.size() - 2)
+                                                                             : quoted;
+}
+
+const char* TypeName(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: return "a number";
+    default: return "something else";
+  }
+}
+
+bool Refuse(std::string* error, std::string message) {
+  if (error) *error = std::move(message);
+  return false;
+}
+
+bool WrongType(const std::string& where, const char* want, const json& got, std::string* error) {
+  return Refuse(error, where + ": want " + want + ", got " + TypeName(got) + " " + Shown(got));
+}
+
+// The member `key` of `object`, or nullptr when it is absent or null.
+const json* Member(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+// An optional string member into *out ("" when absent or null).
+bool OptionalString(const json& object, const char* key, const std::string& where, std::string* out,
+                    std::string* error) {
+  const json* v = Member(object, key);
+  if (!v) return true;
+  if (!v->is_string()) return WrongType(where, "a string", *v, error);
+  *out = v->get<std::string>();
+  return true;
+}
+
+// A Kubernetes name: a non-empty string of at most kExtenderMaxName bytes.
+bool Name(const json& v, const std::string& where, std::string* out, std::string* error) {
+  if (!v.is_string()) return WrongType(where, "a string", v, error);
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.empty()) return Refuse(error, where + ": empty");
+  if (s.size() > kExtenderMaxName) {
+    return Refuse(error, where + ": " + std::to_string(s.size()) + " bytes long, at most " +
+                             std::to_string(kExtenderMaxName) + ": " + Shown(v));
+  }
+  *out = s;
+  return true;
+}
+
+// An object of strings (annotations, requests, limits), absent or null meaning empty.
+bool StringMap(const json& object, const char* key, const std::string& where, std::map<std::string, std::string>* out,
+               std::string* error) {
+  const json* v = Member(object, key);
+  if (!v) return true;
+  if (!v->is_object()) return WrongType(where, "an object", *v, error);
+  for (const auto& [k, value] : v->items()) {
+    if (!value.is_string()) return WrongType(where + "." + Key(k), "a string", value, error);
+    (*out)[k] = value.get<std::string>();
+  }
+  return true;
+}
+
+bool Containers(const json& spec, const char* key, const std::string& where, std::vector<ExtenderContainer>* out,
+                std::string* error) {
+  const json* list = Member(spec, key);
+  if (!list) return true;
+  if (!list->is_array()) return WrongType(where, "an array", *list, error);
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& c = (*list)[i];
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!c.is_object()) return WrongType(at, "an object", c, error);
+    ExtenderContainer container;
+    const json* name = Member(c, "name");
+    if (!name) return Refuse(error, at + ".name: missing");
+    if (!Name(*name, at + ".name", &container.name, error)) return false;
+    if (const json* resources = Member(c, "resources")) {
+      if (!resources->is_object()) return WrongType(at + ".resources", "an object", *resources, error);
+      if (!StringMap(*resources, "requests", at + ".resources.requests", &container.requests, error)) return false;
+      if (!StringMap(*resources, "limits", at + ".resources.limits", &container.limits, error)) return false;
+    }
+    out->push_back(std::move(container));
+  }
+  return true;
+}
+
+bool ParsePod(const json& pod, ExtenderPod* out, std::string* error) {
+  if (!pod.is_object()) return WrongType("Pod", "an object", pod, error);
+  const json* metadata = Member(pod, "metadata");
+  if (!metadata) return Refuse(error, "Pod.metadata: missing");
+  if (!metadata->is_object()) return WrongType("Pod.metadata", "an object", *metadata, error);
+  const json* name = Member(*metadata, "name");
+  if (!name) return Refuse(error, "Pod.metadata.name: missing");
+  if (!Name(*name, "Pod.metadata.name", &out->name, error)) return false;
+  if (const json* ns = Member(*metadata, "namespace")) {
+    if (!Name(*ns, "Pod.metadata.namespace", &out->namespace_name, error)) return false;
+  }
+  if (!OptionalString(*metadata, "uid", "Pod.metadata.uid", &out->uid, error)) return false;
+  if (!StringMap(*metadata, "annotations", "Pod.metadata.annotations", &out->annotations, error)) return false;
+  const json* spec = Member(pod, "spec");
+  if (!spec) return true;
+  if (!spec->is_object()) return WrongType("Pod.spec", "an object", *spec, error);
+  return Containers(*spec, "containers", "Pod.spec.containers", &out->containers, error) &&
+         Containers(*spec, "initContainers", "Pod.spec.initContainers", &out->init_containers, error);
+}
+
+bool TooManyNodes(const std::string& where, size_t count, std::string* error) {
+  return Refuse(error, where + ": " + std::to_string(count) + " nodes, at most " + std::to_string(kExtenderMaxNodes));
+}
+
+bool ParseNodeNames(const json& names, ExtenderArgs* out, std::string* error) {
+  if (!names.is_array()) return WrongType("NodeNames", "an array", names, error);
+  if (names.size() > kExtenderMaxNodes) return TooManyNodes("NodeNames", names.size(), error);
+  out->node_names.reserve(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string name;
+    if (!Name(names[i], "NodeNames[" + std::to_string(i) + "]", &name, error)) return false;
+    out->node_names.push_back(std::move(name));
+  }
+  return true;
+}
+
+bool ParseNodes(const json& nodes, ExtenderArgs* out, std::string* error) {
+  if (!nodes.is_object()) return WrongType("Nodes", "an object", nodes, error);
+  const json* items = Member(nodes, "items");
+  if (!items) return true;  // an empty NodeList
+  if (!items->is_array()) return WrongType("Nodes.items", "an array", *items, error);
+  if (items->size() > kExtenderMaxNodes) return TooManyNodes("Nodes.items", items->size(), error);
+  out->node_names.reserve(items->size());
+  out->node_objects.reserve(items->size());
+  for (size_t i = 0; i < items->size(); ++i) {
+    const json& node = (*items)[i];
+    const std::string at = "Nodes.items[" + std::to_string(i) + "]";
+    if (!node.is_object()) return WrongType(at, "an object", node, error);
+    const json* metadata = Member(node, "metadata");
+    if (!metadata) return Refuse(error, at + ".metadata: missing");
+    if (!metadata->is_object()) return WrongType(at + ".metadata", "an object", *metadata, error);
+    const json* name = Member(*metadata, "name");
+    if (!name) return Refuse(error, at + ".metadata.name: missing");
+    std::string node_name;
+    if (!Name(*name, at + ".metadata.name", &node_name, error)) return false;
+    out->node_names.push_back(std::move(node_name));
+    out->node_objects.push_back(node);
+  }
+  return true;
+}
+
+// Parses `body` as a JSON object at most kExtenderMaxNesting deep.
+bool ParseObject(const std::string& body, const char* what, json* out, std::string* error) {
+  *out = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (out->is_discarded()) return Refuse(error, std::string(what) + ": not JSON");
+  if (!NestsAtMost(*out, kExtenderMaxNesting)) {
+    // Taken apart iteratively: the recursive destructor must not see it either.
+    std::vector<json> pending;
+    pending.push_back(std::move(*out));
+    while (!pending.empty()) {
+      json v = std::move(pending.back());
+      pending.pop_back();
+      if (v.is_structured()) {
+        for (json& child : v) {
+          if (child.is_structured()) pending.push_back(std::move(child));
+        }
+      }
+    }
+    *out = json();
+    return Refuse(error, std::string(what) + ": nested deeper than " + std::to_string(kExtenderMaxNesting) + " levels");
+  }
+  if (!out->is_object()) return Refuse(error, std::string(what) + ": want a JSON object, got " + TypeName(*out));
+  return true;
+}
+
+}  // namespace
+
+bool ParseExtenderArgs(const std::string& body, ExtenderArgs* out, std::string* error) {
+  json j;
+  if (!ParseObject(body, "extender args", &j, error)) return false;
+  ExtenderArgs args;
+  const json* pod = Member(j, "Pod");
+  if (!pod) return Refuse(error, "Pod: missing");
+  if (!ParsePod(*pod, &args.pod, error)) return false;
+  if (const json* names = Member(j, "NodeNames")) {
+    args.node_cache_capable = true;
+    if (!ParseNodeNames(*names, &args, error)) return false;
+  } else if (const json* nodes = Member(j, "Nodes")) {
+    if (!ParseNodes(*nodes, &args, error)) return false;
+  } else {
+    return Refuse(error, "Nodes and NodeNames: both null or missing");
+  }
+  *out = std::move(args);
+  return true;
+}
+
+ExtenderFilterResult FilterResultFor(const ExtenderArgs& args, const std::vector<std::string>& passing) {
+  ExtenderFilterResult result;
+  if (args.node_cache_capable) {
+    result.node_names = passing;
+    return result;
+  }
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < args.node_names.size() && i < args.node_objects.size(); ++i) {
+    index.emplace(args.node_names[i], i);
+  }
+  result.nodes.emplace();
+  for (const std::string& name : passing) {
+    auto it = index.find(name);
+    if (it != index.end()) result.nodes->push_back(args.node_objects[it->second]);
+  }
+  return result;
+}
+
+std::string FilterResultJson(const ExtenderFilterResult& result) {
+  ordered_json out = ordered_json::object();
+  if (result.nodes) {
+    ordered_json items = ordered_json::array();
+    // Node objects passed through: already checked shallow, so the conversion may recurse.
+    for (const json& node : *result.nodes) items.push_back(ordered_json::parse(node.dump()));
+    out["Nodes"] = {{"metadata", ordered_json::object()}, {"items", std::move(items)}};
+  } else {
+    out["Nodes"] = nullptr;
+  }
+  out["NodeNames"] = result.node_names ? ordered_json(*result.node_names) : ordered_json(nullptr);
+  out["FailedNodes"] = ordered_json::object();
+  for (const auto& [node, reason] : result.failed_nodes) out["FailedNodes"][node] = reason;
+  out["FailedAndUnresolvableNodes"] = ordered_json::object();
+  for (const auto& [node, reason] : result.failed_and_unresolvable_nodes) {
+    out["FailedAndUnresolvableNodes"][node] = reason;
+  }
+  out["Error"] = result.error;
+  return out.dump(-1, ' ', /*ensure_ascii=*/false, ordered_json::error_handler_t::replace);
+}
+
+std::string PriorityListJson(const std::vector<HostPriority>& list) {
+  ordered_json out = ordered_json::array();
+  for (const HostPriority& p : list) out.push_back({{"Host", p.host}, {"Score", p.score}});
+  return out.dump(-1, ' ', /*ensure_ascii=*/false, ordered_json::error_handler_t::replace);
+}
+
+bool ParseBindingArgs(const std::string& body, ExtenderBindingArgs* out, std::string* error) {
+  json j;
+  if (!ParseObject(body, "binding args", &j, error)) return false;
+  ExtenderBindingArgs args;
+  struct Field {
+    const char* key;
+    std::string* into;
+    bool required;
+  } fields[] = {{"PodName", &args.pod_name, true},
+                {"PodNamespace", &args.pod_namespace, false},
+                {"PodUID", &args.pod_uid, false},
+                {"Node", &args.node, true}};
+  for (const Field& f : fields) {
+    auto it = j.find(f.key);
+    if (it == j.end()) return Refuse(error, std::string(f.key) + ": missing");
+    if (!it->is_string()) return WrongType(f.key, "a string", *it, error);
+    if (f.required || !it->get_ref<const std::string&>().empty()) {
+      if (!Name(*it, f.key, f.into, error)) return false;
+    }
+  }
+  *out = std::move(args);
+  return true;
+}
+
+std::string BindingResultJson(const std::string& error) {
+  return ordered_json{{"Error", error}}.dump(-1, ' ', /*ensure_ascii=*/false, ordered_json::error_handler_t::replace);
+}
+
+}  // namespace vxpu
