@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -95,6 +96,9 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
   for (int port : exposer->GetListeningPorts()) ports += (ports.empty() ? "" : ",") + std::to_string(port);
   vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim}, &server);
   std::thread api([&server] { server.Serve(); });
+  // httplib's stop() does nothing until the server runs: a SIGTERM right after start (it waits,
+  // blocked, meanwhile) would otherwise leave the API thread serving and the agent hung.
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   Log("serving: API on " + config.socket + ", metrics on " + config.metrics_addr + " (port " + ports +
       ") /metrics, state in " + config.state_dir + (config.sim ? ", simulated devices" : ""));
   int sig = PollUntilSignal(agent.get(), config.poll_seconds);

@@ -74,6 +74,9 @@ bool UnixHttpServer::Bind(const std::string& path, unsigned mode, std::string* e
     return false;
   }
   svr_sock_ = fd;
+  // Without an idle interval the accept loop blocks in accept(), and shutdown() of a listening
+  // unix socket does not wake it: stop() would hang until the next connection.
+  set_idle_interval(0, 100 * 1000);
   return true;
 }
 

@@ -11,7 +11,8 @@ namespace vxpu {
 class UnixHttpServer : public httplib::Server {
  public:
   // Binds the socket file `path` with `mode` (a stale file no one answers on is replaced; a live
-  // server there is an error). Then Serve() runs until stop().
+  // server there is an error). Then Serve() runs until stop() (within 0.1 s of it; stop() does
+  // nothing before Serve() runs: wait for is_running()).
   bool Bind(const std::string& path, unsigned mode, std::string* error);
   bool Serve() { return listen_after_bind(); }
 };
