@@ -3,6 +3,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "common/untrusted_json.h"
 #include "interposer/slice_ledger.h"
 
 namespace vxpu {
@@ -13,25 +14,9 @@ using nlohmann::json;
 constexpr size_t kMaxDevices = 64;
 constexpr size_t kMaxLabel = 253;  // a Kubernetes name (DNS subdomain) at most
 
-constexpr int kMaxNesting = 8;          // a request is 3 levels deep; a listed slice 5
-constexpr size_t kMaxShownLength = 80;  // of a bad value quoted in an error
+constexpr int kMaxNesting = 8;  // a request is 3 levels deep; a listed slice 5
 
 double Percent(uint32_t permille) { return permille / 10.0; }
-
-// True if `value` nests at most `levels` deep. Iterative: the value is untrusted, and every
-// recursive walk of it (dump, copy) must only ever see shallow ones.
-bool NestsAtMost(const json& value, int levels) {
-  std::vector<std::pair<const json*, int>> pending = {{&value, 1}};
-  while (!pending.empty()) {
-    auto [at, depth] = pending.back();
-    pending.pop_back();
-    if (depth > levels) return false;
-    if (at->is_structured()) {
-      for (const json& child : *at) pending.emplace_back(&child, depth + 1);
-    }
-  }
-  return true;
-}
 
 // A process id: an integer in 1..2^31-1.
 bool IsPid(const json& value) {
@@ -39,12 +24,8 @@ bool IsPid(const json& value) {
   return value.is_number_integer() && value.get<int64_t>() >= 1 && value.get<int64_t>() <= INT32_MAX;
 }
 
-// A bad value as an error quotes it: JSON (so one line, control characters escaped), cut short.
-std::string Shown(const json& value) {
-  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
-  if (text.size() > kMaxShownLength) text = text.substr(0, kMaxShownLength).append("...");
-  return text;
-}
+// A bad value as an error quotes it (untrusted_json.h).
+std::string Shown(const json& value) { return QuotedValue(value); }
 
 // Every key of `object` must be one of `known`.
 bool OnlyKnownKeys(const json& object, std::initializer_list<const char*> known, const std::string& where,

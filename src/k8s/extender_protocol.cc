@@ -1,5 +1,7 @@
 #include "k8s/extender_protocol.h"
 
+#include "common/untrusted_json.h"
+
 #include <unordered_map>
 #include <utility>
 
@@ -9,32 +11,8 @@ namespace {
 using nlohmann::json;
 using ordered_json = nlohmann::ordered_json;
 
-constexpr size_t kMaxShownLength = 80;  // of a bad value quoted in an error
-
-// True if `value` nests at most `levels` deep. Iterative: the value is untrusted, and every
-// recursive walk of it (dump, copy, destruction of a copy) must only ever see shallow ones.
-bool NestsAtMost(const json& value, int levels) {
-  std::vector<std::pair<const json*, int>> pending = {{&value, 1}};
-  while (!pending.empty()) {
-    auto [at, depth] = pending.back();
-    pending.pop_back();
-    if (depth > levels) return false;
-    if (at->is_structured()) {
-      for (const json& child : *at) pending.emplace_back(&child, depth + 1);
-    }
-  }
-  return true;
-}
-
-// A bad value as an error quotes it: JSON (so one line, control characters escaped), cut short.
-std::string Shown(const json& value) {
-  // A long string is cut before it is escaped (escaping only lengthens it): the result is the same.
-  const bool long_string = value.is_string() && value.get_ref<const std::string&>().size() > kMaxShownLength;
-  std::string text = (long_string ? json(value.get_ref<const std::string&>().substr(0, kMaxShownLength)) : value)
-                         .dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
-  if (long_string || text.size() > kMaxShownLength) text = text.substr(0, kMaxShownLength).append("...");
-  return text;
-}
+// A bad value as an error quotes it (untrusted_json.h).
+std::string Shown(const json& value) { return QuotedValue(value); }
 
 // A key as an error path shows it: "[\"odd key\"]"-free, just JSON-escaped without the quotes.
 std::string Key(const std::string& key) {
