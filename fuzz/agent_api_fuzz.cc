@@ -25,22 +25,15 @@
 #include <string>
 
 #include "agent_api/slice.h"
+#include "fuzz_check.h"
 #include "interposer/slice_ledger.h"
 
 namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void Fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "agent_api_fuzz: check failed: %s\n  %s\n", what, detail.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
-#define FUZZ_CHECK(cond, detail)        \
-  do {                                  \
-    if (!(cond)) Fail(#cond, (detail)); \
-  } while (0)
+using vxpu_fuzz::CheckRefusal;
+using vxpu_fuzz::Fail;
 
 // A finding of an earlier run, fixed: seen again, it aborts like any broken promise.
 void KnownBug(bool violated, const char* id, const std::string& detail) {
@@ -91,12 +84,6 @@ void CheckSpecRanges(const vxpu::SliceSpec& s, bool stored) {
     FUZZ_CHECK(s.owner.pid > 0 && s.owner.pod_namespace.empty() && s.owner.container.empty(), d);
     if (!stored) FUZZ_CHECK(s.owner.pid_start == 0 && s.owner.uid == 0, d);  // the agent's to fill
   }
-}
-
-// A refusal: an error, on one line (finding 2, fixed: an unknown field's name was echoed raw).
-void CheckRefusal(const std::string& error, const char* parser) {
-  FUZZ_CHECK(!error.empty(), std::string(parser) + " refused without an error");
-  KnownBug(error.find_first_of("\r\n") != std::string::npos, "finding 2: error spans lines", error);
 }
 
 // The request form of `spec` parses back to the same terms and owner (pid_start and uid are not

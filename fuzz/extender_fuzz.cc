@@ -20,27 +20,15 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "k8s/extender_protocol.h"
 
 namespace {
 
 using nlohmann::json;
 
-[[noreturn]] void Fail(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "extender_fuzz: check failed: %s\n  %s\n", what, detail.substr(0, 2000).c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
-#define FUZZ_CHECK(cond, detail)        \
-  do {                                  \
-    if (!(cond)) Fail(#cond, (detail)); \
-  } while (0)
-
-void CheckRefusal(const std::string& error, const char* parser) {
-  FUZZ_CHECK(!error.empty(), std::string(parser) + " refused without an error");
-  FUZZ_CHECK(error.find_first_of("\r\n") == std::string::npos, error);
-}
+using vxpu_fuzz::CheckRefusal;
+using vxpu_fuzz::Fail;
 
 bool IsName(const std::string& s) { return !s.empty() && s.size() <= vxpu::kExtenderMaxName; }
 
