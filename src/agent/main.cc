@@ -1,8 +1,10 @@
 // vxpud, the node agent: the node's device inventory and slice registry, a local API on a unix
 // socket and Prometheus metrics (docs/agent.md). SIGTERM or SIGINT stops it cleanly.
+#include <execinfo.h>
 #include <prometheus/exposer.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -24,6 +26,26 @@ namespace {
 
 constexpr int kBadInput = 2;
 constexpr unsigned kSocketMode = 0660;
+
+// On a crash: the signal and a backtrace on stderr (async-signal-safe calls only), then the
+// default action, so that a crash in the field (or in CI) says where it happened.
+void ReportCrash(int sig) {
+  const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGABRT ? "SIGABRT" : "SIGFPE";
+  const char head[] = "vxpud: crashed: ";
+  write(STDERR_FILENO, head, sizeof(head) - 1);
+  write(STDERR_FILENO, name, std::strlen(name));
+  write(STDERR_FILENO, "\n", 1);
+  void* frames[64];
+  backtrace_symbols_fd(frames, backtrace(frames, 64), STDERR_FILENO);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void ReportCrashes() {
+  void* warm[1];
+  backtrace(warm, 1);  // loads libgcc now: not from inside the handler
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE}) signal(sig, ReportCrash);
+}
 
 void Log(const std::string& line) {
   std::fprintf(stderr, "vxpud: %s\n", line.c_str());
@@ -152,5 +174,6 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  ReportCrashes();
   return Serve(config, *reserve, *address);
 }
