@@ -62,9 +62,10 @@ std::unique_ptr<NodeAgent> NodeAgent::Start(const AgentOptions& options, Log log
 void NodeAgent::Poll() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& event : inventory_.Refresh()) log_(event);
-  std::vector<SliceView> views = SlicesLocked();
+  std::vector<SliceRecord> stored = registry_->List();
+  std::vector<SliceView> views = SlicesLocked(stored);
   SampleShares(views);
-  AdoptAndReap(views);
+  AdoptAndReap(views, stored);
 }
 
 void NodeAgent::SampleShares(const std::vector<SliceView>& views) {
@@ -87,9 +88,9 @@ void NodeAgent::SampleShares(const std::vector<SliceView>& views) {
   samples_ = std::move(next);
 }
 
-void NodeAgent::AdoptAndReap(const std::vector<SliceView>& views) {
+void NodeAgent::AdoptAndReap(const std::vector<SliceView>& views, const std::vector<SliceRecord>& records) {
   std::set<std::string> stored;
-  for (const SliceRecord& s : registry_->List()) stored.insert(s.spec.name);
+  for (const SliceRecord& s : records) stored.insert(s.spec.name);
   for (const SliceView& v : views) {
     const SliceRecord& r = v.record;
     bool live = v.HasLiveProcesses();
@@ -114,8 +115,10 @@ void NodeAgent::Store(const SliceRecord& record) {
   if (!registry_->Put(record, &error)) log_(error);
 }
 
-std::vector<SliceView> NodeAgent::SlicesLocked() {
-  std::vector<SliceView> views = JoinSlices(registry_->List(), SliceLedger::ListSlices(), ComputeArbiter::ListSlices(),
+std::vector<SliceView> NodeAgent::SlicesLocked() { return SlicesLocked(registry_->List()); }
+
+std::vector<SliceView> NodeAgent::SlicesLocked(const std::vector<SliceRecord>& stored) {
+  std::vector<SliceView> views = JoinSlices(stored, SliceLedger::ListSlices(), ComputeArbiter::ListSlices(),
                                             static_cast<int64_t>(std::time(nullptr)));
   for (SliceView& v : views) {
     for (SliceDeviceUsage& u : v.usage) {

@@ -62,10 +62,11 @@ class NodeAgent {
         inventory_(options_.nvml_library) {}
 
   // With mu_ held.
-  std::vector<SliceView> SlicesLocked();
+  std::vector<SliceView> SlicesLocked();  // with the registry read afresh
+  std::vector<SliceView> SlicesLocked(const std::vector<SliceRecord>& stored);
   std::vector<DeviceView> DevicesLocked(const std::vector<SliceRecord>& records);
   void SampleShares(const std::vector<SliceView>& views);
-  void AdoptAndReap(const std::vector<SliceView>& views);
+  void AdoptAndReap(const std::vector<SliceView>& views, const std::vector<SliceRecord>& stored);
   void Store(const SliceRecord& record);
 
   AgentOptions options_;
