@@ -46,7 +46,7 @@ for want in "kind: Namespace" "kind: DaemonSet" "kind: ServiceMonitor" "kind: Co
             "--device-plugin-dir=/var/lib/kubelet/device-plugins" "--host-lib-dir=/var/lib/vxpu" \
             "--state-dir=/var/run/vxpu" "--metrics-addr=:9395" "--api-addr=:9396" \
             "path: /var/lib/kubelet/pod-resources" "hostPID: true" "name: vxpu.io/gpu-units" \
-            "nodeCacheCapable: true" "schedulerName: vxpu-scheduler"; do
+            "nodeCacheCapable: false" "schedulerName: vxpu-scheduler"; do
   grep -qF -- "$want" "$tmp/rendered.yaml" || fail "the rendered base lacks \"$want\""
 done
 objects="$(grep -c '^kind: ' "$tmp/rendered.yaml")"
