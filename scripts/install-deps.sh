@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcairo2-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus
 )
 

@@ -9,15 +9,15 @@
 
 namespace vxpu {
 
-std::optional<std::string> ExposerAddress(const std::string& metrics_addr, std::string* error) {
-  size_t colon = metrics_addr.rfind(':');
+bool ParseListenAddress(const std::string& flag, const std::string& text, ListenAddress* out, std::string* error) {
+  size_t colon = text.rfind(':');
   auto bad = [&](const std::string& why) {
-    *error = "--metrics-addr \"" + metrics_addr + "\": " + why;
-    return std::nullopt;
+    *error = flag + " \"" + text + "\": " + why;
+    return false;
   };
   if (colon == std::string::npos) return bad("want HOST:PORT (or :PORT)");
-  std::string host = metrics_addr.substr(0, colon);
-  std::string port = metrics_addr.substr(colon + 1);
+  std::string host = text.substr(0, colon);
+  std::string port = text.substr(colon + 1);
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535)
@@ -27,8 +27,16 @@ std::optional<std::string> ExposerAddress(const std::string& metrics_addr, std::
               c == ':' || c == '[' || c == ']';
     if (!ok) return bad("bad host \"" + host + "\"");
   }
-  if (host.empty() || host == "0.0.0.0") return std::to_string(value);  // every address
-  return host + ":" + std::to_string(value);
+  out->host = host == "0.0.0.0" ? "" : host;
+  out->port = static_cast<int>(value);
+  return true;
+}
+
+std::optional<std::string> ExposerAddress(const std::string& metrics_addr, std::string* error) {
+  ListenAddress address;
+  if (!ParseListenAddress("--metrics-addr", metrics_addr, &address, error)) return std::nullopt;
+  if (address.host.empty()) return std::to_string(address.port);  // every address
+  return address.host + ":" + std::to_string(address.port);
 }
 
 std::optional<uint64_t> ContextReserveBytes(const std::string& text, std::string* error) {
@@ -58,6 +66,20 @@ bool ResolveConfig(AgentConfig* config, std::string* error) {
     *error = "--socket \"" + config->socket + "\": longer than a unix socket address takes (107 bytes)";
     return false;
   }
+  for (auto [flag, path] : {std::pair{"--device-plugin-dir", &config->device_plugin_dir},
+                            std::pair{"--host-lib-dir", &config->host_lib_dir}}) {
+    while (path->size() > 1 && path->back() == '/') path->pop_back();
+    if (path->empty() || (*path)[0] != '/') {
+      *error = std::string(flag) + " \"" + *path + "\": want an absolute path";
+      return false;
+    }
+  }
+  if (config->device_plugin_dir.size() + 32 >= sizeof(sockaddr_un{}.sun_path)) {
+    *error = "--device-plugin-dir \"" + config->device_plugin_dir + "\": too long for its sockets' addresses";
+    return false;
+  }
+  if (!config->api_addr.empty() && !ParseListenAddress("--api-addr", config->api_addr, &config->api_listen, error))
+    return false;
   if (!(config->poll_seconds >= 0.05 && config->poll_seconds <= 60)) {
     *error = "--poll-interval " + std::to_string(config->poll_seconds) + ": want 0.05 to 60 seconds";
     return false;

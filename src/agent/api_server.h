@@ -1,5 +1,6 @@
 // vxpud's local API (docs/agent.md): HTTP/JSON on a unix socket, every route answered from the
-// node agent. Errors are {"error": "one line"} with a 4xx/5xx status.
+// node agent; and its read-only half over TCP (--api-addr) for the scheduler extender. Errors
+// are {"error": "one line"} with a 4xx/5xx status.
 #pragma once
 
 #include <string>
@@ -15,7 +16,9 @@ struct ApiInfo {
   bool sim = false;
 };
 
-// Installs the routes of the API on `server`.
-void InstallApi(NodeAgent* agent, const ApiInfo& info, UnixHttpServer* server);
+enum class ApiAccess { kFull, kReadOnly };
+
+// Installs the routes of the API on `server`; read-only: the GETs (the rest answer 405).
+void InstallApi(NodeAgent* agent, const ApiInfo& info, ApiAccess access, httplib::Server* server);
 
 }  // namespace vxpu

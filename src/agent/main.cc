@@ -18,6 +18,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/api_server.h"
+#include "agent/device_plugin.h"
 #include "agent/metrics.h"
 #include "agent/node_agent.h"
 #include "backend/paths.h"
@@ -84,6 +85,31 @@ int PollUntilSignal(vxpu::NodeAgent* agent, double seconds) {
   }
 }
 
+// Starts the kubelet device plugin if it is asked for, or by default if kubelet's directory is
+// there; false (logged) if it is asked for and cannot run.
+bool StartDevicePlugin(const vxpu::AgentConfig& config, vxpu::NodeAgent* agent,
+                       std::unique_ptr<vxpu::DevicePlugin>* plugin) {
+  struct stat st;
+  bool dir_exists = stat(config.device_plugin_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (config.device_plugin == vxpu::PluginMode::kOff ||
+      (config.device_plugin == vxpu::PluginMode::kAuto && !dir_exists)) {
+    return true;
+  }
+  if (!dir_exists) {
+    Log("--device-plugin: " + config.device_plugin_dir + " is not a directory (--device-plugin-dir)");
+    return false;
+  }
+  std::string error;
+  if (!vxpu::InstallHostLib(vxpu::InterposerPath(), config.host_lib_dir, &error)) {
+    Log(error);
+    return false;
+  }
+  vxpu::DevicePluginOptions options{
+      config.device_plugin_dir, {config.state_dir, config.host_lib_dir, "/dev"}, config.poll_seconds};
+  *plugin = vxpu::DevicePlugin::Start(agent, options, Log);
+  return true;
+}
+
 int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::string& exposer_address) {
   std::string error;
   if (!MakeDirs(config.state_dir, &error)) {
@@ -116,16 +142,46 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
   exposer->RegisterCollectable(metrics);
   std::string ports;
   for (int port : exposer->GetListeningPorts()) ports += (ports.empty() ? "" : ",") + std::to_string(port);
-  vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim}, &server);
+  httplib::Server tcp;
+  std::string tcp_port;
+  if (!config.api_addr.empty()) {
+    tcp.set_idle_interval(0, 100 * 1000);
+    vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim},
+                     vxpu::ApiAccess::kReadOnly, &tcp);
+    const vxpu::ListenAddress& at = config.api_listen;
+    std::string host = at.host.empty() ? "0.0.0.0" : at.host;
+    int port = at.port == 0 ? tcp.bind_to_any_port(host) : (tcp.bind_to_port(host, at.port) ? at.port : -1);
+    if (port < 0) {
+      Log("cannot serve the API on " + config.api_addr + " (--api-addr): address in use or not this host's");
+      unlink(config.socket.c_str());
+      return 1;
+    }
+    tcp_port = std::to_string(port);
+  }
+  std::unique_ptr<vxpu::DevicePlugin> plugin;
+  if (!StartDevicePlugin(config, agent.get(), &plugin)) {
+    unlink(config.socket.c_str());
+    return 1;
+  }
+  vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim}, vxpu::ApiAccess::kFull,
+                   &server);
   std::thread api([&server] { server.Serve(); });
+  std::thread api_tcp([&tcp, &tcp_port] {
+    if (!tcp_port.empty()) tcp.listen_after_bind();
+  });
   // httplib's stop() does nothing until the server runs: a SIGTERM right after start (it waits,
   // blocked, meanwhile) would otherwise leave the API thread serving and the agent hung.
-  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  Log("serving: API on " + config.socket + ", metrics on " + config.metrics_addr + " (port " + ports +
-      ") /metrics, state in " + config.state_dir + (config.sim ? ", simulated devices" : ""));
+  while (!server.is_running() || (!tcp_port.empty() && !tcp.is_running()))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Log("serving: API on " + config.socket + (tcp_port.empty() ? "" : " and read-only on TCP port " + tcp_port) +
+      ", metrics on " + config.metrics_addr + " (port " + ports + ") /metrics, state in " + config.state_dir +
+      (config.sim ? ", simulated devices" : ""));
   int sig = PollUntilSignal(agent.get(), config.poll_seconds);
+  plugin.reset();
   server.stop();
+  tcp.stop();
   api.join();
+  api_tcp.join();
   unlink(config.socket.c_str());
   Log(std::string("stopped (") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
   return 0;
@@ -135,7 +191,9 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
 
 int main(int argc, char** argv) {
   vxpu::AgentConfig config;
-  CLI::App app{"vxpud: the vxpu node agent (device inventory, slice registry, local API, Prometheus metrics)"};
+  CLI::App app{
+      "vxpud: the vxpu node agent (device inventory, slice registry, local API, Prometheus metrics, kubelet device "
+      "plugin)"};
   app.add_flag("--sim", config.sim, "Serve the simulated GPUs (simgpu) instead of the driver's");
   app.add_option("--state-dir", config.state_dir,
                  "Registry, API socket and every slice's shared state (mount it into containers)")
@@ -147,6 +205,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--context-reserve", config.context_reserve,
                  "Device memory kept beside each slice's quota for its context (IEC size)")
+      ->capture_default_str();
+  app.add_option("--api-addr", config.api_addr,
+                 "Also serve the API's read-only GETs over TCP here (HOST:PORT or :PORT), for vxpu-scheduler");
+  app.add_option("--device-plugin-dir", config.device_plugin_dir,
+                 "kubelet's device plugin directory; the plugin runs when it exists")
+      ->capture_default_str();
+  auto* on = app.add_flag_callback(
+      "--device-plugin", [&config] { config.device_plugin = vxpu::PluginMode::kOn; },
+      "Run the kubelet device plugin (an error if --device-plugin-dir is missing)");
+  app.add_flag_callback(
+         "--no-device-plugin", [&config] { config.device_plugin = vxpu::PluginMode::kOff; },
+         "Do not run the kubelet device plugin")
+      ->excludes(on);
+  app.add_option("--host-lib-dir", config.host_lib_dir,
+                 "Where the plugin puts libvxpu.so and ld.so.preload for containers to mount")
       ->capture_default_str();
   app.set_version_flag("--version", std::string("vxpud ") + VXPU_VERSION_STRING);
   app.footer("Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not serve, 2 bad command line.");

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 
@@ -33,6 +34,7 @@ std::string Terms(const SliceSpec& s) {
 }
 
 std::string OwnerText(const SliceOwner& o) {
+  if (o.kubelet) return o.pod.empty() ? "kubelet" : "kubelet, pod " + o.pod_namespace + "/" + o.pod;
   if (o.is_pod()) return "pod " + o.pod_namespace + "/" + o.pod + " container " + o.container;
   return "pid " + std::to_string(o.pid);
 }
@@ -100,7 +102,7 @@ void NodeAgent::AdoptAndReap(const std::vector<SliceView>& views, const std::vec
            Terms(r.spec) + ")");
       continue;
     }
-    if (live || r.spec.owner.is_pod() || OwnerAlive(r)) continue;
+    if (live || r.spec.owner.is_pod() || r.spec.owner.kubelet || OwnerAlive(r)) continue;
     std::string error;
     if (registry_->Remove(r.spec.name, &error)) {
       log_("slice " + r.spec.name + " reaped: " + OwnerText(r.spec.owner) + " is gone and no process runs in it");
@@ -157,7 +159,7 @@ ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
   std::string error;
   std::optional<SliceSpec> spec = ParseSliceRequest(request_body, &error);
   if (!spec) return Error(400, "bad slice: " + error);
-  if (!spec->owner.is_pod()) {
+  if (!spec->owner.is_pod() && !spec->owner.kubelet) {
     spec->owner.pid_start = ProcessStartTicks(spec->owner.pid);
     if (spec->owner.pid_start == 0 || !ProcessUid(spec->owner.pid, &spec->owner.uid))
       return Error(400, "bad slice: owner.pid " + std::to_string(spec->owner.pid) + ": no such process");
@@ -202,6 +204,57 @@ ApiReply NodeAgent::DeleteSlice(const std::string& name) {
     return ApiReply{200, {{"deleted", name}}};
   }
   return Error(404, "no slice named " + name);
+}
+
+std::vector<std::pair<DeviceView, GpuUnits>> NodeAgent::Units() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SliceRecord> records = registry_->List();
+  std::vector<std::pair<DeviceView, GpuUnits>> out;
+  for (const DeviceView& d : DevicesLocked(records)) out.push_back({d, UnitsOf(d, records, options_.context_reserve)});
+  return out;
+}
+
+bool NodeAgent::DropEarlierHolders(const SliceSpec& spec, const std::vector<SliceView>& views, std::string* error) {
+  SliceRecord wanted{spec, 0, false, {}};
+  std::vector<UnitId> units = HeldUnits(wanted);
+  for (const SliceView& v : views) {
+    if (v.record.spec.name == spec.name) continue;
+    bool overlaps = false;
+    for (const UnitId& id : HeldUnits(v.record)) {
+      overlaps = overlaps || std::find(units.begin(), units.end(), id) != units.end();
+    }
+    if (!overlaps) continue;
+    if (v.HasLiveProcesses()) {
+      *error = "units of slice " + v.record.spec.name + " are handed out again while processes still run in it";
+      return false;
+    }
+    if (!registry_->Remove(v.record.spec.name, error) && !error->empty()) return false;
+    log_("slice " + v.record.spec.name + " dropped: kubelet allocated its units to another container");
+  }
+  return true;
+}
+
+std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>& ids, std::string* error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SliceView> views = SlicesLocked();
+  std::vector<SliceRecord> records;
+  for (const SliceView& v : views) records.push_back(v.record);
+  std::vector<DeviceView> devices = DevicesLocked(records);
+  std::optional<SliceSpec> spec = SliceForUnits(ids, devices, options_.context_reserve, error);
+  if (!spec || !DropEarlierHolders(*spec, views, error)) return std::nullopt;
+  records = registry_->List();
+  for (const SliceRecord& r : records) {
+    if (r.spec.name == spec->name && r.spec.SameTerms(*spec)) return spec;  // the same units again
+  }
+  if (auto refusal = RefuseSlice(*spec, records, options_.context_reserve, DevicesLocked(records))) {
+    *error = "slice " + spec->name + " does not fit: " + *refusal;
+    return std::nullopt;
+  }
+  SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
+  if (!registry_->Put(record, error)) return std::nullopt;
+  log_("slice " + spec->name + " registered (kubelet, " + Terms(*spec) + ", " + std::to_string(spec->devices.size()) +
+       " device(s))");
+  return spec;
 }
 
 }  // namespace vxpu

@@ -4,7 +4,8 @@
 // Poll() (once per --poll-interval) refreshes device health, samples each slice's device time
 // (its achieved share since the last poll), registers slices found running unregistered, and
 // reaps registered slices whose owner and joined processes are gone and that have no live
-// process left (pod-owned slices are removed by whoever created them, through the API).
+// process left (pod-owned slices are removed by whoever created them, through the API; those of
+// kubelet's allocations when kubelet gives their units to another container).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 
 #include "agent/device_inventory.h"
 #include "agent/slice_registry.h"
+#include "agent_api/gpu_units.h"
 #include "agent_api/node_view.h"
 
 namespace vxpu {
@@ -52,6 +54,14 @@ class NodeAgent {
   ApiReply DeleteSlice(const std::string& name);
   ApiReply GetSlice(const std::string& name);
 
+  // The device plugin's side (docs/kubernetes.md). Each device with the state of its units.
+  std::vector<std::pair<DeviceView, GpuUnits>> Units();
+  // The slice for the units kubelet allocated to one container, registered (owner: the kubelet).
+  // Slices of earlier containers that held any of these units are dropped first: kubelet only
+  // hands out units it knows free. nullopt with *error if the IDs make no slice, a GPU is
+  // unhealthy, or an earlier holder still has processes running.
+  std::optional<SliceSpec> AllocateUnits(const std::vector<std::string>& ids, std::string* error);
+
   const AgentOptions& options() const { return options_; }
 
  private:
@@ -68,6 +78,7 @@ class NodeAgent {
   void SampleShares(const std::vector<SliceView>& views);
   void AdoptAndReap(const std::vector<SliceView>& views, const std::vector<SliceRecord>& stored);
   void Store(const SliceRecord& record);
+  bool DropEarlierHolders(const SliceSpec& spec, const std::vector<SliceView>& views, std::string* error);
 
   AgentOptions options_;
   Log log_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent_api/gpu_units.h"
 #include "common/units.h"
 
 namespace vxpu {
@@ -40,6 +41,9 @@ void FillCapacity(const std::vector<SliceRecord>& slices, uint64_t context_reser
     memory += context_reserve;  // the new slice's own context
     d.memory_for_slices = d.memory_total > memory ? d.memory_total - memory : 0;
     d.compute_free_permille = compute >= 1000 ? 0 : 1000 - compute;
+    GpuUnits units = UnitsOf(d, slices, context_reserve);
+    d.units_free = static_cast<unsigned>(std::count(units.begin(), units.end(), UnitState::kFree));
+    d.units_held = static_cast<unsigned>(std::count(units.begin(), units.end(), UnitState::kHeld));
   }
 }
 

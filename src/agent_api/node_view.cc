@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "agent_api/gpu_units.h"
 #include "common/process.h"
 
 namespace vxpu {
@@ -128,6 +129,9 @@ json DevicesToJson(const std::vector<DeviceView>& devices) {
                    {"memory_used_bytes", d.memory_used},
                    {"memory_for_slices_bytes", d.memory_for_slices},
                    {"compute_free_percent", d.compute_free_permille / 10.0},
+                   {"units_total", kUnitsPerGpu},
+                   {"units_free", d.units_free},
+                   {"units_held", d.units_held},
                    {"busy_ratio", d.busy_ratio ? json(*d.busy_ratio) : json(nullptr)},
                    {"processes", d.processes}});
   }

@@ -30,6 +30,9 @@ struct DeviceView {
   // (docs/agent.md). And the compute guarantee left, in permille.
   uint64_t memory_for_slices = 0;
   uint32_t compute_free_permille = 1000;
+  // Kubernetes units (gpu_units.h): offered to kubelet, and held by its containers' slices.
+  unsigned units_free = 0;
+  unsigned units_held = 0;
   std::optional<double> busy_ratio;  // share of time busy (0..1); unknown without a reading
   unsigned processes = 0;
 };

@@ -133,7 +133,21 @@ std::optional<SliceOwner> ParseOwner(const json& o, bool stored, std::string* er
     }
     return out;
   }
-  if (!OnlyKnownKeys(o, {"namespace", "pod", "container"}, "owner", error)) return std::nullopt;
+  if (o.contains("kubelet")) {
+    if (!stored) {
+      *error = "owner.kubelet: only the device plugin makes the slices of kubelet's allocations";
+      return std::nullopt;
+    }
+    if (o.at("kubelet") != true) {
+      *error = "owner.kubelet: bad value " + Shown(o.at("kubelet")) + " (want true)";
+      return std::nullopt;
+    }
+    if (!OnlyKnownKeys(o, {"kubelet", "namespace", "pod", "container"}, "owner", error)) return std::nullopt;
+    out.kubelet = true;
+    if (o.size() == 1) return out;
+  } else if (!OnlyKnownKeys(o, {"namespace", "pod", "container"}, "owner", error)) {
+    return std::nullopt;
+  }
   for (const char* key : {"namespace", "pod", "container"}) {
     if (!o.contains(key) || !ValidLabel(o.at(key))) {
       *error = std::string("owner.") + key + ": bad value " + (o.contains(key) ? Shown(o.at(key)) : "(missing)") +
@@ -222,6 +236,8 @@ std::optional<SliceSpec> ParseSpec(const json& j, bool stored, std::string* erro
 }
 
 json OwnerToJson(const SliceOwner& o, bool stored) {
+  if (o.kubelet && o.pod.empty()) return {{"kubelet", true}};
+  if (o.kubelet) return {{"kubelet", true}, {"namespace", o.pod_namespace}, {"pod", o.pod}, {"container", o.container}};
   if (o.is_pod()) return {{"namespace", o.pod_namespace}, {"pod", o.pod}, {"container", o.container}};
   json out = {{"pid", o.pid}};
   if (stored) {

@@ -15,7 +15,9 @@
 
 namespace vxpu {
 
-// Who a slice belongs to: a local process (the one `vxpu run` became) or a container of a pod.
+// Who a slice belongs to: a local process (the one `vxpu run` became), a container of a pod, or
+// the kubelet (a slice the device plugin made for the units kubelet allocated to a container;
+// the pod fields are set once kubelet's pod resources name it).
 struct SliceOwner {
   int32_t pid = 0;            // process owner; 0 for a pod
   uint64_t pid_start = 0;     // its start time (ticks since boot), so a reused pid is not taken for it
@@ -23,8 +25,9 @@ struct SliceOwner {
   std::string pod_namespace;  // pod owner: all three set
   std::string pod;
   std::string container;
+  bool kubelet = false;
 
-  bool is_pod() const { return !pod.empty(); }
+  bool is_pod() const { return !kubelet && !pod.empty(); }
   bool operator==(const SliceOwner&) const = default;
 };
 

@@ -1,0 +1,112 @@
+#include "agent/container_edits.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "agent_api/capacity.h"
+
+namespace vxpu {
+namespace {
+
+std::string Joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
+}
+
+std::string LibPath(const std::string& host_lib_dir) { return host_lib_dir + "/lib/libvxpu.so"; }
+
+// The device nodes of `slice`'s GPUs, and the driver's shared ones, that exist on the host.
+std::vector<ContainerDevice> DeviceNodes(const SliceSpec& slice, const std::vector<DeviceView>& devices,
+                                         const std::string& dev_dir,
+                                         const std::function<bool(const std::string&)>& exists) {
+  std::vector<std::string> names;
+  for (const DeviceView& d : devices) {
+    for (const std::string& uuid : slice.devices) {
+      if (d.uuid == uuid) names.push_back("nvidia" + std::to_string(d.index));
+    }
+  }
+  for (const char* shared : {"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"}) names.push_back(shared);
+  std::vector<ContainerDevice> out;
+  for (const std::string& name : names) {
+    std::string path = dev_dir + "/" + name;
+    if (exists(path)) out.push_back(ContainerDevice{"/dev/" + name, path, "rw"});
+  }
+  return out;
+}
+
+// Writes `data` to `path` through a temporary file and a rename.
+bool WriteAtomically(const std::string& path, const std::string& data, mode_t mode, std::string* error) {
+  std::string temp = path + ".tmp";
+  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  bool ok = fd >= 0;
+  for (size_t done = 0; ok && done < data.size();) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    ok = n > 0;
+    done += ok ? static_cast<size_t>(n) : 0;
+  }
+  ok = ok && fchmod(fd, mode) == 0 && fsync(fd) == 0;
+  if (fd >= 0) close(fd);
+  ok = ok && rename(temp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    *error = "--host-lib-dir: cannot write " + path + ": " + std::strerror(errno);
+    unlink(temp.c_str());
+  }
+  return ok;
+}
+
+bool ReadFile(const std::string& path, std::string* data, std::string* error) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) data->append(buf, static_cast<size_t>(n));
+  close(fd);
+  if (n < 0) *error = "cannot read " + path + ": " + std::strerror(errno);
+  return n == 0;
+}
+
+}  // namespace
+
+ContainerEdits EditsForSlice(const SliceSpec& slice, const std::vector<DeviceView>& devices, const PluginPaths& paths,
+                             const std::function<bool(const std::string&)>& exists) {
+  ContainerEdits edits;
+  std::string gpus = Joined(slice.devices);
+  edits.env = {{"VXPU_SLICE", slice.name},
+               {"VXPU_STATE_DIR", paths.state_dir},
+               {"VXPU_AGENT_SOCKET", "none"},
+               {"NVIDIA_VISIBLE_DEVICES", gpus},
+               {"CUDA_VISIBLE_DEVICES", gpus}};
+  if (slice.memory_limit) edits.env["VXPU_MEMORY"] = std::to_string(*slice.memory_limit >> 20) + "MiB";
+  if (slice.compute) {
+    edits.env["VXPU_COMPUTE"] = PercentText(slice.compute->guarantee_permille);
+    edits.env["VXPU_COMPUTE_LIMIT"] = PercentText(slice.compute->limit_permille);
+  }
+  edits.mounts = {{LibPath(paths.host_lib_dir), LibPath(paths.host_lib_dir), true},
+                  {kContainerPreload, paths.host_lib_dir + "/ld.so.preload", true},
+                  {paths.state_dir, paths.state_dir, false}};
+  edits.devices = DeviceNodes(slice, devices, paths.dev_dir, exists);
+  return edits;
+}
+
+bool InstallHostLib(const std::string& interposer, const std::string& host_lib_dir, std::string* error) {
+  for (const std::string& dir : {host_lib_dir, host_lib_dir + "/lib"}) {
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      *error = "--host-lib-dir: cannot create " + dir + ": " + std::strerror(errno);
+      return false;
+    }
+  }
+  std::string library;
+  if (!ReadFile(interposer, &library, error)) return false;
+  return WriteAtomically(LibPath(host_lib_dir), library, 0755, error) &&
+         WriteAtomically(host_lib_dir + "/ld.so.preload", LibPath(host_lib_dir) + "\n", 0644, error);
+}
+
+}  // namespace vxpu

@@ -1,0 +1,70 @@
+// The kubelet device plugin inside vxpud (kubelet's device plugin API v1beta1; the resource model
+// is docs/kubernetes.md's): it serves `vxpu.io/gpu-units` on <dir>/vxpu-gpu-units.sock and
+// registers on <dir>/kubelet.sock. A watcher thread keeps it so: when kubelet restarts (it
+// deletes the plugin sockets and makes kubelet.sock anew) the plugin serves again and
+// re-registers within a second; while kubelet is away it waits for it.
+//
+// ListAndWatch streams the units' health whenever it changes (GPU health, units local slices
+// take); Allocate turns the device IDs of each container into its slice (NodeAgent::AllocateUnits)
+// and answers with the container's edits (container_edits.h). Every RPC validates what kubelet
+// sends: a bad ID fails that call with INVALID_ARGUMENT and a message naming it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/container_edits.h"
+#include "agent/node_agent.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace vxpu {
+
+class PluginService;
+
+struct DevicePluginOptions {
+  std::string dir;  // kubelet's device-plugins directory
+  PluginPaths paths;
+  double poll_seconds = 1.0;  // how often ListAndWatch looks for changes
+};
+
+class DevicePlugin {
+ public:
+  static constexpr char kSocketName[] = "vxpu-gpu-units.sock";
+
+  // Starts serving and the watcher (registration happens as soon as kubelet.sock is there).
+  static std::unique_ptr<DevicePlugin> Start(NodeAgent* agent, const DevicePluginOptions& options, NodeAgent::Log log);
+  ~DevicePlugin();  // stops serving, removes the plugin socket
+
+  DevicePlugin(const DevicePlugin&) = delete;
+  DevicePlugin& operator=(const DevicePlugin&) = delete;
+
+ private:
+  DevicePlugin(NodeAgent* agent, DevicePluginOptions options, NodeAgent::Log log);
+  void Watch();
+  bool Serve();
+  void StopServing();
+  bool Register();
+
+  NodeAgent* agent_;
+  DevicePluginOptions options_;
+  NodeAgent::Log log_;
+  std::unique_ptr<PluginService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string socket_;
+  std::string kubelet_socket_;
+  std::string registered_with_;  // identity of the kubelet.sock last registered on
+  std::string last_failure_;     // logged once until it changes
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace vxpu

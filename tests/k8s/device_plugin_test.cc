@@ -1,0 +1,383 @@
+// The device plugin inside vxpud against a test kubelet (test_kubelet.h): registration,
+// ListAndWatch, GetPreferredAllocation, Allocate for several containers at once, a container's
+// process started from the Allocate answer and held to its slice, kubelet and vxpud restarts,
+// a device vanishing. The real vxpud runs on this test binary's simulated GPUs.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../simgpu/sim_env.h"
+#include "agent_api/agent_client.h"
+#include "agent_api/unix_http.h"
+#include "container_runtime.h"
+#include "test_kubelet.h"
+
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testkubelet::PluginClient;
+using testkubelet::TestKubelet;
+
+const std::string kVxpud = VXPU_BIN_DIR "/vxpud";
+const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
+constexpr uint64_t kGiB = 1ull << 30;
+constexpr uint64_t kMiB = 1ull << 20;
+
+std::string Gpu(int i) { return simtest::UniqueUuid(i); }
+std::string Unit(int gpu, int unit) { return Gpu(gpu) + "-u" + std::to_string(unit); }
+
+// A throwaway directory tree: the state dir, kubelet's device-plugins dir, the host lib dir.
+class Dirs {
+ public:
+  Dirs() {
+    char pattern[] = "/tmp/vxpu-dp-test-XXXXXX";
+    root_ = mkdtemp(pattern) != nullptr ? pattern : "";
+    for (const char* d : {"/state", "/device-plugins"}) std::filesystem::create_directory(root_ + d);
+  }
+  ~Dirs() { std::filesystem::remove_all(root_); }
+  std::string state() const { return root_ + "/state"; }
+  std::string plugins() const { return root_ + "/device-plugins"; }
+  std::string lib() const { return root_ + "/lib"; }
+  std::string root() const { return root_; }
+
+ private:
+  std::string root_;
+};
+
+// vxpud --sim with the device plugin on, polling every 0.2 s.
+class Agent {
+ public:
+  Agent(const Dirs& dirs, std::vector<std::string> env = {}) : dirs_(dirs), env_(std::move(env)) {}
+
+  bool Start() {
+    child_ = simtest::StartChild({kVxpud, "--sim", "--state-dir", dirs_.state(), "--metrics-addr", "127.0.0.1:0",
+                                  "--poll-interval", "0.2", "--device-plugin", "--device-plugin-dir", dirs_.plugins(),
+                                  "--host-lib-dir", dirs_.lib(), "--api-addr", "127.0.0.1:0"},
+                                 env_);
+    bool up = simtest::PollFor(seconds(10), [this] {
+      child_->Poll();
+      return vxpu::UnixSocketAnswers(dirs_.state() + "/vxpud.sock") || !child_->running();
+    });
+    return up && child_->running();
+  }
+  int Stop() {
+    kill(child_->pid(), SIGTERM);
+    return child_->Wait();
+  }
+  std::string log() {
+    child_->Poll();
+    return child_->output();
+  }
+  json Get(const std::string& path) {
+    std::string error;
+    auto client = vxpu::AgentClient::Connect(dirs_.state() + "/vxpud.sock", &error);
+    if (!client) return json();
+    return client->Get(path, &error).value_or(json());
+  }
+  // The port of the read-only TCP API, from the log.
+  int TcpPort() {
+    std::string marker = "read-only on TCP port ";
+    std::string text = log();
+    size_t at = text.find(marker);
+    return at == std::string::npos ? 0 : std::atoi(text.c_str() + at + marker.size());
+  }
+
+ private:
+  const Dirs& dirs_;
+  std::vector<std::string> env_;
+  std::unique_ptr<vxpu::ChildProcess> child_;
+};
+
+class DevicePluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(kubelet_.Start());
+    ASSERT_TRUE(agent_.Start()) << agent_.log();
+    ASSERT_TRUE(kubelet_.WaitForRegistrations(1, milliseconds(10000))) << agent_.log();
+    plugin_ = std::make_unique<PluginClient>(dirs_.plugins() + "/vxpu-gpu-units.sock");
+  }
+  void TearDown() override {
+    plugin_.reset();
+    EXPECT_EQ(agent_.Stop(), 0) << agent_.log();
+  }
+
+  static std::map<std::string, std::string> Env(const v1beta1::ContainerAllocateResponse& r) {
+    return {r.envs().begin(), r.envs().end()};
+  }
+
+  Dirs dirs_;
+  TestKubelet kubelet_{dirs_.plugins()};
+  Agent agent_{dirs_};
+  std::unique_ptr<PluginClient> plugin_;
+};
+
+TEST_F(DevicePluginTest, RegistersItsResourceWithKubelet) {
+  auto r = kubelet_.registrations().at(0);
+  EXPECT_EQ(r.version(), "v1beta1");
+  EXPECT_EQ(r.resource_name(), "vxpu.io/gpu-units");
+  EXPECT_EQ(r.endpoint(), "vxpu-gpu-units.sock");
+  EXPECT_TRUE(r.options().get_preferred_allocation_available());
+  EXPECT_TRUE(kubelet_.refusals().empty());
+  v1beta1::DevicePluginOptions options;
+  ASSERT_TRUE(plugin_->Options(&options).ok());
+  EXPECT_TRUE(options.get_preferred_allocation_available());
+  EXPECT_FALSE(options.pre_start_required());
+}
+
+TEST_F(DevicePluginTest, ListsTenHealthyUnitsPerGpu) {
+  plugin_->Watch();
+  ASSERT_TRUE(plugin_->WaitForList([](const auto& list) { return !list.empty(); }, seconds(5)));
+  std::map<std::string, std::string> expected;
+  for (int gpu = 0; gpu < 2; ++gpu) {
+    for (int u = 0; u < 10; ++u) expected[Unit(gpu, u)] = "Healthy";
+  }
+  EXPECT_EQ(plugin_->latest(), expected);
+}
+
+TEST_F(DevicePluginTest, PrefersUnitsOfOneGpuTheFullestThatFits) {
+  std::vector<std::string> available;
+  for (int u = 0; u < 10; ++u) available.push_back(Unit(0, u));
+  for (int u : {7, 8, 9}) available.push_back(Unit(1, u));  // GPU 1 has only 3 units left
+  std::vector<std::string> chosen;
+  ASSERT_TRUE(plugin_->Preferred(available, {}, 3, &chosen).ok());
+  EXPECT_EQ(chosen, (std::vector<std::string>{Unit(1, 7), Unit(1, 8), Unit(1, 9)}));
+  ASSERT_TRUE(plugin_->Preferred(available, {}, 4, &chosen).ok());
+  EXPECT_EQ(chosen, (std::vector<std::string>{Unit(0, 0), Unit(0, 1), Unit(0, 2), Unit(0, 3)}));
+  ASSERT_TRUE(plugin_->Preferred(available, {Unit(1, 8)}, 2, &chosen).ok());
+  EXPECT_EQ(chosen, (std::vector<std::string>{Unit(1, 8), Unit(1, 7)}));
+  ASSERT_TRUE(plugin_->Preferred(available, {}, 10, &chosen).ok());  // a whole GPU: only GPU 0 is
+  EXPECT_EQ(chosen.size(), 10u);
+  for (const std::string& id : chosen) EXPECT_EQ(id.rfind(Gpu(0), 0), 0u) << id;
+}
+
+TEST_F(DevicePluginTest, AllocatesEachContainerTheSliceItsUnitsMake) {
+  v1beta1::AllocateResponse response;
+  std::vector<std::string> whole;
+  for (int u = 0; u < 10; ++u) whole.push_back(Unit(1, u));
+  grpc::Status status = plugin_->Allocate({{Unit(0, 0), Unit(0, 1), Unit(0, 2)}, {Unit(0, 5)}, whole}, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.container_responses_size(), 3);
+  // GPU 0 has 8 GiB (main): a unit is 819.2 MiB; 3 units less the 512 MiB context reserve.
+  auto a = Env(response.container_responses(0));
+  EXPECT_EQ(a["VXPU_SLICE"], "k8s-" + Gpu(0) + "-u012");
+  EXPECT_EQ(a["VXPU_MEMORY"], std::to_string((8 * kGiB / 10 * 3 - 512 * kMiB) / kMiB) + "MiB");
+  EXPECT_EQ(a["VXPU_COMPUTE"], "30%");
+  EXPECT_EQ(a["VXPU_COMPUTE_LIMIT"], "30%");
+  EXPECT_EQ(a["CUDA_VISIBLE_DEVICES"], Gpu(0));
+  EXPECT_EQ(a["NVIDIA_VISIBLE_DEVICES"], Gpu(0));
+  EXPECT_EQ(a["VXPU_STATE_DIR"], dirs_.state());
+  auto b = Env(response.container_responses(1));
+  EXPECT_EQ(b["VXPU_SLICE"], "k8s-" + Gpu(0) + "-u5");
+  EXPECT_EQ(b["VXPU_COMPUTE"], "10%");
+  auto c = Env(response.container_responses(2));
+  EXPECT_EQ(c["VXPU_SLICE"], "k8s-" + Gpu(1) + "-w1");
+  EXPECT_EQ(c["VXPU_COMPUTE"], "100%");
+  EXPECT_EQ(c["VXPU_MEMORY"], std::to_string((4 * kGiB - 512 * kMiB) / kMiB) + "MiB");
+  // The mounts: libvxpu.so, the preload naming it, the state directory.
+  std::set<std::string> mounts;
+  for (const auto& m : response.container_responses(0).mounts())
+    mounts.insert(m.container_path() + "<-" + m.host_path() + (m.read_only() ? ":ro" : ":rw"));
+  EXPECT_TRUE(mounts.count("/etc/ld.so.preload<-" + dirs_.lib() + "/ld.so.preload:ro"))
+      << ::testing::PrintToString(mounts);
+  EXPECT_TRUE(mounts.count(dirs_.lib() + "/lib/libvxpu.so<-" + dirs_.lib() + "/lib/libvxpu.so:ro"));
+  EXPECT_TRUE(mounts.count(dirs_.state() + "<-" + dirs_.state() + ":rw"));
+  std::ifstream preload(dirs_.lib() + "/ld.so.preload");
+  std::string line;
+  std::getline(preload, line);
+  EXPECT_EQ(line, dirs_.lib() + "/lib/libvxpu.so");
+  // The agent registered the three slices and counts their units held.
+  json devices = agent_.Get("/v1/devices");
+  ASSERT_EQ(devices.size(), 2u);
+  EXPECT_EQ(devices[0]["units_held"], 4);
+  EXPECT_EQ(devices[0]["units_free"], 6);
+  EXPECT_EQ(devices[1]["units_held"], 10);
+  EXPECT_EQ(devices[1]["units_free"], 0);
+  int kubelet_owned = 0;
+  for (const json& s : agent_.Get("/v1/slices")) kubelet_owned += s["owner"] == json{{"kubelet", true}};
+  EXPECT_EQ(kubelet_owned, 3);
+}
+
+TEST_F(DevicePluginTest, ContainersAdmittedAtTheSameMomentEachGetTheirOwnUnits) {
+  // Ten one-unit containers, each its own Allocate call, all at once.
+  std::vector<std::thread> pods;
+  std::vector<v1beta1::AllocateResponse> responses(10);
+  std::vector<grpc::Status> statuses(10);
+  for (int i = 0; i < 10; ++i) {
+    pods.emplace_back([&, i] { statuses[i] = plugin_->Allocate({{Unit(0, i)}}, &responses[i]); });
+  }
+  for (auto& t : pods) t.join();
+  std::set<std::string> slices;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    auto env = Env(responses[i].container_responses(0));
+    EXPECT_EQ(env["VXPU_SLICE"], "k8s-" + Gpu(0) + "-u" + std::to_string(i));
+    EXPECT_EQ(env["VXPU_COMPUTE"], "10%");
+    slices.insert(env["VXPU_SLICE"]);
+  }
+  EXPECT_EQ(slices.size(), 10u);
+  EXPECT_EQ(agent_.Get("/v1/devices")[0]["units_free"], 0);
+}
+
+TEST_F(DevicePluginTest, RefusesUnitsThatMakeNoSlice) {
+  v1beta1::AllocateResponse response;
+  grpc::Status spread = plugin_->Allocate({{Unit(0, 4), Unit(1, 0)}}, &response);
+  EXPECT_EQ(spread.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(spread.error_message().find("neither 1-9 units of one GPU nor all units of whole GPUs"), std::string::npos)
+      << spread.error_message();
+  grpc::Status bad = plugin_->Allocate({{"GPU-nonsense"}}, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("bad device ID \"GPU-nonsense\""), std::string::npos) << bad.error_message();
+  grpc::Status unknown = plugin_->Allocate({{"GPU-00000000-0000-0000-0000-000000000000-u1"}}, &response);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status twice = plugin_->Allocate({{Unit(0, 1), Unit(0, 1)}}, &response);
+  EXPECT_EQ(twice.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(agent_.Get("/v1/slices").empty());
+}
+
+TEST_F(DevicePluginTest, UnitsHandedOutAgainReplaceTheSliceOfTheirEarlierContainer) {
+  v1beta1::AllocateResponse response;
+  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 0), Unit(0, 1)}}, &response).ok());
+  // That container ended; kubelet gives unit 1 (with 2) to the next one.
+  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 1), Unit(0, 2)}}, &response).ok());
+  json slices = agent_.Get("/v1/slices");
+  ASSERT_EQ(slices.size(), 1u);
+  EXPECT_EQ(slices[0]["name"], "k8s-" + Gpu(0) + "-u12");
+  EXPECT_NE(agent_.log().find("slice k8s-" + Gpu(0) + "-u01 dropped: kubelet allocated its units to another container"),
+            std::string::npos);
+}
+
+TEST_F(DevicePluginTest, AContainerStartedFromTheAnswerIsHeldToItsSlice) {
+  if (geteuid() != 0) GTEST_SKIP() << "starting a container (mount and pid namespaces) needs root";
+  v1beta1::AllocateResponse response;
+  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 3), Unit(0, 4)}}, &response).ok());
+  // Two units of the 8 GiB GPU: 1638 MiB less the 512 MiB reserve = 1126 MiB. The probe
+  // allocates 100 MiB blocks until refused, in its own pid namespace, preloaded by ld.so.preload
+  // alone (no LD_PRELOAD).
+  std::vector<std::string> image_env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR,
+                                        std::string("VXPU_SIMGPU_CONFIG=") + std::getenv("VXPU_SIMGPU_CONFIG")};
+  auto run = testkubelet::RunInContainer(response.container_responses(0), {kProbe, "alloc", "100", "20"}, image_env);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  json report = json::parse(run.output.substr(run.output.rfind('{')), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << run.output;
+  const uint64_t quota = (8 * kGiB / 10 * 2 - 512 * kMiB) / kMiB * kMiB;
+  EXPECT_EQ(report["device_total"], quota) << run.output;
+  EXPECT_EQ(report["total"], quota);
+  EXPECT_EQ(report["succeeded"], quota / (100 * kMiB)) << run.output;  // then refused
+}
+
+TEST_F(DevicePluginTest, ReRegistersWhenKubeletRestarts) {
+  ASSERT_TRUE(kubelet_.Restart());
+  auto restarted = std::chrono::steady_clock::now();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(2, milliseconds(5000))) << agent_.log();
+  auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - restarted);
+  RecordProperty("reregistered_ms", static_cast<int>(took.count()));
+  // The plugin socket kubelet deleted is served again.
+  PluginClient again(dirs_.plugins() + "/vxpu-gpu-units.sock");
+  v1beta1::DevicePluginOptions options;
+  EXPECT_TRUE(simtest::PollFor(seconds(5), [&] { return again.Options(&options).ok(); }));
+  EXPECT_EQ(kubelet_.registrations().size(), 2u);
+}
+
+TEST_F(DevicePluginTest, ReRegistersWhenOnlyKubeletSockIsMadeAnew) {
+  ASSERT_TRUE(kubelet_.Restart(/*delete_plugin_sockets=*/false));
+  EXPECT_TRUE(kubelet_.WaitForRegistrations(2, milliseconds(5000))) << agent_.log();
+}
+
+TEST_F(DevicePluginTest, ReRegistersWhenVxpudRestartsAndKeepsItsSlices) {
+  v1beta1::AllocateResponse response;
+  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 7)}}, &response).ok());
+  plugin_.reset();
+  ASSERT_EQ(agent_.Stop(), 0);
+  ASSERT_TRUE(agent_.Start()) << agent_.log();
+  ASSERT_TRUE(kubelet_.WaitForRegistrations(2, milliseconds(10000))) << agent_.log();
+  plugin_ = std::make_unique<PluginClient>(dirs_.plugins() + "/vxpu-gpu-units.sock");
+  EXPECT_EQ(agent_.Get("/v1/devices")[0]["units_held"], 1);
+}
+
+TEST_F(DevicePluginTest, LocalSlicesTakeUnitsFromKubelet) {
+  plugin_->Watch();
+  ASSERT_TRUE(plugin_->WaitForList([](const auto& list) { return !list.empty(); }, seconds(5)));
+  // A local slice (as `vxpu run` registers) of 25% compute takes three units of GPU 0.
+  std::string request = R"({"name":"local","devices":[")" + Gpu(0) +
+                        R"("],"compute":{"guarantee_percent":25},"owner":{"pid":)" + std::to_string(getpid()) + "}}";
+  vxpu::UnixHttpClient http(dirs_.state() + "/vxpud.sock");
+  auto posted = http.Post("/v1/slices", request, "application/json");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 201) << posted->body;
+  auto three_taken = [&](const std::map<std::string, std::string>& list) {
+    int unhealthy = 0;
+    for (const auto& [id, health] : list) unhealthy += health == "Unhealthy";
+    return unhealthy == 3 && list.at(Unit(0, 9)) == "Unhealthy" && list.at(Unit(0, 7)) == "Unhealthy" &&
+           list.at(Unit(0, 6)) == "Healthy";
+  };
+  EXPECT_TRUE(plugin_->WaitForList(three_taken, seconds(5))) << ::testing::PrintToString(plugin_->latest());
+}
+
+TEST_F(DevicePluginTest, TheReadOnlyTcpApiServesDevicesAndRefusesWrites) {
+  int port = agent_.TcpPort();
+  ASSERT_GT(port, 0) << agent_.log();
+  httplib::Client http("127.0.0.1", port);
+  auto devices = http.Get("/v1/devices");
+  ASSERT_TRUE(devices);
+  EXPECT_EQ(devices->status, 200);
+  json list = json::parse(devices->body, nullptr, false);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["units_total"], 10);
+  EXPECT_EQ(list[0]["units_free"], 10);
+  auto write = http.Post("/v1/slices", R"({"name":"x"})", "application/json");
+  ASSERT_TRUE(write);
+  EXPECT_EQ(write->status, 405);
+  EXPECT_TRUE(agent_.Get("/v1/slices").empty());
+}
+
+TEST(DevicePlugin, ReportsTheUnitsOfAVanishedGpuUnhealthy) {
+  Dirs dirs;
+  const std::string config = dirs.root() + "/devices.json";
+  auto write = [&](int count) {
+    std::ofstream out(config);
+    out << "{\"devices\":[";
+    for (int i = 0; i < count; ++i) out << (i ? "," : "") << "{\"uuid\":\"" << Gpu(20 + i) << "\",\"memory\":\"4GiB\"}";
+    out << "]}";
+  };
+  write(2);
+  TestKubelet kubelet(dirs.plugins());
+  ASSERT_TRUE(kubelet.Start());
+  Agent agent(dirs, {"VXPU_SIMGPU_CONFIG=" + config});
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  ASSERT_TRUE(kubelet.WaitForRegistrations(1, milliseconds(10000))) << agent.log();
+  {
+    PluginClient plugin(dirs.plugins() + "/vxpu-gpu-units.sock");
+    plugin.Watch();
+    std::string gone = Gpu(21) + "-u0", stays = Gpu(20) + "-u0";
+    ASSERT_TRUE(
+        plugin.WaitForList([&](const auto& l) { return l.count(gone) && l.at(gone) == "Healthy"; }, seconds(5)));
+    write(1);
+    EXPECT_TRUE(plugin.WaitForList(
+        [&](const auto& l) { return l.count(gone) && l.at(gone) == "Unhealthy" && l.at(stays) == "Healthy"; },
+        seconds(5)))
+        << ::testing::PrintToString(plugin.latest());
+    write(2);
+    EXPECT_TRUE(plugin.WaitForList([&](const auto& l) { return l.at(gone) == "Healthy"; }, seconds(5)));
+  }
+  EXPECT_EQ(agent.Stop(), 0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return simtest::RunAllTestsOn(argc, argv,
+                                {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"},
+                                 simtest::SimDevice{.memory = "4GiB", .context_overhead = "0"}});
+}
