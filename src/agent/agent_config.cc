@@ -74,6 +74,10 @@ bool ResolveConfig(AgentConfig* config, std::string* error) {
       return false;
     }
   }
+  if (config->pod_resources_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    *error = "--pod-resources-socket \"" + config->pod_resources_socket + "\": too long for a unix socket address";
+    return false;
+  }
   if (config->device_plugin_dir.size() + 32 >= sizeof(sockaddr_un{}.sun_path)) {
     *error = "--device-plugin-dir \"" + config->device_plugin_dir + "\": too long for its sockets' addresses";
     return false;

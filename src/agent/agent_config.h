@@ -27,6 +27,7 @@ struct AgentConfig {
   std::string device_plugin_dir = "/var/lib/kubelet/device-plugins";
   PluginMode device_plugin = PluginMode::kAuto;
   std::string host_lib_dir = "/var/lib/vxpu";
+  std::string pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
 };
 
 // "HOST:PORT" or ":PORT" for a listening socket; false with *error naming `flag` and the value.

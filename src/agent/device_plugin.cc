@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 
 #include "k8s/proto/deviceplugin_v1beta1.grpc.pb.h"
 
@@ -177,6 +178,7 @@ void DevicePlugin::Watch() {
     if (!server_ && Serve()) registered_with_.clear();
     std::string kubelet = FileIdentity(kubelet_socket_);
     if (server_ && !kubelet.empty() && kubelet != registered_with_ && Register()) registered_with_ = kubelet;
+    if (std::chrono::steady_clock::now() >= next_pod_resources_read_) ReadPodResources();
     lock.lock();
     wake_.wait_for(lock, kWatchPeriod, [this] { return stopping_; });
   }
@@ -207,6 +209,27 @@ void DevicePlugin::StopServing() {
   server_.reset();
   service_.reset();
   unlink(socket_.c_str());
+}
+
+void DevicePlugin::ReadPodResources() {
+  next_pod_resources_read_ =
+      std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             std::chrono::duration<double>(options_.poll_seconds));
+  std::string error;
+  std::optional<std::vector<ContainerUnits>> holders;
+  if (!Exists(options_.pod_resources_socket)) {
+    error = "no kubelet pod resources socket " + options_.pod_resources_socket +
+            ": the slices of ended containers stay until kubelet hands their units out again";
+  } else {
+    holders = ListContainerUnits(options_.pod_resources_socket, kUnitsResource, &error);
+  }
+  if (!holders) {
+    if (error != last_pod_resources_failure_) log_("device plugin: " + error);
+    last_pod_resources_failure_ = error;
+    return;
+  }
+  last_pod_resources_failure_.clear();
+  agent_->ReconcileWithKubelet(*holders, static_cast<int64_t>(std::time(nullptr)));
 }
 
 bool DevicePlugin::Register() {

@@ -6,11 +6,14 @@
 //
 // ListAndWatch streams the units' health whenever it changes (GPU health, units local slices
 // take); Allocate turns the device IDs of each container into its slice (NodeAgent::AllocateUnits)
-// and answers with the container's edits (container_edits.h). Every RPC validates what kubelet
+// and answers with the container's edits (container_edits.h). Each poll the watcher reads
+// kubelet's pod resources (pod_resources.h) so that the slices of ended containers go
+// (NodeAgent::ReconcileWithKubelet). Every RPC validates what kubelet
 // sends: a bad ID fails that call with INVALID_ARGUMENT and a message naming it.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -31,7 +34,8 @@ class PluginService;
 struct DevicePluginOptions {
   std::string dir;  // kubelet's device-plugins directory
   PluginPaths paths;
-  double poll_seconds = 1.0;  // how often ListAndWatch looks for changes
+  double poll_seconds = 1.0;         // how often ListAndWatch looks for changes, and pod resources are read
+  std::string pod_resources_socket;  // kubelet's pod resources API
 };
 
 class DevicePlugin {
@@ -51,6 +55,7 @@ class DevicePlugin {
   bool Serve();
   void StopServing();
   bool Register();
+  void ReadPodResources();
 
   NodeAgent* agent_;
   DevicePluginOptions options_;
@@ -61,6 +66,8 @@ class DevicePlugin {
   std::string kubelet_socket_;
   std::string registered_with_;  // identity of the kubelet.sock last registered on
   std::string last_failure_;     // logged once until it changes
+  std::string last_pod_resources_failure_;
+  std::chrono::steady_clock::time_point next_pod_resources_read_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -104,8 +104,10 @@ bool StartDevicePlugin(const vxpu::AgentConfig& config, vxpu::NodeAgent* agent,
     Log(error);
     return false;
   }
-  vxpu::DevicePluginOptions options{
-      config.device_plugin_dir, {config.state_dir, config.host_lib_dir, "/dev"}, config.poll_seconds};
+  vxpu::DevicePluginOptions options{config.device_plugin_dir,
+                                    {config.state_dir, config.host_lib_dir, "/dev"},
+                                    config.poll_seconds,
+                                    config.pod_resources_socket};
   *plugin = vxpu::DevicePlugin::Start(agent, options, Log);
   return true;
 }
@@ -220,6 +222,9 @@ int main(int argc, char** argv) {
       ->excludes(on);
   app.add_option("--host-lib-dir", config.host_lib_dir,
                  "Where the plugin puts libvxpu.so and ld.so.preload for containers to mount")
+      ->capture_default_str();
+  app.add_option("--pod-resources-socket", config.pod_resources_socket,
+                 "kubelet's pod resources API, read to learn which containers still hold units")
       ->capture_default_str();
   app.set_version_flag("--version", std::string("vxpud ") + VXPU_VERSION_STRING);
   app.footer("Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not serve, 2 bad command line.");

@@ -257,4 +257,61 @@ std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>
   return spec;
 }
 
+namespace {
+
+std::vector<std::string> SortedIds(const SliceRecord& record) {
+  std::vector<std::string> ids;
+  for (const UnitId& id : HeldUnits(record)) ids.push_back(UnitIdText(id));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// `record` with its owner named after `c`, if those names make a valid record.
+std::optional<SliceRecord> NamedAfter(const SliceRecord& record, const ContainerUnits& c) {
+  SliceRecord named = record;
+  named.spec.owner.pod_namespace = c.pod_namespace;
+  named.spec.owner.pod = c.pod;
+  named.spec.owner.container = c.container;
+  std::string ignored;
+  if (!SliceRecordFromJson(SliceRecordToJson(named), &ignored)) return std::nullopt;
+  return named;
+}
+
+}  // namespace
+
+void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, int64_t now_unix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> held;
+  for (const ContainerUnits& c : holders) held.insert(c.ids.begin(), c.ids.end());
+  for (const SliceView& v : SlicesLocked()) {
+    const SliceRecord& r = v.record;
+    if (!r.spec.owner.kubelet) continue;
+    std::vector<std::string> ids = SortedIds(r);
+    const ContainerUnits* holder = nullptr;
+    for (const ContainerUnits& c : holders) {
+      std::vector<std::string> theirs = c.ids;
+      std::sort(theirs.begin(), theirs.end());
+      if (theirs == ids) holder = &c;
+    }
+    if (holder != nullptr) {
+      auto named = NamedAfter(r, *holder);
+      if (named && !(named->spec.owner == r.spec.owner)) {
+        Store(*named);
+        log_("slice " + r.spec.name + " serves pod " + holder->pod_namespace + "/" + holder->pod + " container " +
+             holder->container);
+      }
+      continue;
+    }
+    bool any_held = std::any_of(ids.begin(), ids.end(), [&](const std::string& id) { return held.count(id) > 0; });
+    if (any_held || v.HasLiveProcesses() || now_unix - r.created_unix <= kReleaseGraceSeconds) continue;
+    std::string error;
+    if (registry_->Remove(r.spec.name, &error)) {
+      log_("slice " + r.spec.name + " removed: kubelet lists no container holding its units (" +
+           OwnerText(r.spec.owner) + ")");
+    } else if (!error.empty()) {
+      log_(error);
+    }
+  }
+}
+
 }  // namespace vxpu

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/device_inventory.h"
+#include "agent/pod_resources.h"
 #include "agent/slice_registry.h"
 #include "agent_api/gpu_units.h"
 #include "agent_api/node_view.h"
@@ -61,6 +62,11 @@ class NodeAgent {
   // hands out units it knows free. nullopt with *error if the IDs make no slice, a GPU is
   // unhealthy, or an earlier holder still has processes running.
   std::optional<SliceSpec> AllocateUnits(const std::vector<std::string>& ids, std::string* error);
+  // Squares the kubelet-owned slices with the containers kubelet says hold units: a slice
+  // whose units a container holds is named after it; one whose units no container holds, made
+  // over kReleaseGraceSeconds before `now_unix` and without live processes, is removed.
+  void ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, int64_t now_unix);
+  static constexpr int64_t kReleaseGraceSeconds = 5;
 
   const AgentOptions& options() const { return options_; }
 

@@ -396,5 +396,39 @@ TEST(AgentConfig, ContextReserveBytes) {
   EXPECT_EQ(error, "--context-reserve: bad memory quota \"lots\" (want a size like 20GiB or a percentage like 25%)");
 }
 
+TEST(SliceRequest, RefusesAKubeletOwner) {
+  std::string error;
+  EXPECT_FALSE(ParseSliceRequest(R"({"name":"a","devices":["GPU-1"],"compute":{"guarantee_percent":10},)"
+                                 R"("owner":{"kubelet":true}})",
+                                 &error));
+  EXPECT_EQ(error, "owner.kubelet: only the device plugin makes the slices of kubelet's allocations");
+}
+
+TEST(SliceRecord, AKubeletOwnerRoundTripsWithAndWithoutItsPod) {
+  SliceRecord record;
+  record.spec.name = "k8s-GPU-1-u0";
+  record.spec.devices = {"GPU-1"};
+  record.spec.compute = SliceCompute{100, 100, false};
+  record.spec.owner.kubelet = true;
+  std::string error;
+  for (bool named : {false, true}) {
+    if (named) {
+      record.spec.owner.pod_namespace = "default";
+      record.spec.owner.pod = "train-a";
+      record.spec.owner.container = "train";
+    }
+    json j = SliceRecordToJson(record);
+    EXPECT_EQ(j["owner"]["kubelet"], true);
+    auto back = SliceRecordFromJson(j, &error);
+    ASSERT_TRUE(back) << error;
+    EXPECT_EQ(back->spec.owner, record.spec.owner);
+    EXPECT_FALSE(back->spec.owner.is_pod());
+  }
+  json bad = SliceRecordToJson(record);
+  bad["owner"]["kubelet"] = "yes";
+  EXPECT_FALSE(SliceRecordFromJson(bad, &error));
+  EXPECT_EQ(error, "owner.kubelet: bad value \"yes\" (want true)");
+}
+
 }  // namespace
 }  // namespace vxpu

@@ -44,12 +44,13 @@ class Dirs {
   Dirs() {
     char pattern[] = "/tmp/vxpu-dp-test-XXXXXX";
     root_ = mkdtemp(pattern) != nullptr ? pattern : "";
-    for (const char* d : {"/state", "/device-plugins"}) std::filesystem::create_directory(root_ + d);
+    for (const char* d : {"/state", "/device-plugins", "/pod-resources"}) std::filesystem::create_directory(root_ + d);
   }
   ~Dirs() { std::filesystem::remove_all(root_); }
   std::string state() const { return root_ + "/state"; }
   std::string plugins() const { return root_ + "/device-plugins"; }
   std::string lib() const { return root_ + "/lib"; }
+  std::string pod_resources() const { return root_ + "/pod-resources/kubelet.sock"; }
   std::string root() const { return root_; }
 
  private:
@@ -62,10 +63,11 @@ class Agent {
   Agent(const Dirs& dirs, std::vector<std::string> env = {}) : dirs_(dirs), env_(std::move(env)) {}
 
   bool Start() {
-    child_ = simtest::StartChild({kVxpud, "--sim", "--state-dir", dirs_.state(), "--metrics-addr", "127.0.0.1:0",
-                                  "--poll-interval", "0.2", "--device-plugin", "--device-plugin-dir", dirs_.plugins(),
-                                  "--host-lib-dir", dirs_.lib(), "--api-addr", "127.0.0.1:0"},
-                                 env_);
+    child_ = simtest::StartChild(
+        {kVxpud, "--sim", "--state-dir", dirs_.state(), "--metrics-addr", "127.0.0.1:0", "--poll-interval", "0.2",
+         "--device-plugin", "--device-plugin-dir", dirs_.plugins(), "--host-lib-dir", dirs_.lib(), "--api-addr",
+         "127.0.0.1:0", "--pod-resources-socket", dirs_.pod_resources()},
+        env_);
     bool up = simtest::PollFor(seconds(10), [this] {
       child_->Poll();
       return vxpu::UnixSocketAnswers(dirs_.state() + "/vxpud.sock") || !child_->running();
@@ -118,7 +120,7 @@ class DevicePluginTest : public ::testing::Test {
   }
 
   Dirs dirs_;
-  TestKubelet kubelet_{dirs_.plugins()};
+  TestKubelet kubelet_{dirs_.plugins(), dirs_.pod_resources()};
   Agent agent_{dirs_};
   std::unique_ptr<PluginClient> plugin_;
 };
@@ -258,6 +260,28 @@ TEST_F(DevicePluginTest, UnitsHandedOutAgainReplaceTheSliceOfTheirEarlierContain
             std::string::npos);
 }
 
+TEST_F(DevicePluginTest, PodResourcesNameTheSliceAndItGoesWithItsContainer) {
+  v1beta1::AllocateResponse response;
+  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 2), Unit(0, 6)}}, &response).ok());
+  const std::string name = "k8s-" + Gpu(0) + "-u26";
+  kubelet_.SetHeld({{"default", "train-a", "train", "vxpu.io/gpu-units", {Unit(0, 6), Unit(0, 2)}},
+                    {"default", "other", "x", "example.com/other", {"dev0"}}});
+  json owner = {{"kubelet", true}, {"namespace", "default"}, {"pod", "train-a"}, {"container", "train"}};
+  auto owner_of = [&] {
+    for (const json& s : agent_.Get("/v1/slices")) {
+      if (s["name"] == name) return s["owner"];
+    }
+    return json();
+  };
+  EXPECT_TRUE(simtest::PollFor(seconds(5), [&] { return owner_of() == owner; })) << owner_of() << agent_.log();
+  // The container ended: kubelet no longer lists it, and the slice goes after the grace period.
+  kubelet_.SetHeld({});
+  EXPECT_TRUE(simtest::PollFor(seconds(15), [&] { return agent_.Get("/v1/slices").empty(); })) << agent_.log();
+  EXPECT_EQ(agent_.Get("/v1/devices")[0]["units_held"], 0);
+  EXPECT_NE(agent_.log().find("slice " + name + " removed: kubelet lists no container holding its units"),
+            std::string::npos);
+}
+
 TEST_F(DevicePluginTest, AContainerStartedFromTheAnswerIsHeldToItsSlice) {
   if (geteuid() != 0) GTEST_SKIP() << "starting a container (mount and pid namespaces) needs root";
   v1beta1::AllocateResponse response;
@@ -352,7 +376,7 @@ TEST(DevicePlugin, ReportsTheUnitsOfAVanishedGpuUnhealthy) {
     out << "]}";
   };
   write(2);
-  TestKubelet kubelet(dirs.plugins());
+  TestKubelet kubelet(dirs.plugins(), dirs.pod_resources());
   ASSERT_TRUE(kubelet.Start());
   Agent agent(dirs, {"VXPU_SIMGPU_CONFIG=" + config});
   ASSERT_TRUE(agent.Start()) << agent.log();

@@ -33,16 +33,50 @@ class RegistrationService final : public pb::Registration::Service {
   std::vector<std::string> refusals;
 };
 
-TestKubelet::TestKubelet(std::string dir) : dir_(std::move(dir)), service_(std::make_unique<RegistrationService>()) {}
+class PodResourcesService final : public ::v1::PodResourcesLister::Service {
+ public:
+  grpc::Status List(grpc::ServerContext*, const ::v1::ListPodResourcesRequest*,
+                    ::v1::ListPodResourcesResponse* out) override {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const HeldDevices& h : held) {
+      ::v1::PodResources* pod = out->add_pod_resources();
+      pod->set_namespace_(h.pod_namespace);
+      pod->set_name(h.pod);
+      ::v1::ContainerResources* c = pod->add_containers();
+      c->set_name(h.container);
+      ::v1::ContainerDevices* d = c->add_devices();
+      d->set_resource_name(h.resource);
+      for (const std::string& id : h.ids) d->add_device_ids(id);
+    }
+    return grpc::Status::OK;
+  }
+
+  std::mutex mu;
+  std::vector<HeldDevices> held;
+};
+
+TestKubelet::TestKubelet(std::string dir, std::string pod_resources_socket)
+    : dir_(std::move(dir)),
+      pod_resources_socket_(std::move(pod_resources_socket)),
+      service_(std::make_unique<RegistrationService>()),
+      pod_resources_(std::make_unique<PodResourcesService>()) {}
+
+void TestKubelet::SetHeld(std::vector<HeldDevices> held) {
+  std::lock_guard<std::mutex> lock(pod_resources_->mu);
+  pod_resources_->held = std::move(held);
+}
 
 TestKubelet::~TestKubelet() { Stop(); }
 
 bool TestKubelet::Start() {
   std::string socket = dir_ + "/kubelet.sock";
   unlink(socket.c_str());
+  unlink(pod_resources_socket_.c_str());
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  builder.AddListeningPort("unix:" + pod_resources_socket_, grpc::InsecureServerCredentials());
   builder.RegisterService(service_.get());
+  builder.RegisterService(pod_resources_.get());
   server_ = builder.BuildAndStart();
   return server_ != nullptr;
 }

@@ -1,7 +1,9 @@
-// A test kubelet: the kubelet's side of the device plugin API v1beta1, built from the same
-// .proto as the plugin. It serves Registration on <dir>/kubelet.sock (checking each request as
-// kubelet does), restarts as kubelet does (plugin sockets deleted, kubelet.sock made anew), and
-// is a DevicePlugin client: it watches ListAndWatch and calls the allocation RPCs.
+// A test kubelet: the kubelet's side of the device plugin API v1beta1 and of the pod resources
+// API v1, built from the same .protos as the plugin. It serves Registration on
+// <dir>/kubelet.sock (checking each request as kubelet does) and PodResourcesLister on the
+// socket given (listing what the test says containers hold), restarts as kubelet does (plugin
+// sockets deleted, kubelet.sock made anew), and is a DevicePlugin client: it watches
+// ListAndWatch and calls the allocation RPCs.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -16,14 +18,22 @@
 #include <vector>
 
 #include "k8s/proto/deviceplugin_v1beta1.grpc.pb.h"
+#include "k8s/proto/podresources_v1.grpc.pb.h"
 
 namespace testkubelet {
 
 class RegistrationService;
+class PodResourcesService;
+
+// A container and the device IDs of one resource kubelet allocated to it.
+struct HeldDevices {
+  std::string pod_namespace, pod, container, resource;
+  std::vector<std::string> ids;
+};
 
 class TestKubelet {
  public:
-  explicit TestKubelet(std::string dir);
+  TestKubelet(std::string dir, std::string pod_resources_socket);
   ~TestKubelet();
 
   bool Start();
@@ -39,11 +49,16 @@ class TestKubelet {
   // Requests refused (with why), for the tests of bad input.
   std::vector<std::string> refusals();
 
+  // What pod resources' List answers from now on.
+  void SetHeld(std::vector<HeldDevices> held);
+
   const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
+  std::string pod_resources_socket_;
   std::unique_ptr<RegistrationService> service_;
+  std::unique_ptr<PodResourcesService> pod_resources_;
   std::unique_ptr<grpc::Server> server_;
 };
 
