@@ -1,6 +1,7 @@
 #include "agent_api/gpu_units.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "interposer/slice_ledger.h"
@@ -10,6 +11,22 @@ namespace {
 
 constexpr char kSlicePrefix[] = "k8s-";
 constexpr uint64_t kMiB = 1ull << 20;
+
+// An untrusted ID as an error shows it: quoted, non-printable bytes as \xNN, at most 80 bytes.
+std::string Shown(const std::string& text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < 80; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out + (text.size() > 80 ? "...\"" : "\"");
+}
 
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return b == 0 ? 0 : (a + b - 1) / b; }
 
@@ -43,12 +60,12 @@ bool GroupByDevice(const std::vector<std::string>& ids, const std::vector<Device
     auto id = ParseUnitId(text, error);
     if (!id) return false;
     if (!FindDevice(devices, id->device)) {
-      *error = "device ID \"" + text + "\": no GPU " + id->device + " on this node";
+      *error = "device ID " + Shown(text) + ": no GPU " + id->device + " on this node";
       return false;
     }
     std::vector<unsigned>& list = units[id->device];
     if (std::find(list.begin(), list.end(), id->unit) != list.end()) {
-      *error = "device ID \"" + text + "\" is listed twice";
+      *error = "device ID " + Shown(text) + " is listed twice";
       return false;
     }
     list.push_back(id->unit);
@@ -89,8 +106,8 @@ SliceSpec WholeSlice(const std::vector<std::pair<const DeviceView*, std::vector<
 
 std::string IdsText(const std::vector<std::string>& ids) {
   std::string out;
-  for (const std::string& id : ids) out += (out.empty() ? "" : ",") + id;
-  return out;
+  for (size_t i = 0; i < ids.size() && i < 12; ++i) out += (out.empty() ? "" : ",") + Shown(ids[i]);
+  return ids.size() > 12 ? out + ",..." : out;
 }
 
 }  // namespace
@@ -102,7 +119,7 @@ std::optional<UnitId> ParseUnitId(const std::string& text, std::string* error) {
   bool ok = at != std::string::npos && at > 0 && at + 3 == text.size() && text[at + 2] >= '0' && text[at + 2] <= '9' &&
             SliceLedger::ValidSliceName(text.substr(0, at));
   if (!ok) {
-    *error = "bad device ID \"" + text.substr(0, 80) + "\" (want <GPU UUID>-u<0-9>)";
+    *error = "bad device ID " + Shown(text) + " (want <GPU UUID>-u<0-9>)";
     return std::nullopt;
   }
   return UnitId{text.substr(0, at), static_cast<unsigned>(text[at + 2] - '0')};
