@@ -203,12 +203,16 @@ std::vector<std::string> PreferredUnits(const std::vector<std::string>& availabl
     }
   }
   std::vector<std::string> musts_on;  // the GPUs must_include names
+  bool musts_valid = true;
   for (const std::string& text : must_include) {
     auto id = ParseUnitId(text, &ignored);
+    musts_valid = musts_valid && id.has_value();
     if (id && std::find(musts_on.begin(), musts_on.end(), id->device) == musts_on.end()) musts_on.push_back(id->device);
   }
   std::vector<std::string> out;
-  if (size >= 1 && size < kUnitsPerGpu && musts_on.size() <= 1) {
+  if (!musts_valid) {
+    // Not our IDs: answer with them first, below; Allocate refuses the set.
+  } else if (size >= 1 && size < kUnitsPerGpu && musts_on.size() <= 1) {
     const std::vector<std::string>* best = nullptr;
     for (const DeviceView& d : devices) {
       auto it = by_device.find(d.uuid);
@@ -228,6 +232,9 @@ std::vector<std::string> PreferredUnits(const std::vector<std::string>& availabl
       }
     }
     if (out.size() != size) out.clear();
+  }
+  for (const std::string& must : must_include) {
+    if (std::find(out.begin(), out.end(), must) == out.end()) out.clear();
   }
   if (out.empty()) {
     for (const auto* list : {&must_include, &available}) {
