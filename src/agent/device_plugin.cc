@@ -17,7 +17,7 @@ namespace pb = ::v1beta1;
 constexpr char kApiVersion[] = "v1beta1";
 constexpr auto kWatchPeriod = std::chrono::milliseconds(250);
 constexpr auto kRegisterTimeout = std::chrono::seconds(5);
-constexpr int kMaxIdsPerContainer = 1024;
+constexpr int kMaxIdsPerContainer = 1024;  // 102 GPUs' units: more than any node has
 
 // A file's identity: a kubelet.sock made anew is another file.
 std::string FileIdentity(const std::string& path) {
@@ -103,6 +103,9 @@ class PluginService final : public pb::DevicePlugin::Service {
                                       pb::PreferredAllocationResponse* out) override {
     std::vector<DeviceView> devices = agent_->Devices();
     for (const pb::ContainerPreferredAllocationRequest& c : request->container_requests()) {
+      if (c.available_deviceids_size() > kMaxIdsPerContainer || c.must_include_deviceids_size() > kMaxIdsPerContainer)
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "more than " + std::to_string(kMaxIdsPerContainer) + " device IDs in one request");
       if (c.allocation_size() < 0 || c.allocation_size() > kMaxIdsPerContainer)
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "allocation_size " + std::to_string(c.allocation_size()) + " is out of range");
@@ -117,7 +120,8 @@ class PluginService final : public pb::DevicePlugin::Service {
   grpc::Status Allocate(grpc::ServerContext*, const pb::AllocateRequest* request, pb::AllocateResponse* out) override {
     for (const pb::ContainerAllocateRequest& c : request->container_requests()) {
       if (c.devices_ids_size() > kMaxIdsPerContainer)
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "too many device IDs for one container");
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "more than " + std::to_string(kMaxIdsPerContainer) + " device IDs in one request");
       std::string error;
       std::optional<SliceSpec> slice = agent_->AllocateUnits(Ids(c.devices_ids()), &error);
       if (!slice) {

@@ -245,6 +245,14 @@ TEST_F(DevicePluginTest, RefusesUnitsThatMakeNoSlice) {
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   grpc::Status twice = plugin_->Allocate({{Unit(0, 1), Unit(0, 1)}}, &response);
   EXPECT_EQ(twice.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::vector<std::string> flood(2000, Unit(0, 1));
+  grpc::Status many = plugin_->Allocate({flood}, &response);
+  EXPECT_EQ(many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(many.error_message(), "more than 1024 device IDs in one request");
+  std::vector<std::string> chosen;
+  grpc::Status preferred = plugin_->Preferred(flood, {}, 1, &chosen);
+  EXPECT_EQ(preferred.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(plugin_->Preferred({Unit(0, 1)}, {}, -1, &chosen).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(agent_.Get("/v1/slices").empty());
 }
 
