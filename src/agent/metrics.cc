@@ -59,6 +59,10 @@ void AddDevices(const std::vector<DeviceView>& devices, Families* f) {
   f->Begin("vxpu_device_memory_for_slices_bytes",
            "Largest memory quota a new slice could get (total less quotas and context room)", MetricType::Gauge);
   for (const DeviceView& d : devices) f->Add(DeviceLabels(d), static_cast<double>(d.memory_for_slices));
+  f->Begin("vxpu_device_units_free", "Kubernetes units (vxpu.io/gpu-units) offered to kubelet", MetricType::Gauge);
+  for (const DeviceView& d : devices) f->Add(DeviceLabels(d), d.units_free);
+  f->Begin("vxpu_device_units_held", "Kubernetes units held by containers' slices", MetricType::Gauge);
+  for (const DeviceView& d : devices) f->Add(DeviceLabels(d), d.units_held);
   f->Begin("vxpu_device_busy_ratio", "Share of time the device was busy, as NVML last reported it", MetricType::Gauge);
   for (const DeviceView& d : devices) {
     if (d.busy_ratio) f->Add(DeviceLabels(d), *d.busy_ratio);

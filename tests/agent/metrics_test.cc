@@ -18,6 +18,8 @@ TEST(Metrics, DevicesAndSlicesWithTheirLabels) {
   d.memory_total = 80;
   d.memory_used = 8;
   d.busy_ratio = 0.5;
+  d.units_free = 6;
+  d.units_held = 3;
   SliceView pod;
   pod.record.spec.name = "p";
   pod.record.spec.devices = {"GPU-a"};
@@ -41,6 +43,8 @@ TEST(Metrics, DevicesAndSlicesWithTheirLabels) {
            "vxpu_device_memory_used_bytes" + device + " 8",
            "vxpu_device_busy_ratio" + device + " 0.5",
            "vxpu_device_healthy" + device + " 1",
+           "vxpu_device_units_free" + device + " 6",
+           "vxpu_device_units_held" + device + " 3",
            "vxpu_slice_memory_used_bytes" + slice + " 4",
            "vxpu_slice_memory_limit_bytes" + slice + " 40",
            "vxpu_slice_compute_guarantee_ratio" + slice + " 0.3",
