@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,10 +13,8 @@
 namespace vxpu {
 namespace {
 
-// Reads the state letter and start time (field 22) of /proc/PID/stat.
-bool ReadProcStat(int32_t pid, char* state, uint64_t* start_ticks) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+// Reads the state letter and start time (field 22) of `path`, a /proc/PID/stat.
+bool ReadStat(const char* path, char* state, uint64_t* start_ticks) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[1024];
@@ -31,6 +30,12 @@ bool ReadProcStat(int32_t pid, char* state, uint64_t* start_ticks) {
     return false;
   *start_ticks = ticks;
   return true;
+}
+
+bool ReadProcStat(int32_t pid, char* state, uint64_t* start_ticks) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  return ReadStat(path, state, start_ticks);
 }
 
 }  // namespace
@@ -55,6 +60,28 @@ bool ProcessAlive(int32_t pid, uint64_t start_ticks) {
   if (!ReadProcStat(pid, &state, &ticks)) return false;
   if (state == 'Z' || state == 'X') return false;
   return start_ticks == 0 || ticks == start_ticks;
+}
+
+uint64_t ThisProcessStartTicks() {
+  char state = 0;
+  uint64_t ticks = 0;
+  return ReadStat("/proc/self/stat", &state, &ticks) ? ticks : 0;
+}
+
+PidNamespace ThisPidNamespace() {
+  struct stat st;
+  if (stat("/proc/self/ns/pid", &st) != 0) return PidNamespace{};
+  return PidNamespace{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
+bool ProcIsOfThisNamespace() {
+  char link[32];
+  ssize_t n = readlink("/proc/self", link, sizeof(link) - 1);
+  if (n <= 0) return false;
+  link[n] = '\0';
+  char self[32];
+  std::snprintf(self, sizeof(self), "%d", static_cast<int>(getpid()));
+  return std::strcmp(link, self) == 0;
 }
 
 }  // namespace vxpu

@@ -15,7 +15,8 @@
 namespace vxpu {
 
 namespace {
-constexpr uint64_t kArbiterLayout = 3;
+// Layout 4: ProcessEntry records the pid namespace.
+constexpr uint64_t kArbiterLayout = 4;
 constexpr uint64_t kArbiterMagic = 0x5658505541520000ull | kArbiterLayout;  // "VXPUAR" + layout
 constexpr int kSliceNameMax = 64;
 constexpr uint64_t kBurstNs = 100000000ull;  // a ceiling's budget holds at most 100 ms of wall time
@@ -297,6 +298,7 @@ void ComputeArbiter::Leave() {
   left_ = true;
   if (getpid() != owner_) return;  // a forked child: the entry is its parent's
   FreeTenant(state_, tenant_, lease_ns_);
+  ProcessEntry::ReleasedByThisProcess();
   RetireIfUnused(state_, segment_name_);
   FutexWakeAll(&state_->wake_word);  // this process's own waiters return
 }

@@ -11,7 +11,8 @@
 namespace vxpu {
 
 namespace {
-constexpr uint64_t kLedgerLayout = 3;
+// Layout 4: ProcessEntry records the pid namespace.
+constexpr uint64_t kLedgerLayout = 4;
 constexpr uint64_t kLedgerMagic = 0x56585055534c0000ull | kLedgerLayout;  // "VXPUSL" + layout
 }  // namespace
 
@@ -167,6 +168,7 @@ void SliceLedger::Leave() {
   left_ = true;
   if (getpid() != owner_) return;  // a forked child: the entry is its parent's
   Drop(state_, &state_->entries[entry_]);
+  ProcessEntry::ReleasedByThisProcess();
   RetireIfUnused(state_, segment_name_);
 }
 

@@ -13,7 +13,8 @@
 namespace simgpu {
 
 namespace {
-constexpr uint32_t kLayoutVersion = 4;
+// Layout 5: ProcessEntry records the pid namespace.
+constexpr uint32_t kLayoutVersion = 5;
 constexpr uint64_t kMagic = 0x5653494d47500000ull | kLayoutVersion;  // "VSIMGP" + layout
 }  // namespace
 
@@ -145,6 +146,7 @@ void SharedDevice::Unregister(int slot) {
   {
     vxpu::SegmentLock lock(&state_->header);
     FreeSlot(state_, slot);
+    vxpu::ProcessEntry::ReleasedByThisProcess();
     if (NoClients(state_)) vxpu::RetireSegment(&state_->header, name_);
   }
   vxpu::CloseSharedSegment(&state_->header, sizeof(SharedState));
