@@ -309,6 +309,32 @@ TEST_F(DevicePluginTest, AContainerStartedFromTheAnswerIsHeldToItsSlice) {
   EXPECT_EQ(report["succeeded"], quota / (100 * kMiB)) << run.output;  // then refused
 }
 
+TEST_F(DevicePluginTest, TheHostAgentSeesTheContainersProcessesInItsSlice) {
+  if (geteuid() != 0) GTEST_SKIP() << "starting a container (mount and pid namespaces) needs root";
+  v1beta1::AllocateResponse response;
+  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 0)}}, &response).ok());
+  std::vector<std::string> image_env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR,
+                                        std::string("VXPU_SIMGPU_CONFIG=") + std::getenv("VXPU_SIMGPU_CONFIG")};
+  // The probe is pid 2 or so of its own namespace: the host agent must not take it for its own
+  // pid 2, alive or dead, but see it live by its life lock while it holds 100 MiB.
+  testkubelet::ContainerRun run;
+  std::thread container([&] {
+    run = testkubelet::RunInContainer(response.container_responses(0), {kProbe, "alloc", "100", "1", "--hold", "4"},
+                                      image_env);
+  });
+  const std::string name = "k8s-" + Gpu(0) + "-u0";
+  auto used = [&]() -> json {
+    for (const json& s : agent_.Get("/v1/slices")) {
+      if (s["name"] == name && !s["usage"].empty()) return s["usage"][0]["memory_used_bytes"];
+    }
+    return json();
+  };
+  EXPECT_TRUE(simtest::PollFor(seconds(4), [&] { return used() == 100 * kMiB; })) << used();
+  container.join();
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(simtest::PollFor(seconds(5), [&] { return used() != 100 * kMiB; })) << used();
+}
+
 TEST_F(DevicePluginTest, ReRegistersWhenKubeletRestarts) {
   ASSERT_TRUE(kubelet_.Restart());
   auto restarted = std::chrono::steady_clock::now();
