@@ -5,8 +5,8 @@
 // slice's memory ledger of that device (it allocated or queried memory there under the slice),
 // or a live tenant of the slice in that device's compute arbiter (it launched work there under
 // the slice). A process of the slice that has done neither on the device is not known to be
-// the slice's there, and is not counted. Pids are those of this machine (pid namespaces are not
-// handled).
+// the slice's there, and is not counted. Pids are as each process recorded them, in its own
+// pid namespace (liveness across namespaces is judged by life locks: common/life_lock.h).
 #pragma once
 
 #include <cstdint>
