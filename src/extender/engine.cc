@@ -84,8 +84,12 @@ int Engine::ModelIndex(const NodeReport& report) {
 
 void Engine::Rebuild() {
   order_.clear();
+  std::vector<std::string> names;
+  for (const auto& entry : nodes_) names.push_back(entry.first);
+  std::sort(names.begin(), names.end());
   std::vector<sched::NodeSpec> specs;
-  for (auto& [name, node] : nodes_) {
+  for (const std::string& name : names) {
+    NodeEntry& node = nodes_[name];
     node.applied.clear();
     node.index = -1;
     if (!node.reported) continue;
@@ -98,9 +102,7 @@ void Engine::Rebuild() {
   cluster_ = std::make_unique<ClusterState>(std::move(specs), options_.model_names);
   policy_ = sched::MakePolicy(options_.policy, {options_.seed, options_.typical});
   dirty_ = false;
-  for (auto& [name, node] : nodes_) {
-    if (node.index >= 0) Apply(name, node);
-  }
+  for (const std::string& name : order_) Apply(name, nodes_[name]);
 }
 
 void Engine::EnsureBuilt() {
@@ -180,30 +182,15 @@ std::string Engine::WhyNot(const NodeEntry& node, const PodRequest& pod, const U
            std::to_string(request.whole_gpus()) + " whole GPUs";
   }
   *unresolvable = false;
-  if (cluster_->cpu_free(node.index) < pod.cpu_milli) {
-    return "not enough CPU: " + std::to_string(cluster_->cpu_free(node.index)) + "m free, " +
-           std::to_string(pod.cpu_milli) + "m asked";
-  }
+  // One text per cause, the same on every node: kube-scheduler's event counts nodes by reason
+  // ("0/1213 nodes are available: 1200 no single GPU has 5 free vxpu.io/gpu-units, ...").
+  if (cluster_->cpu_free(node.index) < pod.cpu_milli)
+    return "not enough CPU for " + std::to_string(pod.cpu_milli) + "m";
   if (cluster_->memory_free(node.index) < pod.memory_mib) {
-    return "not enough memory: " + std::to_string(cluster_->memory_free(node.index)) + " MiB free, " +
-           std::to_string(pod.memory_mib) + " MiB asked";
+    return "not enough memory for " + std::to_string(pod.memory_mib) + " MiB";
   }
-  std::string per_gpu;
-  for (size_t g = 0; g < node.report.gpus.size(); ++g) {
-    per_gpu += (g ? "," : "") + std::to_string(cluster_->gpu_free(node.index)[g] / kMilliPerUnit);
-    if (!node.report.gpus[g].healthy) per_gpu += "(unhealthy)";
-  }
-  int pending_units = 0;
-  for (const PendingPlacement* p : pending_.OnNode(order_[node.index])) {
-    pending_units += p->units_per_gpu * static_cast<int>(p->gpu_uuids.size());
-  }
-  std::string detail =
-      "free units per GPU: " + per_gpu + (pending_units ? "; " + std::to_string(pending_units) + " units pending" : "");
-  if (request.fractional()) {
-    return "no single GPU has " + std::to_string(request.units) + " free " + kGpuUnitsResource + " (" + detail + ")";
-  }
-  return std::to_string(request.whole_gpus()) + " GPUs with all 10 units free needed, " +
-         std::to_string(cluster_->whole_free_gpus(node.index)) + " (" + detail + ")";
+  if (request.fractional()) return "no single GPU has " + std::to_string(request.units) + " free " + kGpuUnitsResource;
+  return "fewer than " + std::to_string(request.whole_gpus()) + " GPUs with all 10 units free";
 }
 
 FilterOutcome Engine::Filter(const std::string& pod, const UnitRequest& request, const std::vector<std::string>& nodes,

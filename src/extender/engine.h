@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "extender/node_report.h"
@@ -109,7 +110,7 @@ class Engine {
   EngineOptions options_;
   std::unique_ptr<sched::Policy> policy_;
   std::unique_ptr<sched::ClusterState> cluster_;
-  std::map<std::string, NodeEntry> nodes_;
+  std::unordered_map<std::string, NodeEntry> nodes_;
   std::vector<std::string> order_;  // cluster_ index -> node name
   PendingPlacements pending_;
   bool dirty_ = true;

@@ -35,7 +35,8 @@ void PendingPlacements::Add(PendingPlacement placement, const NodeReport* last_r
     }
     placement.held_target.push_back(target);
   }
-  by_node_[placement.node][placement.pod] = placement.recorded_at;
+  by_node_[placement.node].insert({placement.recorded_at, placement.pod});
+  by_time_.insert({placement.recorded_at, placement.pod});
   std::string pod = placement.pod;
   by_pod_[pod] = std::move(placement);
 }
@@ -46,7 +47,8 @@ std::optional<PendingPlacement> PendingPlacements::Remove(const std::string& pod
   PendingPlacement p = std::move(it->second);
   by_pod_.erase(it);
   auto node = by_node_.find(p.node);
-  node->second.erase(pod);
+  node->second.erase({p.recorded_at, pod});
+  by_time_.erase({p.recorded_at, pod});
   if (node->second.empty()) by_node_.erase(node);
   return p;
 }
@@ -63,9 +65,7 @@ std::vector<PendingPlacement> PendingPlacements::TakeConfirmed(const std::string
 
 std::vector<PendingPlacement> PendingPlacements::TakeExpired(double now) {
   std::vector<std::string> expired;
-  for (const auto& [pod, p] : by_pod_) {
-    if (now - p.recorded_at > ttl_) expired.push_back(pod);
-  }
+  for (auto it = by_time_.begin(); it != by_time_.end() && now - it->first > ttl_; ++it) expired.push_back(it->second);
   std::vector<PendingPlacement> taken;
   for (const std::string& pod : expired) taken.push_back(*Remove(pod));
   return taken;
@@ -80,11 +80,7 @@ std::vector<const PendingPlacement*> PendingPlacements::OnNode(const std::string
   std::vector<const PendingPlacement*> out;
   auto it = by_node_.find(node);
   if (it == by_node_.end()) return out;
-  for (const auto& [pod, at] : it->second) out.push_back(&by_pod_.at(pod));
-  // In the order they were recorded (pod key breaks ties).
-  std::stable_sort(out.begin(), out.end(), [](const PendingPlacement* a, const PendingPlacement* b) {
-    return a->recorded_at < b->recorded_at;
-  });
+  for (const auto& [at, pod] : it->second) out.push_back(&by_pod_.at(pod));
   return out;
 }
 

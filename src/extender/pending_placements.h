@@ -14,7 +14,9 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "extender/node_report.h"
@@ -47,13 +49,16 @@ class PendingPlacements {
   std::vector<PendingPlacement> TakeExpired(double now);
 
   const PendingPlacement* Find(const std::string& pod) const;
+  // The node's placements in the order they were recorded.
   std::vector<const PendingPlacement*> OnNode(const std::string& node) const;
   size_t size() const { return by_pod_.size(); }
 
  private:
   double ttl_;
   std::map<std::string, PendingPlacement> by_pod_;
-  std::map<std::string, std::map<std::string, double>> by_node_;  // node -> pod -> recorded_at
+  using Stamp = std::pair<double, std::string>;  // recorded_at, pod: the order of recording
+  std::map<std::string, std::set<Stamp>> by_node_;
+  std::set<Stamp> by_time_;
 };
 
 }  // namespace vxpu::extender

@@ -146,16 +146,18 @@ bool ParseNodeNames(const json& names, ExtenderArgs* out, std::string* error) {
   return true;
 }
 
-bool ParseNodes(const json& nodes, ExtenderArgs* out, std::string* error) {
+// Takes the Node objects out of `nodes` (moved, not copied: a request may carry megabytes of them).
+bool ParseNodes(json& nodes, ExtenderArgs* out, std::string* error) {
   if (!nodes.is_object()) return WrongType("Nodes", "an object", nodes, error);
-  const json* items = Member(nodes, "items");
-  if (!items) return true;  // an empty NodeList
+  auto found = nodes.find("items");
+  if (found == nodes.end() || found->is_null()) return true;  // an empty NodeList
+  json* items = &*found;                                      // an empty NodeList
   if (!items->is_array()) return WrongType("Nodes.items", "an array", *items, error);
   if (items->size() > kExtenderMaxNodes) return TooManyNodes("Nodes.items", items->size(), error);
   out->node_names.reserve(items->size());
   out->node_objects.reserve(items->size());
   for (size_t i = 0; i < items->size(); ++i) {
-    const json& node = (*items)[i];
+    json& node = (*items)[i];
     const std::string at = "Nodes.items[" + std::to_string(i) + "]";
     if (!node.is_object()) return WrongType(at, "an object", node, error);
     const json* metadata = Member(node, "metadata");
@@ -166,7 +168,7 @@ bool ParseNodes(const json& nodes, ExtenderArgs* out, std::string* error) {
     std::string node_name;
     if (!Name(*name, at + ".metadata.name", &node_name, error)) return false;
     out->node_names.push_back(std::move(node_name));
-    out->node_objects.push_back(node);
+    out->node_objects.push_back(std::move(node));
   }
   return true;
 }
@@ -207,8 +209,8 @@ bool ParseExtenderArgs(const std::string& body, ExtenderArgs* out, std::string* 
   if (const json* names = Member(j, "NodeNames")) {
     args.node_cache_capable = true;
     if (!ParseNodeNames(*names, &args, error)) return false;
-  } else if (const json* nodes = Member(j, "Nodes")) {
-    if (!ParseNodes(*nodes, &args, error)) return false;
+  } else if (Member(j, "Nodes")) {
+    if (!ParseNodes(j["Nodes"], &args, error)) return false;
   } else {
     return Refuse(error, "Nodes and NodeNames: both null or missing");
   }
@@ -234,31 +236,81 @@ ExtenderFilterResult FilterResultFor(const ExtenderArgs& args, const std::vector
   return result;
 }
 
+namespace {
+
+// `text` as a JSON string, as nlohmann writes it (UTF-8 kept, invalid bytes replaced). Plain
+// printable ASCII, every node name and reason, is copied as is.
+void AppendQuoted(std::string* out, const std::string& text) {
+  bool plain = true;
+  for (char c : text) plain = plain && c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  if (!plain) {
+    *out += json(text).dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+    return;
+  }
+  out->push_back('"');
+  *out += text;
+  out->push_back('"');
+}
+
+std::string Quoted(const std::string& text) {
+  std::string out;
+  AppendQuoted(&out, text);
+  return out;
+}
+
+// A map as a JSON object, keys in the map's (byte) order, as encoding/json sorts them. Written
+// directly: an ordered_json looks each key up linearly (quadratic for 1,000 nodes). Equal values
+// (the same reason on many nodes) are quoted once.
+std::string ObjectOf(const std::map<std::string, std::string>& map) {
+  std::string out = "{";
+  const std::string* last = nullptr;
+  std::string last_quoted;
+  for (const auto& [key, value] : map) {
+    if (!last || *last != value) last_quoted = Quoted(value);
+    last = &value;
+    if (out.size() > 1) out.push_back(',');
+    AppendQuoted(&out, key);
+    out.push_back(':');
+    out += last_quoted;
+  }
+  return out + "}";
+}
+
+}  // namespace
+
 std::string FilterResultJson(const ExtenderFilterResult& result) {
-  ordered_json out = ordered_json::object();
+  std::string nodes = "null";
   if (result.nodes) {
-    ordered_json items = ordered_json::array();
-    // Node objects passed through: already checked shallow, so the conversion may recurse.
-    for (const json& node : *result.nodes) items.push_back(ordered_json::parse(node.dump()));
-    out["Nodes"] = {{"metadata", ordered_json::object()}, {"items", std::move(items)}};
-  } else {
-    out["Nodes"] = nullptr;
+    // Node objects passed through as they were parsed (std::map-backed: keys sorted, as Go writes them).
+    nodes = "{\"metadata\":{},\"items\":[";
+    for (size_t i = 0; i < result.nodes->size(); ++i) {
+      nodes +=
+          (i ? "," : "") + (*result.nodes)[i].dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+    }
+    nodes += "]}";
   }
-  out["NodeNames"] = result.node_names ? ordered_json(*result.node_names) : ordered_json(nullptr);
-  out["FailedNodes"] = ordered_json::object();
-  for (const auto& [node, reason] : result.failed_nodes) out["FailedNodes"][node] = reason;
-  out["FailedAndUnresolvableNodes"] = ordered_json::object();
-  for (const auto& [node, reason] : result.failed_and_unresolvable_nodes) {
-    out["FailedAndUnresolvableNodes"][node] = reason;
+  std::string names = "null";
+  if (result.node_names) {
+    names = "[";
+    for (size_t i = 0; i < result.node_names->size(); ++i) {
+      if (i) names.push_back(',');
+      AppendQuoted(&names, (*result.node_names)[i]);
+    }
+    names += "]";
   }
-  out["Error"] = result.error;
-  return out.dump(-1, ' ', /*ensure_ascii=*/false, ordered_json::error_handler_t::replace);
+  return "{\"Nodes\":" + nodes + ",\"NodeNames\":" + names + ",\"FailedNodes\":" + ObjectOf(result.failed_nodes) +
+         ",\"FailedAndUnresolvableNodes\":" + ObjectOf(result.failed_and_unresolvable_nodes) +
+         ",\"Error\":" + Quoted(result.error) + "}";
 }
 
 std::string PriorityListJson(const std::vector<HostPriority>& list) {
-  ordered_json out = ordered_json::array();
-  for (const HostPriority& p : list) out.push_back({{"Host", p.host}, {"Score", p.score}});
-  return out.dump(-1, ' ', /*ensure_ascii=*/false, ordered_json::error_handler_t::replace);
+  std::string out = "[";
+  for (size_t i = 0; i < list.size(); ++i) {
+    out += i ? ",{\"Host\":" : "{\"Host\":";
+    AppendQuoted(&out, list[i].host);
+    out += ",\"Score\":" + std::to_string(list[i].score) + "}";
+  }
+  return out + "]";
 }
 
 bool ParseBindingArgs(const std::string& body, ExtenderBindingArgs* out, std::string* error) {
