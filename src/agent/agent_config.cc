@@ -1,6 +1,7 @@
 #include "agent/agent_config.h"
 
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <charconv>
 
@@ -84,6 +85,16 @@ bool ResolveConfig(AgentConfig* config, std::string* error) {
   }
   if (!config->api_addr.empty() && !ParseListenAddress("--api-addr", config->api_addr, &config->api_listen, error))
     return false;
+  if (config->node_name.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) == 0) config->node_name = host;
+  }
+  if (config->node_name.empty() || config->node_name.size() > 253 ||
+      config->node_name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+          std::string::npos) {
+    *error = "--node-name \"" + config->node_name + "\": want a node name (letters, digits, '-' and '.', 1-253)";
+    return false;
+  }
   if (!(config->poll_seconds >= 0.05 && config->poll_seconds <= 60)) {
     *error = "--poll-interval " + std::to_string(config->poll_seconds) + ": want 0.05 to 60 seconds";
     return false;

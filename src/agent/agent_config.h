@@ -28,6 +28,7 @@ struct AgentConfig {
   PluginMode device_plugin = PluginMode::kAuto;
   std::string host_lib_dir = "/var/lib/vxpu";
   std::string pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
+  std::string node_name;  // default: the host name
 };
 
 // "HOST:PORT" or ":PORT" for a listening socket; false with *error naming `flag` and the value.

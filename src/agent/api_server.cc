@@ -60,6 +60,7 @@ void InstallApi(NodeAgent* agent, const ApiInfo& info, ApiAccess access, httplib
                          {"state_dir", o.state_dir},
                          {"socket", info.socket},
                          {"sim", info.sim},
+                         {"node", info.node},
                          {"context_reserve_bytes", o.context_reserve}}});
   });
   server->Get("/v1/devices", [agent](const httplib::Request&, httplib::Response& res) {

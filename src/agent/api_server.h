@@ -14,6 +14,7 @@ struct ApiInfo {
   std::string version;
   std::string socket;
   bool sim = false;
+  std::string node;  // the node's name (--node-name), for the extender to map agents to nodes
 };
 
 enum class ApiAccess { kFull, kReadOnly };

@@ -148,7 +148,7 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
   std::string tcp_port;
   if (!config.api_addr.empty()) {
     tcp.set_idle_interval(0, 100 * 1000);
-    vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim},
+    vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim, config.node_name},
                      vxpu::ApiAccess::kReadOnly, &tcp);
     const vxpu::ListenAddress& at = config.api_listen;
     std::string host = at.host.empty() ? "0.0.0.0" : at.host;
@@ -165,8 +165,8 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
     unlink(config.socket.c_str());
     return 1;
   }
-  vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim}, vxpu::ApiAccess::kFull,
-                   &server);
+  vxpu::InstallApi(agent.get(), vxpu::ApiInfo{VXPU_VERSION_STRING, config.socket, config.sim, config.node_name},
+                   vxpu::ApiAccess::kFull, &server);
   std::thread api([&server] { server.Serve(); });
   std::thread api_tcp([&tcp, &tcp_port] {
     if (!tcp_port.empty()) tcp.listen_after_bind();
@@ -223,6 +223,9 @@ int main(int argc, char** argv) {
   app.add_option("--host-lib-dir", config.host_lib_dir,
                  "Where the plugin puts libvxpu.so and ld.so.preload for containers to mount")
       ->capture_default_str();
+  app.add_option("--node-name", config.node_name,
+                 "This node's name in /v1/info (Kubernetes: the Node's name), so the extender can map agents to nodes")
+      ->default_str("<host name>");
   app.add_option("--pod-resources-socket", config.pod_resources_socket,
                  "kubelet's pod resources API, read to learn which containers still hold units")
       ->capture_default_str();

@@ -394,6 +394,11 @@ TEST_F(DevicePluginTest, TheReadOnlyTcpApiServesDevicesAndRefusesWrites) {
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0]["units_total"], 10);
   EXPECT_EQ(list[0]["units_free"], 10);
+  auto info = http.Get("/v1/info");
+  ASSERT_TRUE(info);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  EXPECT_EQ(json::parse(info->body, nullptr, false)["node"], host);  // --node-name's default
   auto write = http.Post("/v1/slices", R"({"name":"x"})", "application/json");
   ASSERT_TRUE(write);
   EXPECT_EQ(write->status, 405);
