@@ -20,6 +20,7 @@
 #include "agent_api/agent_client.h"
 #include "agent_api/unix_http.h"
 #include "container_runtime.h"
+#include "plugin_node.h"
 #include "test_kubelet.h"
 
 namespace {
@@ -29,78 +30,15 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testkubelet::PluginClient;
 using testkubelet::TestKubelet;
+using testkubelet::Dirs;
+using Agent = testkubelet::PluginAgent;
 
-const std::string kVxpud = VXPU_BIN_DIR "/vxpud";
 const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
 constexpr uint64_t kGiB = 1ull << 30;
 constexpr uint64_t kMiB = 1ull << 20;
 
 std::string Gpu(int i) { return simtest::UniqueUuid(i); }
 std::string Unit(int gpu, int unit) { return Gpu(gpu) + "-u" + std::to_string(unit); }
-
-// A throwaway directory tree: the state dir, kubelet's device-plugins dir, the host lib dir.
-class Dirs {
- public:
-  Dirs() {
-    char pattern[] = "/tmp/vxpu-dp-test-XXXXXX";
-    root_ = mkdtemp(pattern) != nullptr ? pattern : "";
-    for (const char* d : {"/state", "/device-plugins", "/pod-resources"}) std::filesystem::create_directory(root_ + d);
-  }
-  ~Dirs() { std::filesystem::remove_all(root_); }
-  std::string state() const { return root_ + "/state"; }
-  std::string plugins() const { return root_ + "/device-plugins"; }
-  std::string lib() const { return root_ + "/lib"; }
-  std::string pod_resources() const { return root_ + "/pod-resources/kubelet.sock"; }
-  std::string root() const { return root_; }
-
- private:
-  std::string root_;
-};
-
-// vxpud --sim with the device plugin on, polling every 0.2 s.
-class Agent {
- public:
-  Agent(const Dirs& dirs, std::vector<std::string> env = {}) : dirs_(dirs), env_(std::move(env)) {}
-
-  bool Start() {
-    child_ = simtest::StartChild(
-        {kVxpud, "--sim", "--state-dir", dirs_.state(), "--metrics-addr", "127.0.0.1:0", "--poll-interval", "0.2",
-         "--device-plugin", "--device-plugin-dir", dirs_.plugins(), "--host-lib-dir", dirs_.lib(), "--api-addr",
-         "127.0.0.1:0", "--pod-resources-socket", dirs_.pod_resources()},
-        env_);
-    bool up = simtest::PollFor(seconds(10), [this] {
-      child_->Poll();
-      return vxpu::UnixSocketAnswers(dirs_.state() + "/vxpud.sock") || !child_->running();
-    });
-    return up && child_->running();
-  }
-  int Stop() {
-    kill(child_->pid(), SIGTERM);
-    return child_->Wait();
-  }
-  std::string log() {
-    child_->Poll();
-    return child_->output();
-  }
-  json Get(const std::string& path) {
-    std::string error;
-    auto client = vxpu::AgentClient::Connect(dirs_.state() + "/vxpud.sock", &error);
-    if (!client) return json();
-    return client->Get(path, &error).value_or(json());
-  }
-  // The port of the read-only TCP API, from the log.
-  int TcpPort() {
-    std::string marker = "read-only on TCP port ";
-    std::string text = log();
-    size_t at = text.find(marker);
-    return at == std::string::npos ? 0 : std::atoi(text.c_str() + at + marker.size());
-  }
-
- private:
-  const Dirs& dirs_;
-  std::vector<std::string> env_;
-  std::unique_ptr<vxpu::ChildProcess> child_;
-};
 
 class DevicePluginTest : public ::testing::Test {
  protected:
