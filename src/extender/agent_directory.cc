@@ -71,7 +71,7 @@ bool CheckUrlTemplate(const std::string& url_template, std::string* error) {
 }
 
 AgentDirectory::AgentDirectory(DirectoryOptions options) : options_(std::move(options)) {
-  for (const auto& [node, agent] : options_.fixed) nodes_[node] = agent;
+  for (const auto& [node, agent] : options_.fixed) nodes_[node] = std::nullopt;
 }
 
 std::optional<HostPort> AgentDirectory::FromTemplate(const std::string& node) const {
@@ -86,9 +86,9 @@ bool AgentDirectory::Learn(const ExtenderArgs& args) {
   for (size_t i = 0; i < args.node_names.size(); ++i) {
     const std::string& node = args.node_names[i];
     auto it = nodes_.find(node);
-    if (it != nodes_.end() && it->second) continue;  // known, with an address
-    std::optional<HostPort> agent = FromTemplate(node);
-    if (!agent && i < args.node_objects.size()) {
+    if (it != nodes_.end() && it->second) continue;  // known, with an InternalIP
+    std::optional<HostPort> agent;
+    if (i < args.node_objects.size()) {
       if (std::optional<std::string> ip = InternalIp(args.node_objects[i])) {
         std::string ignored;
         agent = ParseHostPort(
@@ -104,10 +104,40 @@ bool AgentDirectory::Learn(const ExtenderArgs& args) {
   return learnt;
 }
 
+bool AgentDirectory::SetDiscovered(std::map<std::string, HostPort> discovered) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool changed = discovered.size() != discovered_.size();
+  for (const auto& [node, agent] : discovered) {
+    nodes_.try_emplace(node, std::nullopt);
+    auto it = discovered_.find(node);
+    if (it == discovered_.end() || it->second.host != agent.host || it->second.port != agent.port) changed = true;
+  }
+  discovered_ = std::move(discovered);
+  return changed;
+}
+
 std::vector<AgentDirectory::Entry> AgentDirectory::Entries() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Entry> out;
-  for (const auto& [node, agent] : nodes_) out.push_back({node, agent});
+  for (const auto& [node, internal_ip] : nodes_) {
+    Entry entry{node, std::nullopt, ""};
+    if (auto f = options_.fixed.find(node); f != options_.fixed.end()) {
+      entry.agent = f->second;
+    } else if (auto d = discovered_.find(node); d != discovered_.end()) {
+      entry.agent = d->second;
+    } else if ((entry.agent = FromTemplate(node))) {
+    } else if (internal_ip) {
+      entry.agent = internal_ip;
+    } else if (!options_.agents_dns.empty()) {
+      entry.missing = "no vxpud address known: no agent at --agents-dns " + options_.agents_dns +
+                      " gives this node name in its /v1/info (" + std::to_string(discovered_.size()) + " found)";
+    } else {
+      entry.missing =
+          "no vxpud address known (a nodeCacheCapable request names nodes only: give --agents, --agents-dns or "
+          "--agent-url-template)";
+    }
+    out.push_back(std::move(entry));
+  }
   return out;
 }
 

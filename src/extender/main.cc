@@ -23,6 +23,7 @@ constexpr size_t kMaxBody = size_t{256} << 20;  // 10,000 whole Node objects fit
 struct Flags {
   std::string listen = ":8888";
   std::string agents;
+  std::string agents_dns;
   std::string url_template;
   int agent_port = 9396;
   std::string policy = std::string(vxpu::sched::kRecommendedPolicy);
@@ -43,6 +44,9 @@ std::string PolicyList() {
 bool DirectoryFrom(const Flags& flags, DirectoryOptions* out, std::string* error) {
   out->agent_port = flags.agent_port;
   out->url_template = flags.url_template;
+  out->agents_dns = flags.agents_dns;
+  HostPort ignored;
+  if (!flags.agents_dns.empty() && !ParseAgentsDns(flags.agents_dns, &ignored, error)) return false;
   if (!CheckUrlTemplate(flags.url_template, error)) return false;
   if (flags.agents.empty()) return true;
   std::ifstream in(flags.agents);
@@ -91,11 +95,16 @@ void InstallRoutes(httplib::Server& server, Service& service) {
 int Serve(const Flags& flags, const HostPort& listen, std::unique_ptr<Engine> engine,
           DirectoryOptions directory_options) {
   AgentDirectory directory(std::move(directory_options));
+  std::string ignored;
   AgentPoller* poller_ptr = nullptr;
   Service service(std::move(engine), [&](const vxpu::ExtenderArgs& args) {
     if (directory.Learn(args) && poller_ptr) poller_ptr->Wake();
   });
-  AgentPoller poller(&directory, &service, flags.poll_interval);
+  std::unique_ptr<AgentDiscovery> discovery;
+  if (HostPort dns; ParseAgentsDns(flags.agents_dns, &dns, &ignored)) {
+    discovery = std::make_unique<AgentDiscovery>(dns, ResolveAll, Log);
+  }
+  AgentPoller poller(&directory, &service, flags.poll_interval, discovery.get());
   poller_ptr = &poller;
   httplib::Server server;
   InstallRoutes(server, service);
@@ -132,8 +141,11 @@ int main(int argc, char** argv) {
   app.add_option("--listen", flags.listen, "Where the extender listens: HOST:PORT or :PORT (port 0: any free one)")
       ->capture_default_str();
   app.add_option("--agents", flags.agents, "File of 'NODE http://HOST:PORT' lines: each node's vxpud (first choice)");
+  app.add_option("--agents-dns", flags.agents_dns,
+                 "HOST:PORT: every address of HOST (e.g. vxpud's headless Service) is a vxpud at PORT, its node "
+                 "the one its /v1/info names (second choice)");
   app.add_option("--agent-url-template", flags.url_template,
-                 "vxpud URL of a node, {node} replaced by its name, e.g. http://{node}:9396 (second choice)");
+                 "vxpud URL of a node, {node} replaced by its name, e.g. http://{node}:9396 (third choice)");
   app.add_option("--agent-port", flags.agent_port, "vxpud port at a Node object's InternalIP (last choice)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));

@@ -46,7 +46,9 @@ for want in "kind: Namespace" "kind: DaemonSet" "kind: ServiceMonitor" "kind: Co
             "--device-plugin-dir=/var/lib/kubelet/device-plugins" "--host-lib-dir=/var/lib/vxpu" \
             "--state-dir=/var/run/vxpu" "--metrics-addr=:9395" "--api-addr=:9396" \
             "path: /var/lib/kubelet/pod-resources" "hostPID: true" "name: vxpu.io/gpu-units" \
-            "nodeCacheCapable: false" "schedulerName: vxpu-scheduler"; do
+            "nodeCacheCapable: true" "schedulerName: vxpu-scheduler" \
+            "--agents-dns=vxpud.vxpu-system.svc.cluster.local:9396" "--node-name=\$(NODE_NAME)" \
+            "fieldPath: spec.nodeName" "clusterIP: None" "publishNotReadyAddresses: true"; do
   grep -qF -- "$want" "$tmp/rendered.yaml" || fail "the rendered base lacks \"$want\""
 done
 objects="$(grep -c '^kind: ' "$tmp/rendered.yaml")"

@@ -108,9 +108,10 @@ class Node {
   }
 
   bool Start() {
-    agent_ = extender::Start({kVxpud, "--sim", "--state-dir", dir_ + "/state", "--metrics-addr", "127.0.0.1:0",
-                              "--api-addr", "127.0.0.1:0", "--no-device-plugin", "--poll-interval", "0.1"},
-                             {"VXPU_SIMGPU_CONFIG=" + dir_ + "/gpus.json"});
+    agent_ =
+        extender::Start({kVxpud, "--sim", "--state-dir", dir_ + "/state", "--metrics-addr", "127.0.0.1:0", "--api-addr",
+                         "127.0.0.1:0", "--no-device-plugin", "--poll-interval", "0.1", "--node-name", name_},
+                        {"VXPU_SIMGPU_CONFIG=" + dir_ + "/gpus.json"});
     port_ = PortIn(*agent_, std::regex("TCP port ([0-9]+)"));
     return port_ != 0;
   }
@@ -284,10 +285,38 @@ TEST_F(ExtenderEndToEnd, FindsAgentsAtTheNodesInternalIpOrAtTheTemplate) {
   EXPECT_EQ(by_template.Stop(), 0) << by_template.log();
 }
 
+TEST_F(ExtenderEndToEnd, FindsAgentsThroughDnsForNodeCacheCapableRequests) {
+  // --agents-dns localhost:PORT: every address of localhost is a vxpud at PORT (node-a's), which
+  // names itself node-a in /v1/info. kube-scheduler sends names only ("Nodes": null).
+  const std::string dns = "localhost:" + std::to_string(a_.port());
+  Scheduler scheduler({"--agents-dns", dns});
+  ASSERT_TRUE(scheduler.up()) << scheduler.log();
+  std::string body = ArgsWithNames(Pod("6", "d1"), kNames);
+  ASSERT_TRUE(json::parse(body)["Nodes"].is_null());
+  json result = scheduler.FilterUntil(body, [](const json& r) { return r["NodeNames"] == json({"node-a"}); });
+  EXPECT_EQ(result["NodeNames"], json({"node-a"})) << result.dump() << scheduler.log();
+  // node-b's vxpud is not behind that name: it fails, and says where it was looked for.
+  result = scheduler.FilterUntil(body, [](const json& r) {
+    return r["FailedNodes"].value("node-b", "").find("no vxpud address") != std::string::npos;
+  });
+  EXPECT_NE(result["FailedNodes"].value("node-b", "").find("no vxpud address known: no agent at --agents-dns " + dns),
+            std::string::npos)
+      << result.dump();
+  EXPECT_NE(scheduler.log().find("node node-a at http://127.0.0.1:" + std::to_string(a_.port())), std::string::npos)
+      << scheduler.log();
+  // node-a's agent stops: its address is still in DNS, so it fails as an agent that does not answer.
+  ASSERT_EQ(a_.Stop(), 0) << a_.log();
+  stopped_.insert("node-a");
+  result = scheduler.FilterUntil(body, [](const json& r) { return r["FailedNodes"].contains("node-a"); });
+  EXPECT_EQ(result["FailedNodes"]["node-a"].get<std::string>().rfind("its vxpud did not answer: " + a_.url(), 0), 0u)
+      << result.dump();
+  EXPECT_EQ(scheduler.Stop(), 0) << scheduler.log();
+}
+
 TEST_F(ExtenderEndToEnd, BadRequestsAreAnsweredAndNothingCrashes) {
   Scheduler scheduler({"--agents", agents_});
   ASSERT_TRUE(scheduler.up()) << scheduler.log();
-  for (std::string verb : {"filter", "prioritize"}) {
+  for (const std::string verb : {"filter", "prioritize"}) {
     for (const std::string& body : {std::string("{"), std::string("[1]"), std::string(5000, '{'), std::string()}) {
       auto [status, answer] = scheduler.Post(verb, body);
       EXPECT_EQ(status, 400) << verb << " " << body.substr(0, 10);
@@ -310,6 +339,8 @@ TEST(ExtenderCommandLine, BadFlagsAreOneLineNamingTheValueAndExit2) {
        "unknown policy 'tetris' (known: vxpu, random, dotprod, clustering, packing, bestfit, fgd)"},
       {{"--agent-url-template", "http://x:1"}, "no {node} in it"},
       {{"--agents", "/nonexistent/agents"}, "cannot read --agents '/nonexistent/agents'"},
+      {{"--agents-dns", "vxpud.vxpu-system.svc"}, "bad --agents-dns 'vxpud.vxpu-system.svc' (want HOST:PORT"},
+      {{"--agents-dns", ":9396"}, "bad --agents-dns ':9396'"},
       {{"--poll-interval", "0"}, "--poll-interval"},
       {{"--frobnicate"}, "--frobnicate"},
   };
@@ -323,8 +354,8 @@ TEST(ExtenderCommandLine, BadFlagsAreOneLineNamingTheValueAndExit2) {
   }
   auto help = Start({kScheduler, "--help"});
   EXPECT_EQ(help->Wait(), 0);
-  for (const char* flag : {"--listen", "--agents", "--agent-url-template", "--agent-port", "--policy", "--seed",
-                           "--poll-interval", "--pending-ttl"}) {
+  for (const char* flag : {"--listen", "--agents", "--agents-dns", "--agent-url-template", "--agent-port", "--policy",
+                           "--seed", "--poll-interval", "--pending-ttl"}) {
     EXPECT_NE(help->output().find(flag), std::string::npos) << flag;
   }
 }

@@ -175,7 +175,7 @@ TEST(ExtenderService, AgentAddressesComeFromTheFileTheTemplateOrTheInternalIp) {
   EXPECT_FALSE(ParseAgentsFile("y https://h:1\n", &fixed, &error));
   EXPECT_EQ(error, "line 1: bad agent URL (want http://HOST:PORT) 'https://h:1'");
 
-  AgentDirectory by_ip({fixed, "", 9396});
+  AgentDirectory by_ip({fixed, "", 9396, ""});
   ExtenderArgs args;
   ASSERT_TRUE(ParseExtenderArgs(
       ArgsWithNodes(Pod(""), {NodeJson("fixed"), NodeJson("n1", "10.1.2.3"), NodeJson("v6", "fd00::7")}), &args,
@@ -189,14 +189,47 @@ TEST(ExtenderService, AgentAddressesComeFromTheFileTheTemplateOrTheInternalIp) {
                                                       {"v6", "http://[fd00::7]:9396"}}));
 
   ASSERT_TRUE(ParseExtenderArgs(ArgsWithNames(Pod(""), {"n2"}), &args, &error));
-  AgentDirectory no_template({{}, "", 9396});
+  AgentDirectory no_template({{}, "", 9396, ""});
   no_template.Learn(args);
   EXPECT_FALSE(no_template.Entries()[0].agent.has_value());  // names only, no way to reach it
-  AgentDirectory with_template({{}, "http://{node}.nodes.example:9396", 9396});
+  AgentDirectory with_template({{}, "http://{node}.nodes.example:9396", 9396, ""});
   with_template.Learn(args);
   EXPECT_EQ(AgentUrl(*with_template.Entries()[0].agent), "http://n2.nodes.example:9396");
   EXPECT_FALSE(CheckUrlTemplate("http://host:9396", &error));
   EXPECT_EQ(error, "bad --agent-url-template 'http://host:9396': no {node} in it");
+}
+
+TEST(ExtenderService, AgentsComeFromTheFileThenDnsThenTheTemplateThenTheInternalIp) {
+  std::map<std::string, HostPort> fixed = {{"f", {"192.168.1.5", 9000}}};
+  AgentDirectory directory({fixed, "http://{node}.nodes.example:9396", 9396, "vxpud.test:9396"});
+  ExtenderArgs args;
+  std::string error;
+  ASSERT_TRUE(
+      ParseExtenderArgs(ArgsWithNodes(Pod(""), {NodeJson("f", "10.0.0.1"), NodeJson("d", "10.0.0.2")}), &args, &error));
+  directory.Learn(args);
+  EXPECT_TRUE(
+      directory.SetDiscovered({{"f", {"10.9.0.1", 9396}}, {"d", {"10.9.0.2", 9396}}, {"x", {"10.9.0.3", 9396}}}));
+  std::map<std::string, std::string> urls;
+  for (const auto& e : directory.Entries()) urls[e.node] = e.agent ? AgentUrl(*e.agent) : e.missing;
+  EXPECT_EQ(urls, (std::map<std::string, std::string>{
+                      {"d", "http://10.9.0.2:9396"}, {"f", "http://192.168.1.5:9000"}, {"x", "http://10.9.0.3:9396"}}));
+  // d and x leave DNS: d falls back to the template; x, learnt from discovery, too.
+  EXPECT_TRUE(directory.SetDiscovered({}));
+  urls.clear();
+  for (const auto& e : directory.Entries()) urls[e.node] = e.agent ? AgentUrl(*e.agent) : e.missing;
+  EXPECT_EQ(urls["d"], "http://d.nodes.example:9396");
+  EXPECT_EQ(urls["x"], "http://x.nodes.example:9396");
+  // Without a template: d's InternalIP; x, names only, has none and says where it looked.
+  AgentDirectory no_template({{}, "", 9396, "vxpud.test:9396"});
+  no_template.Learn(args);
+  no_template.SetDiscovered({{"x", {"10.9.0.3", 9396}}});
+  no_template.SetDiscovered({});
+  urls.clear();
+  for (const auto& e : no_template.Entries()) urls[e.node] = e.agent ? AgentUrl(*e.agent) : e.missing;
+  EXPECT_EQ(urls["d"], "http://10.0.0.2:9396");
+  EXPECT_EQ(urls["x"],
+            "no vxpud address known: no agent at --agents-dns vxpud.test:9396 gives this node name in "
+            "its /v1/info (0 found)");
 }
 
 TEST(ExtenderService, TheDefaultWorkloadIsTheOpenbTracesGpuPodsInUnits) {
