@@ -1,6 +1,6 @@
 // The workload the live vxpu-scheduler's fgd and vxpu policies expect by default: the GPU pods of
-// the openb default trace (/work/shared/data/openb, openb_pod_list_default.csv: 7,064 of its 8,152
-// pods ask for GPUs) as unit requests, shares rounded up to whole units as `vxpu sim replay
+// the openb default trace (tests/data/openb/openb_pod_list_default.csv, also in ../shared/data/openb: 7,064 of its
+// 8,152 pods ask for GPUs) as unit requests, shares rounded up to whole units as `vxpu sim replay
 // --granularity 10pct` rounds them. CPU is left out: the live extender does not see the nodes'
 // free CPU. tests/extender checks the counts against the trace. Pure data.
 #pragma once
