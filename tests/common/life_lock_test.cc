@@ -347,7 +347,8 @@ TEST(LifeLock, TheSweepRemovesTheFilesOfKilledProcessesAndKeepsTheLiving) {
   auto start = std::chrono::steady_clock::now();
   size_t removed = SweepStaleLifeFiles();
   auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_GE(removed, 1u);
+  // Test processes running beside this one share the directory and sweep it too (one process
+  // start in 16 does), so the stale file may be theirs to remove: the outcome is what counts.
   EXPECT_FALSE(Exists(stale));
   EXPECT_TRUE(Exists(own));
   EXPECT_FALSE(mine[0].process.Abandoned());
