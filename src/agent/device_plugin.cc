@@ -58,6 +58,11 @@ void FillResponse(const ContainerEdits& edits, pb::ContainerAllocateResponse* ou
   }
 }
 
+grpc::Status TooManyIds() {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      "more than " + std::to_string(kMaxIdsPerContainer) + " device IDs in one request");
+}
+
 std::vector<std::string> Ids(const google::protobuf::RepeatedPtrField<std::string>& ids) {
   return std::vector<std::string>(ids.begin(), ids.end());
 }
@@ -104,8 +109,7 @@ class PluginService final : public pb::DevicePlugin::Service {
     std::vector<DeviceView> devices = agent_->Devices();
     for (const pb::ContainerPreferredAllocationRequest& c : request->container_requests()) {
       if (c.available_deviceids_size() > kMaxIdsPerContainer || c.must_include_deviceids_size() > kMaxIdsPerContainer)
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "more than " + std::to_string(kMaxIdsPerContainer) + " device IDs in one request");
+        return TooManyIds();
       if (c.allocation_size() < 0 || c.allocation_size() > kMaxIdsPerContainer)
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "allocation_size " + std::to_string(c.allocation_size()) + " is out of range");
@@ -118,17 +122,16 @@ class PluginService final : public pb::DevicePlugin::Service {
   }
 
   grpc::Status Allocate(grpc::ServerContext*, const pb::AllocateRequest* request, pb::AllocateResponse* out) override {
+    std::vector<DeviceView> devices = agent_->Devices();  // for the device nodes: allocating does not change them
     for (const pb::ContainerAllocateRequest& c : request->container_requests()) {
-      if (c.devices_ids_size() > kMaxIdsPerContainer)
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "more than " + std::to_string(kMaxIdsPerContainer) + " device IDs in one request");
+      if (c.devices_ids_size() > kMaxIdsPerContainer) return TooManyIds();
       std::string error;
       std::optional<SliceSpec> slice = agent_->AllocateUnits(Ids(c.devices_ids()), &error);
       if (!slice) {
         log_("Allocate refused: " + error);
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
       }
-      FillResponse(EditsForSlice(*slice, agent_->Devices(), options_.paths, Exists), out->add_container_responses());
+      FillResponse(EditsForSlice(*slice, devices, options_.paths, Exists), out->add_container_responses());
     }
     return grpc::Status::OK;
   }

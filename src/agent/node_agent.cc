@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "agent_api/capacity.h"
@@ -282,17 +283,19 @@ std::optional<SliceRecord> NamedAfter(const SliceRecord& record, const Container
 void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, int64_t now_unix) {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> held;
-  for (const ContainerUnits& c : holders) held.insert(c.ids.begin(), c.ids.end());
+  std::map<std::vector<std::string>, const ContainerUnits*> by_ids;  // each container by its sorted IDs
+  for (const ContainerUnits& c : holders) {
+    held.insert(c.ids.begin(), c.ids.end());
+    std::vector<std::string> ids = c.ids;
+    std::sort(ids.begin(), ids.end());
+    by_ids[ids] = &c;
+  }
   for (const SliceView& v : SlicesLocked()) {
     const SliceRecord& r = v.record;
     if (!r.spec.owner.kubelet) continue;
     std::vector<std::string> ids = SortedIds(r);
-    const ContainerUnits* holder = nullptr;
-    for (const ContainerUnits& c : holders) {
-      std::vector<std::string> theirs = c.ids;
-      std::sort(theirs.begin(), theirs.end());
-      if (theirs == ids) holder = &c;
-    }
+    auto found = by_ids.find(ids);
+    const ContainerUnits* holder = found == by_ids.end() ? nullptr : found->second;
     if (holder != nullptr) {
       auto named = NamedAfter(r, *holder);
       if (named && !(named->spec.owner == r.spec.owner)) {
