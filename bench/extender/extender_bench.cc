@@ -24,6 +24,7 @@
 namespace {
 
 using namespace vxpu::extender;
+using vxpu::kUnitsPerGpu;
 using nlohmann::json;
 
 struct Openb {

@@ -12,11 +12,9 @@
 
 #include "agent_api/node_view.h"
 #include "agent_api/slice.h"
+#include "k8s/gpu_units_resource.h"
 
 namespace vxpu {
-
-inline constexpr unsigned kUnitsPerGpu = 10;
-inline constexpr char kUnitsResource[] = "vxpu.io/gpu-units";
 
 struct UnitId {
   std::string device;  // GPU UUID

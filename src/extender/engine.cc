@@ -189,7 +189,7 @@ std::string Engine::WhyNot(const NodeEntry& node, const PodRequest& pod, const U
   if (cluster_->memory_free(node.index) < pod.memory_mib) {
     return "not enough memory for " + std::to_string(pod.memory_mib) + " MiB";
   }
-  if (request.fractional()) return "no single GPU has " + std::to_string(request.units) + " free " + kGpuUnitsResource;
+  if (request.fractional()) return "no single GPU has " + std::to_string(request.units) + " free " + kUnitsResource;
   return "fewer than " + std::to_string(request.whole_gpus()) + " GPUs with all 10 units free";
 }
 

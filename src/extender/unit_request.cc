@@ -26,31 +26,30 @@ int64_t UnitsOf(const ExtenderContainer& c, const std::string& text, std::string
   std::string error;
   std::optional<int64_t> milli = QuantityMilli(text, &error);
   if (!milli) {
-    *invalid = "container " + c.name + ": " + kGpuUnitsResource + ": " + error;
+    *invalid = "container " + c.name + ": " + kUnitsResource + ": " + error;
     return 0;
   }
   if (*milli % 1000 != 0 || *milli < 0) {
-    *invalid =
-        "container " + c.name + ": " + kGpuUnitsResource + " \"" + text + "\" is not a whole, non-negative count";
+    *invalid = "container " + c.name + ": " + kUnitsResource + " \"" + text + "\" is not a whole, non-negative count";
     return 0;
   }
   return *milli / 1000;
 }
 
 std::string CountRefusal(int64_t units) {
-  return std::to_string(units) + " " + kGpuUnitsResource +
+  return std::to_string(units) + " " + kUnitsResource +
          " is neither 1-9 (a share of one GPU) nor a multiple of 10 up to " + std::to_string(kMaxUnits) +
          " (whole GPUs)";
 }
 
 // Adds `c`'s units to `out`; a second asking container is refused.
 void AddUnits(const ExtenderContainer& c, UnitRequest* out, std::string* first_asking) {
-  std::string text = QuantityOf(c, kGpuUnitsResource, &out->invalid);
+  std::string text = QuantityOf(c, kUnitsResource, &out->invalid);
   if (text.empty() || !out->invalid.empty()) return;
   int64_t units = UnitsOf(c, text, &out->invalid);
   if (!out->invalid.empty() || units == 0) return;
   if (!first_asking->empty()) {
-    out->invalid = "containers " + *first_asking + " and " + c.name + " both ask for " + kGpuUnitsResource +
+    out->invalid = "containers " + *first_asking + " and " + c.name + " both ask for " + kUnitsResource +
                    " (vxpu-scheduler places one slice per pod)";
     return;
   }

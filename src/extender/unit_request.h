@@ -13,12 +13,11 @@
 #include <string>
 
 #include "k8s/extender_protocol.h"
+#include "k8s/gpu_units_resource.h"
 #include "sched/model.h"
 
 namespace vxpu::extender {
 
-inline constexpr char kGpuUnitsResource[] = "vxpu.io/gpu-units";
-inline constexpr int kUnitsPerGpu = 10;
 inline constexpr int64_t kMilliPerUnit = sched::kMilliPerGpu / kUnitsPerGpu;
 
 struct UnitRequest {
