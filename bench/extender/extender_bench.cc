@@ -15,79 +15,24 @@
 #include <fstream>
 #include <iterator>
 
-#include "extender/service.h"
-#include "extender_requests.h"
-#include "sched/arrival_replay.h"
-#include "sched/granularity.h"
-#include "sched/trace.h"
+#include "openb_cluster.h"
 
 namespace {
 
 using namespace vxpu::extender;
-using vxpu::kUnitsPerGpu;
 using nlohmann::json;
 
-struct Openb {
-  vxpu::sched::NodeList nodes;
-  std::vector<vxpu::sched::PodRequest> workload;
-  std::vector<int> order;
-  std::vector<json> node_objects;
-};
-
-json NodeTemplate() {
-  std::ifstream in(VXPU_EXTENDER_CORPUS "/args_nodes.json");
-  json args = json::parse(std::string(std::istreambuf_iterator<char>(in), {}));
-  return args["Nodes"]["items"][0];
-}
-
-const Openb& Trace() {
-  static const Openb trace = [] {
-    Openb t;
-    t.nodes = vxpu::sched::ReadNodeCsv(VXPU_OPENB_DIR "/openb_node_list_gpu_node.csv");
-    for (const auto& p : vxpu::sched::ReadPodCsv(VXPU_OPENB_DIR "/openb_pod_list_default.csv", t.nodes)) {
-      auto r = vxpu::sched::RoundRequest(p.request, vxpu::sched::Granularity::kTenPercent);
-      if (r.UsesGpu()) t.workload.push_back(r);
-    }
-    int64_t capacity = 0;
-    json node = NodeTemplate();
-    for (const auto& n : t.nodes.nodes) {
-      capacity += n.gpu_count * vxpu::sched::kMilliPerGpu;
-      node["metadata"]["name"] = n.name;
-      t.node_objects.push_back(node);
-    }
-    t.order = vxpu::sched::ArrivalOrder(t.workload, capacity, 1.3, 42);
-    return t;
+// The cluster, read once; each node's Node object as the fuzz corpus has one (1.4 KB).
+const test::Openb& Trace() {
+  static const test::Openb trace = [] {
+    std::ifstream in(VXPU_EXTENDER_CORPUS "/args_nodes.json");
+    json node = json::parse(std::string(std::istreambuf_iterator<char>(in), {}))["Nodes"]["items"][0];
+    return test::LoadOpenb(VXPU_OPENB_DIR, [&](const std::string& name) {
+      node["metadata"]["name"] = name;
+      return node;
+    });
   }();
   return trace;
-}
-
-std::unique_ptr<Service> ModelledCluster() {
-  const Openb& t = Trace();
-  EngineOptions options;
-  options.seed = 42;
-  options.typical = vxpu::sched::ComputeTypicalPods(t.workload);
-  options.model_names = t.nodes.model_names;
-  options.pending_ttl_seconds = 1e12;
-  options.model_cpu_memory = true;
-  std::string error;
-  auto service = std::make_unique<Service>(Engine::Create(options, &error));
-  for (const auto& n : t.nodes.nodes) {
-    service->Report(n.name, test::Gpus(n.name, std::vector<int>(n.gpu_count, 10), {}, t.nodes.model_names[n.gpu_model]),
-                    0);
-    service->WithEngine([&](Engine& e) {
-      e.SetResources(n.name, {n.cpu_milli, n.memory_mib});
-      return 0;
-    });
-  }
-  return service;
-}
-
-test::PodSpec PodOf(const vxpu::sched::PodRequest& r, size_t k) {
-  int units = r.SharesGpu() ? static_cast<int>(r.gpu_milli / kMilliPerUnit) : r.num_gpu * kUnitsPerGpu;
-  test::PodSpec pod = test::Pod(std::to_string(units), "pod-" + std::to_string(k), "openb-" + std::to_string(k));
-  pod.cpu = std::to_string(r.cpu_milli) + "m";
-  pod.memory = std::to_string(r.memory_mib) + "Mi";
-  return pod;
 }
 
 std::vector<std::string> Passing(const json& result) {
@@ -115,19 +60,19 @@ double Percentile(std::vector<double> v, double q) {
 constexpr size_t kWholeNodesEvery = 20;
 
 void BM_FilterPrioritize(benchmark::State& state, bool whole_nodes) {
-  const Openb& t = Trace();
+  const test::Openb& t = Trace();
   std::vector<std::string> names;
   for (const auto& n : t.nodes.nodes) names.push_back(n.name);
   std::vector<double> micros, cpu_micros;
   for (auto _ : state) {
     state.PauseTiming();
-    auto service = ModelledCluster();
+    auto service = test::ModelledCluster(t, std::string(vxpu::sched::kRecommendedPolicy), 42);
     service->WithEngine([&](Engine& e) { return e.FreeUnits(names[0]); });  // built before the first pod
     state.ResumeTiming();
     for (size_t k = 0; k < t.order.size(); ++k) {
       const auto& r = t.workload[t.order[k]];
       if (r.allowed_models != 0) continue;  // every node a candidate: the full 1,213-node request
-      test::PodSpec pod = PodOf(r, k);
+      test::PodSpec pod = test::PodOf(r, k);
       bool timed = !whole_nodes || k % kWholeNodesEvery == 0;
       std::string body =
           whole_nodes && timed ? test::ArgsWithNodes(pod, t.node_objects) : test::ArgsWithNames(pod, names);

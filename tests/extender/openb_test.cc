@@ -11,41 +11,16 @@
 // replay could not place must pass no node.
 #include <gtest/gtest.h>
 
-#include "extender/service.h"
-#include "extender_requests.h"
-#include "sched/arrival_replay.h"
-#include "sched/granularity.h"
-#include "sched/trace.h"
+#include "openb_cluster.h"
 
 namespace vxpu::extender {
 namespace {
 
 using test::json;
 
-struct Openb {
-  sched::NodeList nodes;
-  std::vector<sched::PodRequest> workload;
-  std::vector<int> order;
-  std::vector<json> node_objects;
-};
-
-const Openb& Trace() {
-  static const Openb trace = [] {
-    Openb t;
-    const std::string dir = VXPU_OPENB_DIR;
-    t.nodes = sched::ReadNodeCsv(dir + "/openb_node_list_gpu_node.csv");
-    for (const sched::PodRecord& p : sched::ReadPodCsv(dir + "/openb_pod_list_default.csv", t.nodes)) {
-      sched::PodRequest r = sched::RoundRequest(p.request, sched::Granularity::kTenPercent);
-      if (r.UsesGpu()) t.workload.push_back(r);
-    }
-    int64_t capacity = 0;
-    for (const sched::NodeSpec& n : t.nodes.nodes) {
-      capacity += n.gpu_count * sched::kMilliPerGpu;
-      t.node_objects.push_back(test::NodeJson(n.name));
-    }
-    t.order = sched::ArrivalOrder(t.workload, capacity, 1.3, 42);
-    return t;
-  }();
+const test::Openb& Trace() {
+  static const test::Openb trace =
+      test::LoadOpenb(VXPU_OPENB_DIR, [](const std::string& name) { return test::NodeJson(name); });
   return trace;
 }
 
@@ -54,7 +29,7 @@ uint64_t PolicySeed(uint64_t seed) { return seed * 0x9e3779b97f4a7c15ULL + 1; }
 
 // The replay's placements, pod by pod.
 std::vector<sched::Placement> Replay(const std::string& policy_name) {
-  const Openb& t = Trace();
+  const test::Openb& t = Trace();
   sched::ClusterState cluster(t.nodes.nodes, t.nodes.model_names);
   auto policy = sched::MakePolicy(policy_name, {PolicySeed(42), sched::ComputeTypicalPods(t.workload)});
   std::vector<sched::Placement> out;
@@ -63,33 +38,7 @@ std::vector<sched::Placement> Replay(const std::string& policy_name) {
 }
 
 std::unique_ptr<Service> ModelledCluster(const std::string& policy_name) {
-  const Openb& t = Trace();
-  EngineOptions options;
-  options.policy = policy_name;
-  options.seed = PolicySeed(42);
-  options.typical = sched::ComputeTypicalPods(t.workload);
-  options.model_names = t.nodes.model_names;
-  options.pending_ttl_seconds = 1e12;  // no agent confirms them here: every placement stays pending
-  options.model_cpu_memory = true;
-  std::string error;
-  auto service = std::make_unique<Service>(Engine::Create(options, &error));
-  for (const sched::NodeSpec& n : t.nodes.nodes) {
-    service->Report(n.name, test::Gpus(n.name, std::vector<int>(n.gpu_count, 10), {}, t.nodes.model_names[n.gpu_model]),
-                    0);
-    service->WithEngine([&](Engine& e) {
-      e.SetResources(n.name, {n.cpu_milli, n.memory_mib});
-      return 0;
-    });
-  }
-  return service;
-}
-
-test::PodSpec PodOf(const sched::PodRequest& r, int k) {
-  int units = r.SharesGpu() ? static_cast<int>(r.gpu_milli / kMilliPerUnit) : r.num_gpu * kUnitsPerGpu;
-  test::PodSpec pod = test::Pod(std::to_string(units), "pod-" + std::to_string(k), "openb-" + std::to_string(k));
-  pod.cpu = std::to_string(r.cpu_milli) + "m";
-  pod.memory = std::to_string(r.memory_mib) + "Mi";
-  return pod;
+  return test::ModelledCluster(Trace(), policy_name, PolicySeed(42));
 }
 
 std::vector<std::string> Names(const json& filter_result) {
@@ -101,8 +50,8 @@ std::vector<std::string> Names(const json& filter_result) {
 
 // The node the extender picks for the k-th arrival: filter, then prioritize if more than one passes.
 std::string Pick(Service& service, const sched::PodRequest& r, int k) {
-  const Openb& t = Trace();
-  test::PodSpec pod = PodOf(r, k);
+  const test::Openb& t = Trace();
+  test::PodSpec pod = test::PodOf(r, static_cast<size_t>(k));
   bool whole = k % 25 == 0;
   std::vector<std::string> candidates;
   std::vector<json> objects;
@@ -141,7 +90,7 @@ sched::GpuMask PendingGpus(Service& service, int k) {
 class OpenbEquality : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OpenbEquality, EveryPodGoesWhereTheReplayPutsIt) {
-  const Openb& t = Trace();
+  const test::Openb& t = Trace();
   ASSERT_EQ(t.nodes.nodes.size(), 1213u);
   std::vector<sched::Placement> replay = Replay(GetParam());
   auto service = ModelledCluster(GetParam());
