@@ -29,6 +29,8 @@ std::string InterposerPath() {
   return ExecutableDir() + "/../lib/libvxpu.so";
 }
 
+std::string RemoteClientDir() { return ExecutableDir() + "/../lib/remote"; }
+
 std::string CompanionPath(const std::string& name) { return ExecutableDir() + "/" + name; }
 
 bool FileExists(const std::string& path) {

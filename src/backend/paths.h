@@ -15,6 +15,9 @@ std::string SimgpuDir();
 // The interposer: $VXPU_INTERPOSER, else <exe>/../lib/libvxpu.so.
 std::string InterposerPath();
 
+// The remote client's libcuda.so.1 / libnvidia-ml.so.1: <exe>/../lib/remote.
+std::string RemoteClientDir();
+
 // A program installed beside vxpu (e.g. "vxpu-burn").
 std::string CompanionPath(const std::string& name);
 

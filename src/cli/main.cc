@@ -13,8 +13,10 @@
 #include "cli/devices.h"
 #include "cli/ps.h"
 #include "cli/run.h"
+#include "cli/run_remote.h"
 #include "cli/sim.h"
 #include "cli/top.h"
+#include "remote/server/remoted.h"
 
 namespace {
 
@@ -77,10 +79,35 @@ int main(int argc, char** argv) {
                       "Restrict the command to these devices: ordinals or UUIDs, comma-separated (sets "
                       "CUDA_VISIBLE_DEVICES)");
   run_cmd->add_flag("--sim", run.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
+  run_cmd->add_option("--remote", run.remote,
+                      "Run on a slice of another machine's GPU: HOST:PORT of its vxpu remoted (driver-API programs; "
+                      "--memory and --compute are asked of the server)");
+  run_cmd->add_option("--token-file", run.token_file,
+                      "With --remote: the file holding the server's token (default $VXPU_REMOTE_TOKEN_FILE)");
   run_cmd->add_option("command", run.command, "The command and its arguments (after --)")->required();
   run_cmd->footer(
       "Exit code: the command's; 125 for vxpu's own errors (bad options included), 126 if the command cannot be "
       "executed, 127 if it is not found.");
+
+  vxpu::RemotedOptions remoted;
+  CLI::App* remoted_cmd = app.add_subcommand(
+      "remoted", "Serve remote vXPUs: programs on other machines run on slices of this machine's GPU");
+  remoted_cmd->add_option("--listen", remoted.listen, "HOST:PORT to listen on (port 0: any free port)")->required();
+  remoted_cmd->add_option("--token-file", remoted.token_file, "File with the token sessions must present (mode 600)")
+      ->required();
+  remoted_cmd->add_option("--device", remoted.device, "The device sessions run on: ordinal or UUID")
+      ->capture_default_str();
+  remoted_cmd
+      ->add_option("--memory", remoted.limits.memory,
+                   "Each session's memory quota at most, and by default: a size (20GiB) or a percentage (25%)")
+      ->required();
+  remoted_cmd->add_option("--compute", remoted.limits.compute,
+                          "Each session's guaranteed compute share at most, and by default, in percent (default: "
+                          "none, sessions share the device's time)");
+  remoted_cmd->add_option("--timeout-ms", remoted.timeout_ms, "Silence after which a session is given up")
+      ->check(CLI::Range(100u, 3600000u))
+      ->capture_default_str();
+  remoted_cmd->add_flag("--sim", remoted.sim, "Serve the simulated GPU (simgpu) instead of the real driver");
 
   vxpu::BenchShareOptions bench_share;
   CLI::App* bench_cmd = app.add_subcommand("bench", "Self-tests to run on your own hardware");
@@ -128,7 +155,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vxpu %s: %s\n", app.get_subcommands().front()->get_name().c_str(), error.c_str());
     return *run_cmd ? vxpu::kRunError : code;
   }
-  if (*run_cmd) return vxpu::RunUnderSlice(run);
+  if (*run_cmd) return run.remote.empty() ? vxpu::RunUnderSlice(run) : vxpu::RunRemote(run);
+  if (*remoted_cmd) return vxpu::ServeRemote(remoted);
   if (*ps_cmd) return vxpu::ListSlices(ps_json);
   if (*top_cmd) return vxpu::RunTop(top);
   if (*share_cmd) return vxpu::RunBenchShare(bench_share);

@@ -236,45 +236,55 @@ void ExportSlice(const RunOptions& o, const std::string& slice, const std::strin
 
 }  // namespace
 
-int RunUnderSlice(const RunOptions& options) {
+bool PrepareSlice(const RunOptions& options, std::string* why) {
   std::string error;
-  if (options.command.empty()) return Fail("no command given (vxpu run [OPTIONS] -- COMMAND [ARGS...])");
+  auto Refuse = [why](const std::string& message) {
+    *why = message;
+    return false;
+  };
   ComputeTerms terms;
   std::string compute_limit;
-  if (!ValidCompute(options, &terms, &compute_limit, &error)) return Fail(error);
-  if (options.memory.empty() && options.compute.empty()) return Fail("give --memory, --compute or both");
+  if (!ValidCompute(options, &terms, &compute_limit, &error)) return Refuse(error);
+  if (options.memory.empty() && options.compute.empty()) return Refuse("give --memory, --compute or both");
   if (!options.memory.empty() && !ParseMemoryQuota(options.memory, UINT64_MAX, &error))
-    return Fail("--memory: " + error);
+    return Refuse("--memory: " + error);
   std::string slice = options.name_given ? options.name : "run-" + std::to_string(getpid());
   if (!SliceLedger::ValidSliceName(slice))
-    return Fail("--name: bad slice name \"" + slice + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
+    return Refuse("--name: bad slice name \"" + slice + "\" (want 1-64 of A-Z a-z 0-9 . _ -)");
   terms.slice = slice;
   const std::string interposer = InterposerPath();
-  if (!FileExists(interposer)) return Fail("missing " + interposer + " (build the whole project)");
+  if (!FileExists(interposer)) return Refuse("missing " + interposer + " (build the whole project)");
   if (options.sim) {
     std::string simgpu = SimgpuDir();
-    if (!FileExists(simgpu + "/libcuda.so.1")) return Fail("missing simgpu in " + simgpu);
+    if (!FileExists(simgpu + "/libcuda.so.1")) return Refuse("missing simgpu in " + simgpu);
     setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", simgpu).c_str(), 1);
   } else if (!RealDriverPresent()) {
-    return Fail("no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
+    return Refuse("no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
   }
   auto devices = DevicesToUse(options, &error);
-  if (!devices) return Fail(error);
+  if (!devices) return Refuse(error);
   // With vxpud running, its state directory is where the slice's segments live.
   std::unique_ptr<AgentClient> agent = LinkAgent(&error);
-  if (!error.empty()) return Fail(error);
+  if (!error.empty()) return Refuse(error);
   // Listing also removes what killed runs left behind.
   std::vector<SliceSummary> memory_slices = SliceLedger::ListSlices();
   std::vector<ComputeSliceUsage> compute_slices = ComputeArbiter::ListSlices();
-  if (!options.memory.empty() && !QuotaFits(options.memory, slice, *devices, memory_slices, &error)) return Fail(error);
-  if (terms.request > 0 && !ComputeFits(terms, *devices, compute_slices, &error)) return Fail(error);
+  if (!options.memory.empty() && !QuotaFits(options.memory, slice, *devices, memory_slices, &error))
+    return Refuse(error);
+  if (terms.request > 0 && !ComputeFits(terms, *devices, compute_slices, &error)) return Refuse(error);
   std::vector<uint64_t> sizes;
   SliceSpec spec = SpecOf(options, terms, *devices, &sizes);
   if (agent ? !Register(agent.get(), spec, sizes, &error)
             : !MemoryFitsDaemonless(spec, sizes, *devices, memory_slices, &error))
-    return Fail(error);
+    return Refuse(error);
   ExportSlice(options, slice, compute_limit);
+  return true;
+}
 
+int RunUnderSlice(const RunOptions& options) {
+  if (options.command.empty()) return Fail("no command given (vxpu run [OPTIONS] -- COMMAND [ARGS...])");
+  std::string error;
+  if (!PrepareSlice(options, &error)) return Fail(error);
   std::vector<char*> argv;
   for (const std::string& arg : options.command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);

@@ -17,13 +17,20 @@ struct RunOptions {
   std::string compute_step = "10";  // --compute must be a multiple of this (percent)
   std::string name;                 // slice name, if name_given; else "run-<pid>"
   bool name_given = false;
-  bool sim = false;  // run on simgpu instead of the real driver
+  bool sim = false;        // run on simgpu instead of the real driver
+  std::string remote;      // HOST:PORT of a vxpu remoted: run there instead (cli/run_remote.h)
+  std::string token_file;  // the remote server's token
   std::vector<std::string> command;
 };
 
 // vxpu run's exit code for its own errors (bad options included): the command's own codes
 // are vxpu run's, so vxpu keeps out of their way, as env(1) and docker run do.
 constexpr int kRunError = 125;
+
+// Checks the slice against the devices the command will use, registers it with vxpud when one
+// runs, and puts it into this process's environment (LD_PRELOAD, VXPU_*) for a program it
+// then executes. False with *error saying why not (options.command is not looked at).
+bool PrepareSlice(const RunOptions& options, std::string* error);
 
 // Checks the slice against the devices the command will use (they exist, the memory quota fits
 // each, the compute guarantee fits beside the running slices'), then replaces this process

@@ -183,6 +183,20 @@ CUresult CUDAAPI cuFuncGetAttribute(int* value, CUfunction_attribute attr, CUfun
   return CUDA_SUCCESS;
 }
 
+// The layout of a kernel's parameters, as the driver tells it from the module (CUDA 12.4).
+CUresult CUDAAPI cuFuncGetParamInfo(CUfunction hfunc, size_t index, size_t* offset, size_t* size) {
+  if (offset == nullptr || size == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  std::lock_guard<std::mutex> lock(TheDriver().mu);
+  auto* func = reinterpret_cast<Function*>(hfunc);
+  if (TheDriver().functions.count(func) == 0) return CUDA_ERROR_INVALID_HANDLE;
+  uint32_t total = 0;
+  std::vector<uint32_t> offsets = ParamOffsets(*func->kernel, &total);
+  if (index >= offsets.size()) return CUDA_ERROR_INVALID_VALUE;
+  *offset = offsets[index];
+  *size = func->kernel->param_sizes[index];
+  return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute, int) {
   std::lock_guard<std::mutex> lock(TheDriver().mu);
   return TheDriver().functions.count(reinterpret_cast<Function*>(hfunc)) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;

@@ -1,0 +1,85 @@
+#include "cli/run_remote.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "backend/paths.h"
+#include "common/units.h"
+
+namespace vxpu {
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "vxpu run: %s\n", message.c_str());
+  return kRunError;
+}
+
+// The options that mean something only for a local slice, as given with --remote.
+std::string LocalOnlyOptionsGiven(const RunOptions& o) {
+  std::string given;
+  auto add = [&given](bool present, const char* flag) {
+    if (present) given += (given.empty() ? "" : ", ") + std::string(flag);
+  };
+  add(o.sim, "--sim");
+  add(!o.device.empty(), "--device");
+  add(!o.compute_limit.empty(), "--compute-limit");
+  add(o.strict, "--strict");
+  add(o.priority != "normal", "--priority");
+  add(o.name_given, "--name");
+  return given;
+}
+
+bool ValidAddress(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  char* end = nullptr;
+  long port = std::strtol(address.c_str() + colon + 1, &end, 10);
+  return *end == '\0' && end != address.c_str() + colon + 1 && port > 0 && port <= 65535;
+}
+
+}  // namespace
+
+int RunRemote(const RunOptions& o) {
+  if (o.command.empty()) return Fail("no command given (vxpu run --remote HOST:PORT -- COMMAND [ARGS...])");
+  if (!ValidAddress(o.remote)) return Fail("--remote: bad value \"" + o.remote + "\" (want HOST:PORT)");
+  std::string local = LocalOnlyOptionsGiven(o);
+  if (!local.empty()) return Fail(local + ": not with --remote (the server decides where and how the slice runs)");
+  std::string error;
+  if (!o.memory.empty() && !ParseMemoryQuota(o.memory, UINT64_MAX, &error)) return Fail("--memory: " + error);
+  if (!o.compute.empty() && !ParseSharePermille(o.compute, &error)) return Fail("--compute: " + error);
+  const char* token_file = o.token_file.empty() ? std::getenv("VXPU_REMOTE_TOKEN_FILE") : o.token_file.c_str();
+  if (token_file == nullptr || *token_file == '\0')
+    return Fail("--remote needs --token-file (or VXPU_REMOTE_TOKEN_FILE): the server's token");
+  char absolute[PATH_MAX];
+  if (realpath(token_file, absolute) == nullptr || access(absolute, R_OK) != 0)
+    return Fail(std::string("--token-file: cannot read \"") + token_file + "\": " + std::strerror(errno));
+  std::string client = RemoteClientDir();
+  if (!FileExists(client + "/libcuda.so.1")) return Fail("missing the remote client in " + client);
+  const char* path = std::getenv("LD_LIBRARY_PATH");
+  setenv("LD_LIBRARY_PATH", (path != nullptr && *path != '\0' ? client + ":" + path : client).c_str(), 1);
+  setenv("VXPU_REMOTE", o.remote.c_str(), 1);
+  setenv("VXPU_REMOTE_TOKEN_FILE", absolute, 1);
+  if (o.memory.empty())
+    unsetenv("VXPU_REMOTE_MEMORY");
+  else
+    setenv("VXPU_REMOTE_MEMORY", o.memory.c_str(), 1);
+  if (o.compute.empty())
+    unsetenv("VXPU_REMOTE_COMPUTE");
+  else
+    setenv("VXPU_REMOTE_COMPUTE", o.compute.c_str(), 1);
+
+  std::vector<char*> argv;
+  for (const std::string& arg : o.command) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  int why = errno;
+  std::fprintf(stderr, "vxpu run: cannot run %s: %s\n", argv[0], std::strerror(why));
+  return why == ENOENT ? 127 : 126;
+}
+
+}  // namespace vxpu

@@ -1,0 +1,114 @@
+// What the remote client knows in one process: the session (opened by cuInit), the device view
+// the server sent, and the handles this process minted. Streams, events, modules, functions,
+// contexts, pools, arrays and VMM handles are numbers chosen here (the handle's value is its
+// id), so making one costs no round trip; the worker maps each id to its real object.
+#pragma once
+
+#include <cuda.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "remote/client/connection.h"
+
+namespace vxpu::remote {
+
+struct DeviceView {
+  std::string name;
+  CUuuid uuid{};
+  std::string bus_id;
+  uint64_t total_memory = 0;
+  int driver_version = 0, cc_major = 0, cc_minor = 0;
+  std::vector<int> attributes;  // by CU_DEVICE_ATTRIBUTE_*
+};
+
+struct ContextInfo {
+  unsigned flags = 0;
+  bool primary = false;
+};
+
+struct StreamInfo {
+  uint64_t ctx = 0;
+  unsigned flags = 0;
+  int priority = 0;
+};
+
+struct FunctionInfo {
+  uint64_t module = 0;
+  std::vector<std::pair<size_t, size_t>> params;  // offset, size
+  size_t buffer_bytes = 0;
+  std::map<int, int> attributes;  // fetched once
+};
+
+class Client {
+ public:
+  static Client& Get();
+
+  // cuInit: opens the session once; later calls return the first one's result.
+  CUresult Init();
+  // CUDA_SUCCESS once Init succeeded; CUDA_ERROR_NOT_INITIALIZED before.
+  CUresult Ready() const { return ready_ ? CUDA_SUCCESS : CUDA_ERROR_NOT_INITIALIZED; }
+  Connection& connection() { return connection_; }
+  const DeviceView& device() const { return device_; }
+  uint64_t Mint();
+
+  std::mutex mu;  // guards the tables
+  std::unordered_map<uint64_t, ContextInfo> contexts;
+  std::unordered_map<uint64_t, StreamInfo> streams;
+  std::unordered_map<uint64_t, uint64_t> events;   // id -> flags
+  std::unordered_map<uint64_t, uint64_t> modules;  // id -> context
+  std::unordered_map<uint64_t, FunctionInfo> functions;
+  std::unordered_map<uint64_t, uint64_t> pools, arrays, mipmapped, vmm_handles;  // id -> 0
+  std::map<uint64_t, uint64_t> device_memory;  // base -> bytes (allocations and mappings)
+  std::map<uint64_t, uint64_t> host_memory;    // pinned host allocations, kept on this side
+  uint64_t primary_ctx = 0;                    // id of device 0's primary context, once minted
+  int primary_refs = 0;
+  unsigned primary_flags = 0;
+
+ private:
+  Client() = default;
+  bool ready_ = false;
+  bool tried_ = false;
+  CUresult init_result_ = CUDA_ERROR_NOT_INITIALIZED;
+  std::mutex init_mu_;
+  std::atomic<uint64_t> next_id_{kFirstMintedId};
+  Connection connection_;
+  DeviceView device_;
+};
+
+// The calling thread's current context (0: none) and its stack.
+std::vector<uint64_t>& ContextStack();
+uint32_t CurrentContext();
+
+// A NULL stream means the per-thread default stream inside one (the _ptsz/_ptds variants).
+struct PerThreadScope {
+  PerThreadScope();
+  ~PerThreadScope();
+  PerThreadScope(const PerThreadScope&) = delete;
+  PerThreadScope& operator=(const PerThreadScope&) = delete;
+};
+
+// The wire id of `stream`; CUDA_ERROR_INVALID_HANDLE if this process did not make it.
+CUresult StreamId(CUstream stream, uint64_t* id);
+
+// Common preconditions of a call: initialised and a context current.
+CUresult NeedContext();
+
+// True if [ptr, ptr+bytes) lies in device memory this process allocated or mapped.
+bool IsDeviceMemory(uint64_t ptr, uint64_t bytes);
+
+template <typename Handle>
+Handle HandleOf(uint64_t id) {
+  return reinterpret_cast<Handle>(static_cast<uintptr_t>(id));
+}
+template <typename Handle>
+uint64_t IdOf(Handle handle) {
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(handle));
+}
+
+}  // namespace vxpu::remote

@@ -1,0 +1,134 @@
+// Initialisation, versions, errors and the device: one device (ordinal 0), described once by
+// the server when the session opens, answered from that description.
+#include <cstdio>
+#include <cstring>
+
+#include "common/cuda_errors.h"
+#include "remote/client/client.h"
+#include "remote/client/cuda_api.h"
+
+using vxpu::remote::Client;
+
+namespace {
+
+CUresult CheckDevice(CUdevice ordinal) {
+  CUresult ready = Client::Get().Ready();
+  if (ready != CUDA_SUCCESS) return ready;
+  return ordinal == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+}  // namespace
+
+extern "C" {
+
+CUresult CUDAAPI cuInit(unsigned int flags) {
+  if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+  return Client::Get().Init();
+}
+
+CUresult CUDAAPI cuDriverGetVersion(int* version) {
+  if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  // Before cuInit the client can only speak for the headers it was built with.
+  const Client& c = Client::Get();
+  *version = c.Ready() == CUDA_SUCCESS ? c.device().driver_version : CUDA_VERSION;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGetErrorString(CUresult error, const char** text) { return vxpu::ErrorString(error, text); }
+CUresult CUDAAPI cuGetErrorName(CUresult error, const char** name) { return vxpu::ErrorName(error, name); }
+
+// The CUDA runtime's private tables: not forwarded (docs/remote.md).
+CUresult CUDAAPI cuGetExportTable(const void** table, const CUuuid* id) {
+  if (table == nullptr || id == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  *table = nullptr;
+  static bool said = false;
+  if (!said) {
+    said = true;
+    std::fprintf(stderr,
+                 "vxpu remote: a private driver table was asked for (cuGetExportTable): the CUDA runtime API is not "
+                 "supported over remote yet; run driver-API programs (docs/remote.md)\n");
+  }
+  return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+CUresult CUDAAPI cuDeviceGet(CUdevice* device, int ordinal) {
+  if (device == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(ordinal);
+  if (result == CUDA_SUCCESS) *device = 0;
+  return result;
+}
+
+CUresult CUDAAPI cuDeviceGetCount(int* count) {
+  if (count == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult ready = Client::Get().Ready();
+  if (ready != CUDA_SUCCESS) return ready;
+  *count = 1;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetName(char* name, int len, CUdevice dev) {
+  if (name == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(dev);
+  if (result == CUDA_SUCCESS) std::snprintf(name, static_cast<size_t>(len), "%s", Client::Get().device().name.c_str());
+  return result;
+}
+
+CUresult CUDAAPI cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice dev) {
+  if (uuid == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(dev);
+  if (result == CUDA_SUCCESS) *uuid = Client::Get().device().uuid;
+  return result;
+}
+
+CUresult CUDAAPI remote_cuDeviceGetUuid_v1(CUuuid* uuid, CUdevice dev) { return cuDeviceGetUuid_v2(uuid, dev); }
+
+CUresult CUDAAPI cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
+  if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(dev);
+  if (result == CUDA_SUCCESS) *bytes = Client::Get().device().total_memory;
+  return result;
+}
+
+CUresult CUDAAPI remote_cuDeviceTotalMem_v1(unsigned int* bytes, CUdevice dev) {
+  size_t total = 0;
+  if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = cuDeviceTotalMem_v2(&total, dev);
+  *bytes = total > UINT32_MAX ? UINT32_MAX : static_cast<unsigned>(total);
+  return result;
+}
+
+CUresult CUDAAPI cuDeviceGetAttribute(int* value, CUdevice_attribute attr, CUdevice dev) {
+  if (value == nullptr || attr <= 0 || attr >= CU_DEVICE_ATTRIBUTE_MAX) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(dev);
+  if (result != CUDA_SUCCESS) return result;
+  const std::vector<int>& attributes = Client::Get().device().attributes;
+  *value = static_cast<size_t>(attr) < attributes.size() ? attributes[attr] : 0;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceComputeCapability(int* major, int* minor, CUdevice dev) {
+  if (major == nullptr || minor == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(dev);
+  if (result != CUDA_SUCCESS) return result;
+  *major = Client::Get().device().cc_major;
+  *minor = Client::Get().device().cc_minor;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuDeviceGetPCIBusId(char* bus_id, int len, CUdevice dev) {
+  if (bus_id == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(dev);
+  if (result == CUDA_SUCCESS)
+    std::snprintf(bus_id, static_cast<size_t>(len), "%s", Client::Get().device().bus_id.c_str());
+  return result;
+}
+
+CUresult CUDAAPI cuDeviceCanAccessPeer(int* can_access, CUdevice dev, CUdevice peer) {
+  if (can_access == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  CUresult result = CheckDevice(dev);
+  if (result == CUDA_SUCCESS) result = CheckDevice(peer);
+  if (result == CUDA_SUCCESS) *can_access = 0;
+  return result;
+}
+
+}  // extern "C"

@@ -1,0 +1,141 @@
+// Modules, functions and kernel launches. The client packs a launch's parameters by the layout
+// ModuleGetFunction reported; the worker points the driver at them by the same layout.
+#include <cstring>
+
+#include "remote/cuda_values.h"
+#include "remote/worker/session.h"
+
+namespace vxpu::remote {
+
+namespace {
+
+constexpr size_t kMaxParams = 512;
+
+// Offsets of the function's parameters, and after them the size of the packed buffer.
+std::vector<size_t> ParamLayout(CUfunction func) {
+  std::vector<size_t> layout;
+  size_t end = 0;
+  for (size_t i = 0; i < kMaxParams; ++i) {
+    size_t offset = 0, size = 0;
+    if (cuFuncGetParamInfo(func, i, &offset, &size) != CUDA_SUCCESS) break;
+    layout.push_back(offset);
+    if (offset + size > end) end = offset + size;
+  }
+  layout.push_back(end);
+  return layout;
+}
+
+}  // namespace
+
+CUresult Session::OnModuleLoadData(Call& call) {
+  uint64_t id = call.arg(0);
+  if (!NewId(modules_, id)) return CUDA_ERROR_INVALID_VALUE;
+  call.blob.push_back('\0');  // a text image must end in NUL; a binary one ignores what follows it
+  CUmodule module = nullptr;
+  CUresult result = cuModuleLoadData(&module, call.blob.data());
+  if (result != CUDA_SUCCESS) return result;
+  modules_[id] = module;
+  Own(id);
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::OnModuleUnload(Call& call) {
+  uint64_t id = call.arg(0);
+  auto it = modules_.find(id);
+  if (it == modules_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  CUresult result = cuModuleUnload(it->second);
+  if (result != CUDA_SUCCESS) return result;
+  modules_.erase(it);
+  owner_.erase(id);
+  for (auto f = function_module_.begin(); f != function_module_.end();) {
+    if (f->second != id) {
+      ++f;
+      continue;
+    }
+    functions_.erase(f->first);
+    param_offsets_.erase(f->first);
+    owner_.erase(f->first);
+    f = function_module_.erase(f);
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::OnModuleGetFunction(Call& call) {
+  uint64_t id = call.arg(0);
+  auto module = modules_.find(call.arg(1));
+  if (module == modules_.end()) return CUDA_ERROR_INVALID_HANDLE;
+  if (!NewId(functions_, id) || call.blob.empty() || call.blob.find('\0') != std::string::npos)
+    return CUDA_ERROR_INVALID_VALUE;
+  CUfunction func = nullptr;
+  CUresult result = cuModuleGetFunction(&func, module->second, call.blob.c_str());
+  if (result != CUDA_SUCCESS) return result;
+  std::vector<size_t> layout = ParamLayout(func);
+  functions_[id] = func;
+  function_module_[id] = module->first;
+  Own(id);
+  // outs: parameter count, each parameter's offset and size, then the buffer's size.
+  call.outs.push_back(layout.size() - 1);
+  for (size_t i = 0; i + 1 < layout.size(); ++i) {
+    size_t offset = 0, size = 0;
+    cuFuncGetParamInfo(func, i, &offset, &size);
+    call.outs.push_back(offset);
+    call.outs.push_back(size);
+  }
+  call.outs.push_back(layout.back());
+  param_offsets_[id] = std::move(layout);
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::OnFuncGetAttribute(Call& call) {
+  CUfunction func = nullptr;
+  CUresult result = FunctionOf(call.arg(0), &func);
+  if (result != CUDA_SUCCESS) return result;
+  int value = 0;
+  result = cuFuncGetAttribute(&value, static_cast<CUfunction_attribute>(call.arg(1)), func);
+  call.outs = {static_cast<uint64_t>(static_cast<uint32_t>(value))};
+  return result;
+}
+
+CUresult Session::OnFuncSetAttribute(Call& call) {
+  CUfunction func = nullptr;
+  CUresult result = FunctionOf(call.arg(0), &func);
+  if (result != CUDA_SUCCESS) return result;
+  return cuFuncSetAttribute(func, static_cast<CUfunction_attribute>(call.arg(1)),
+                            static_cast<int>(static_cast<int64_t>(call.arg(2))));
+}
+
+// args: function, grid xyz, block xyz, shared bytes, stream, cooperative, attribute count;
+// blob: the packed parameters, then the CUlaunchAttribute array.
+CUresult Session::OnLaunchKernel(Call& call) {
+  CUfunction func = nullptr;
+  CUstream stream = nullptr;
+  CUresult result = FunctionOf(call.arg(0), &func);
+  if (result == CUDA_SUCCESS) result = StreamOf(call.arg(8), &stream);
+  if (result != CUDA_SUCCESS) return result;
+  const std::vector<size_t>& layout = param_offsets_[call.arg(0)];
+  uint64_t nattrs = call.arg(10);
+  if (nattrs > kMaxLaunchAttributes || call.blob.size() != layout.back() + nattrs * sizeof(CUlaunchAttribute))
+    return CUDA_ERROR_INVALID_VALUE;
+  for (int i = 1; i <= 7; ++i) {
+    if (call.arg(i) > UINT32_MAX) return CUDA_ERROR_INVALID_VALUE;
+  }
+  std::vector<void*> params(layout.size());
+  for (size_t i = 0; i + 1 < layout.size(); ++i) params[i] = call.blob.data() + layout[i];
+  auto dim = [&](int i) { return static_cast<unsigned>(call.arg(i)); };
+  if (nattrs > 0) {
+    std::vector<CUlaunchAttribute> attrs(nattrs);
+    std::memcpy(attrs.data(), call.blob.data() + layout.back(), nattrs * sizeof(CUlaunchAttribute));
+    for (const CUlaunchAttribute& a : attrs) {
+      if (!PlainLaunchAttribute(a.id)) return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    CUlaunchConfig config{dim(1), dim(2), dim(3), dim(4),       dim(5),
+                          dim(6), dim(7), stream, attrs.data(), static_cast<unsigned>(nattrs)};
+    return cuLaunchKernelEx(&config, func, params.data(), nullptr);
+  }
+  if (call.arg(9) != 0)
+    return cuLaunchCooperativeKernel(func, dim(1), dim(2), dim(3), dim(4), dim(5), dim(6), dim(7), stream,
+                                     params.data());
+  return cuLaunchKernel(func, dim(1), dim(2), dim(3), dim(4), dim(5), dim(6), dim(7), stream, params.data(), nullptr);
+}
+
+}  // namespace vxpu::remote

@@ -1,0 +1,124 @@
+// One remote session, served by a worker process of its own: reads the client's requests from
+// the socket, runs them on the real driver (under the slice the worker was started in) and
+// answers. Every handle and pointer a request names is looked up in this session's own tables;
+// what is not there is refused, so a session can only reach what it made.
+//
+// Requests sent without waiting (ops.def reply=0) that fail leave their error for the next
+// synchronising request to report, as a driver reports an asynchronous error.
+#pragma once
+
+#include <cuda.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "remote/request_reader.h"
+
+namespace vxpu::remote {
+
+// A request being served: its arguments and blob, and what the reply carries.
+struct Call {
+  const Request& request;
+  std::string blob;  // kBytes blobs; kCopyIn data is read by the handler itself
+  std::vector<uint64_t> outs;
+  std::string out_blob;
+  uint64_t arg(uint32_t i) const { return request.arg(i); }
+};
+
+class Session {
+ public:
+  Session(int fd, uint32_t timeout_ms);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Sends the device view (Hello's reply), then serves requests until the client leaves or
+  // breaks the protocol. Returns the worker's exit code.
+  int Serve();
+
+#define VXPU_REMOTE_OP(name, code, reply, args, blob) CUresult On##name(Call& call);
+#include "remote/ops.def"
+#undef VXPU_REMOTE_OP
+
+ private:
+  class SocketSource;
+  struct PendingCopy {
+    uint64_t id;
+    std::vector<uint8_t> data;
+    CUevent done;
+  };
+
+  CUresult Dispatch(Call& call);
+  bool SendWelcome();
+  bool Answer(const Call& call, CUresult result);
+  bool SendFinishedCopies();
+  void KeepaliveLoop();
+  bool Send(const std::string& head, const void* blob, uint64_t blob_bytes);
+
+  // Lookups: CUDA_ERROR_INVALID_HANDLE for an id this session never made.
+  CUresult StreamOf(uint64_t id, CUstream* out) const;
+  CUresult EventOf(uint64_t id, CUevent* out) const;
+  CUresult FunctionOf(uint64_t id, CUfunction* out) const;
+  CUresult PoolOf(uint64_t id, CUmemoryPool* out) const;
+  CUresult SetContext(uint32_t id);
+  // True if [ptr, ptr+bytes) lies inside one of this session's allocations or mappings.
+  bool Owns(uint64_t ptr, uint64_t bytes) const;
+  // True if [ptr, ptr+bytes) lies inside one of this session's reserved address ranges.
+  bool Reserved(uint64_t ptr, uint64_t bytes) const;
+  CUresult KnownPool(CUmemoryPool pool, uint64_t proposed, Call& call);
+  // Reads a kCopyIn blob into device memory at `dst` in chunks, on `stream` (async) or not.
+  CUresult CopyIn(uint64_t dst, uint64_t bytes, CUstream stream, bool async);
+  bool Discard(uint64_t bytes);
+  // Answers a large device-to-host copy itself, sending chunks as they arrive.
+  CUresult StreamOut(uint64_t src, uint64_t bytes);
+  void ReleaseFinishedBuffers();
+  // Drops the streams, events, modules and functions a destroyed context took with it.
+  void ForgetObjectsOf(uint64_t ctx);
+  void Own(uint64_t id) { owner_[id] = current_ctx_; }
+  template <typename Map>
+  static bool NewId(const Map& map, uint64_t id) {
+    return id >= kFirstMintedId && map.find(id) == map.end();
+  }
+
+  int fd_;
+  uint32_t timeout_ms_;
+  SocketSource* source_;
+  std::mutex write_mu_;
+  bool stop_ = false;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool broken_ = false;
+  bool answered_ = false;  // the handler sent its own reply  // the protocol was broken: the session ends
+  CUresult deferred_ = CUDA_SUCCESS;
+  CUdevice device_ = 0;
+  uint32_t current_ctx_ = UINT32_MAX;
+  bool primary_retained_ = false;
+  uint64_t primary_id_ = 0;
+
+  std::unordered_map<uint64_t, CUcontext> contexts_;
+  std::unordered_map<uint64_t, CUstream> streams_;
+  std::unordered_map<uint64_t, CUevent> events_;
+  std::unordered_map<uint64_t, CUmodule> modules_;
+  std::unordered_map<uint64_t, CUfunction> functions_;
+  std::unordered_map<uint64_t, CUmemoryPool> pools_;
+  std::unordered_map<uint64_t, CUmemGenericAllocationHandle> handles_;
+  std::unordered_map<uint64_t, CUarray> arrays_;
+  std::unordered_map<uint64_t, CUmipmappedArray> mipmapped_;
+  std::unordered_map<uint64_t, uint64_t> owner_;                     // stream, event, module, function id -> context id
+  std::unordered_map<uint64_t, std::vector<size_t>> param_offsets_;  // function id -> offsets, then total
+  std::unordered_map<uint64_t, uint64_t>
+      function_module_;                    // function id -> module id  // function id -> offsets, then total
+  std::map<uint64_t, uint64_t> memory_;    // allocation or mapping base -> bytes
+  std::map<uint64_t, uint64_t> reserved_;  // VMM address ranges: base -> bytes
+  std::vector<PendingCopy> copies_;        // device-to-host copies the client has not been sent yet
+  std::vector<PendingCopy> inflight_;      // host-to-device copies' data, kept until they are done
+  uint64_t inflight_bytes_ = 0;
+  std::vector<uint8_t> staging_[2];
+};
+
+}  // namespace vxpu::remote
