@@ -190,6 +190,7 @@ struct HostFnProbe {
 };
 
 TEST_F(ExecTest, HostFunctionsRunInStreamOrder) {
+  SKIP_THROUGH_REMOTE("host functions");
   std::vector<uint32_t> host(4, 0);
   HostFnProbe probe;
   probe.copied = &host;
@@ -248,6 +249,7 @@ TEST_F(ExecTest, InvalidLaunchesAreRejected) {
 
 // On its own device: the fault stays with that device's context for the rest of the process.
 TEST_F(ExecTest, IllegalAddressFaultsTheContext) {
+  SKIP_THROUGH_REMOTE("a session has one device");
   CUcontext faulty = nullptr;
   ASSERT_CU(cuCtxCreate(&faulty, nullptr, 0, kFaultDevice));
   Kernels k = LoadKernels();

@@ -81,6 +81,7 @@ TEST_F(MemoryTest, OutOfMemoryAtCapacityIsRecoverable) {
 }
 
 TEST_F(MemoryTest, LargeAllocationsAreBackedOnlyWhenTouched) {
+  SKIP_THROUGH_REMOTE("a session has one device (and the memory is the server's)");
   ScopedContext large(kLargeDevice);
   uint64_t rss_before = ResidentBytes();
   const size_t bytes = 60 * kGiB;

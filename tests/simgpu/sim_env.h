@@ -24,6 +24,9 @@
 #include "common/json_line.h"
 #include "common/shared_segment.h"
 #include "simgpu/device_config.h"
+#ifdef VXPU_REMOTE_CLIENT_DIR
+#include "../remote/remote_server.h"
+#endif
 
 namespace simtest {
 
@@ -42,8 +45,20 @@ inline std::string UniqueUuid(int index) {
   return text;
 }
 
+// True when this test binary runs through the remote client (LD_LIBRARY_PATH puts its
+// libcuda.so.1 first): the devices are then served by a vxpu remoted on loopback.
+inline bool ThroughRemote() {
+#ifdef VXPU_REMOTE_CLIENT_DIR
+  const char* path = std::getenv("LD_LIBRARY_PATH");
+  return path != nullptr && std::string(path).rfind(VXPU_REMOTE_CLIENT_DIR, 0) == 0;
+#else
+  return false;
+#endif
+}
+
 // Writes a config with `devices`, points VXPU_SIMGPU_CONFIG at it, and removes the shared
 // segments when the test binary ends. Install before the first cuInit of the process.
+// Through remote, it also starts the server on those devices and points the client at it.
 class SimEnvironment : public ::testing::Environment {
  public:
   explicit SimEnvironment(std::vector<SimDevice> devices) : devices_(std::move(devices)) {}
@@ -63,9 +78,17 @@ class SimEnvironment : public ::testing::Environment {
     out << "]}";
     out.close();
     setenv(simgpu::kConfigEnv, path_.c_str(), 1);
+#ifdef VXPU_REMOTE_CLIENT_DIR
+    if (ThroughRemote()) StartRemote();
+#endif
   }
 
   void TearDown() override {
+#ifdef VXPU_REMOTE_CLIENT_DIR
+    if (server_) {
+      EXPECT_EQ(server_->Stop(), 0) << server_->log();
+    }
+#endif
     simgpu::DeviceConfig config = simgpu::LoadDeviceConfig();
     // The simulated devices' segments, and their slices' ledgers and arbiters.
     for (const auto& spec : config.devices) vxpu::UnlinkSegmentsOfDevice(spec.uuid);
@@ -75,6 +98,24 @@ class SimEnvironment : public ::testing::Environment {
   const std::string& path() const { return path_; }
 
  private:
+#ifdef VXPU_REMOTE_CLIENT_DIR
+  // The whole device per session (no room kept for contexts), so that the device looks the same
+  // through the slice as it does locally.
+  void StartRemote() {
+    setenv("VXPU_CONTEXT_RESERVE", "0", 1);
+    server_ = std::make_unique<remotetest::RemoteServer>();
+    std::string error;
+    if (!server_->Start({"--memory", "100%"}, &error)) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      std::abort();
+    }
+    for (const std::string& entry : server_->Env()) {
+      size_t eq = entry.find('=');
+      if (entry.compare(0, eq, "LD_LIBRARY_PATH") != 0) setenv(entry.substr(0, eq).c_str(), entry.c_str() + eq + 1, 1);
+    }
+  }
+  std::unique_ptr<remotetest::RemoteServer> server_;
+#endif
   std::vector<SimDevice> devices_;
   std::string path_;
 };
@@ -164,6 +205,12 @@ inline nlohmann::json ReportOf(vxpu::ChildProcess& child) {
 }
 
 }  // namespace simtest
+
+// Skips a test that needs what docs/remote.md lists as not forwarded, when run through remote.
+#define SKIP_THROUGH_REMOTE(why)                                                 \
+  do {                                                                           \
+    if (simtest::ThroughRemote()) GTEST_SKIP() << "not through remote: " << why; \
+  } while (0)
 
 #define ASSERT_CU(call) ASSERT_EQ((call), CUDA_SUCCESS)
 #define EXPECT_CU(call) EXPECT_EQ((call), CUDA_SUCCESS)

@@ -40,6 +40,7 @@ struct StreamInfo {
 
 struct FunctionInfo {
   uint64_t module = 0;
+  std::string name;
   std::vector<std::pair<size_t, size_t>> params;  // offset, size
   size_t buffer_bytes = 0;
   std::map<int, int> attributes;  // fetched once

@@ -102,6 +102,24 @@ struct Shape {
   unsigned grid[3], block[3], shared;
 };
 
+// The launch shape against the device's limits, as the driver checks it before queueing.
+bool ValidShape(const Shape& s) {
+  const std::vector<int>& a = Client::Get().device().attributes;
+  auto limit = [&a](CUdevice_attribute attr) {
+    return static_cast<size_t>(attr) < a.size() && a[attr] > 0 ? static_cast<uint64_t>(a[attr]) : UINT32_MAX;
+  };
+  const CUdevice_attribute grid[3] = {CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y,
+                                      CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z};
+  const CUdevice_attribute block[3] = {CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X, CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y,
+                                       CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z};
+  uint64_t threads = 1;
+  for (int i = 0; i < 3; ++i) {
+    if (s.grid[i] == 0 || s.block[i] == 0 || s.grid[i] > limit(grid[i]) || s.block[i] > limit(block[i])) return false;
+    threads *= s.block[i];
+  }
+  return threads <= limit(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+}
+
 CUresult Launch(CUfunction f, const Shape& s, CUstream stream, void** params, void** extra, bool cooperative,
                 const CUlaunchAttribute* attrs, unsigned nattrs) {
   CUresult result = NeedContext();
@@ -110,7 +128,8 @@ CUresult Launch(CUfunction f, const Shape& s, CUstream stream, void** params, vo
   uint64_t stream_id = 0;
   if ((result = FunctionInfoOf(f, &info)) != CUDA_SUCCESS || (result = StreamId(stream, &stream_id)) != CUDA_SUCCESS)
     return result;
-  if (nattrs > kMaxLaunchAttributes || (nattrs > 0 && attrs == nullptr)) return CUDA_ERROR_INVALID_VALUE;
+  if (!ValidShape(s) || nattrs > kMaxLaunchAttributes || (nattrs > 0 && attrs == nullptr))
+    return CUDA_ERROR_INVALID_VALUE;
   for (unsigned i = 0; i < nattrs; ++i) {
     if (!PlainLaunchAttribute(attrs[i].id)) return CUDA_ERROR_NOT_SUPPORTED;
   }
@@ -173,6 +192,16 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction* func, CUmodule module, const ch
     std::lock_guard<std::mutex> lock(c.mu);
     if (c.modules.count(IdOf(module)) == 0) return CUDA_ERROR_INVALID_HANDLE;
   }
+  {
+    // A function looked up again is the same function, as a driver answers.
+    std::lock_guard<std::mutex> lock(c.mu);
+    for (const auto& [known, info] : c.functions) {
+      if (info.module == IdOf(module) && info.name == name) {
+        *func = HandleOf<CUfunction>(known);
+        return CUDA_SUCCESS;
+      }
+    }
+  }
   uint64_t id = c.Mint();
   Reply reply;
   CUresult result =
@@ -183,6 +212,7 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction* func, CUmodule module, const ch
   if (o.empty() || o[0] > (o.size() - 2) / 2 || o.size() != 2 + 2 * o[0]) return CUDA_ERROR_UNKNOWN;
   FunctionInfo info;
   info.module = IdOf(module);
+  info.name = name;
   for (uint64_t i = 0; i < o[0]; ++i) {
     if (o[1 + 2 * i] + o[2 + 2 * i] > o.back()) return CUDA_ERROR_UNKNOWN;
     info.params.emplace_back(o[1 + 2 * i], o[2 + 2 * i]);
