@@ -78,6 +78,12 @@ enum HelloOut : uint32_t {
 // attributeCount x int32 (CU_DEVICE_ATTRIBUTE_* from 0). On refusal: the reason, as text.
 constexpr uint32_t kNameBytes = 256, kUuidBytes = 16, kBusIdBytes = 32;
 
+// What NvmlQuery asks the worker's NVML (which, under the slice, reports the slice's view).
+enum NvmlQuery : uint64_t {
+  kNvmlMemory,       // -> total, free, used (bytes)
+  kNvmlUtilization,  // -> gpu, memory (percent)
+};
+
 // How long a silent peer is given before the session counts as lost, by default.
 constexpr uint32_t kDefaultTimeoutMs = 10000;
 constexpr uint32_t kKeepaliveMs = 1000;

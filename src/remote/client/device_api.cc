@@ -132,3 +132,15 @@ CUresult CUDAAPI cuDeviceCanAccessPeer(int* can_access, CUdevice dev, CUdevice p
 }
 
 }  // extern "C"
+
+// For the remote libnvidia-ml.so.1: the worker's NVML answers `what` (protocol.h NvmlQuery)
+// into values[0..count); returns the number of values, or -1 if it cannot.
+extern "C" __attribute__((visibility("default"))) int vxpu_remote_nvml_query(unsigned long long what,
+                                                                             unsigned long long* values, int count) {
+  if (Client::Get().Init() != CUDA_SUCCESS || values == nullptr) return -1;
+  vxpu::remote::Reply reply;
+  if (Client::Get().connection().Call(vxpu::remote::Op::kNvmlQuery, 0, {what}, &reply) != CUDA_SUCCESS) return -1;
+  int n = 0;
+  for (; n < count && static_cast<size_t>(n) < reply.outs.size(); ++n) values[n] = reply.outs[n];
+  return n;
+}
