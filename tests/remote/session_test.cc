@@ -1,0 +1,263 @@
+// Remote sessions end to end on one machine: a real `vxpu remoted --sim` on loopback, real
+// programs (vxpu run --remote) and hand-made protocol clients, on a simulated device of the
+// test's own. What is asserted is what a tenant or the server's owner would see: allocations
+// refused at the quota, shares of device time, memory freed, sessions closed, errors returned.
+#include <dlfcn.h>
+#include <signal.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "../simgpu/sim_env.h"
+#include "common/nvml_abi.h"
+#include "remote/raw_session.h"
+#include "remote/remote_server.h"
+
+namespace {
+
+using remotetest::RawSession;
+using remotetest::RemoteServer;
+using vxpu::remote::Op;
+
+const std::string kVxpu = VXPU_CLI_PATH;
+const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
+const std::string kBurn = VXPU_BIN_DIR "/vxpu-burn";
+constexpr uint64_t kGiB = 1ull << 30;
+
+std::unique_ptr<RemoteServer> StartServer(const std::vector<std::string>& args) {
+  auto server = std::make_unique<RemoteServer>();
+  std::string error;
+  EXPECT_TRUE(server->Start(args, &error)) << error;
+  return server;
+}
+
+std::string Token(const RemoteServer& server) {
+  std::ifstream in(server.token_path());
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+// `vxpu run --remote` of `command` against `server`, with `options` before the --.
+std::unique_ptr<vxpu::ChildProcess> RunRemote(const RemoteServer& server, const std::vector<std::string>& options,
+                                              const std::vector<std::string>& command,
+                                              const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = {kVxpu, "run", "--remote", server.address(), "--token-file", server.token_path()};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return simtest::StartChild(argv, env);
+}
+
+// Device memory in use on the simulated device 0, as simgpu's NVML counts it (every process).
+uint64_t DeviceMemoryUsed() {
+  static void* nvml = dlopen(VXPU_SIMGPU_DIR "/libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+  auto init = reinterpret_cast<decltype(&nvmlInit_v2)>(dlsym(nvml, "nvmlInit_v2"));
+  auto handle =
+      reinterpret_cast<decltype(&nvmlDeviceGetHandleByIndex_v2)>(dlsym(nvml, "nvmlDeviceGetHandleByIndex_v2"));
+  auto info = reinterpret_cast<decltype(&nvmlDeviceGetMemoryInfo)>(dlsym(nvml, "nvmlDeviceGetMemoryInfo"));
+  nvmlDevice_t device = nullptr;
+  nvmlMemory_t memory{};
+  EXPECT_TRUE(init != nullptr && init() == NVML_SUCCESS && handle(0, &device) == NVML_SUCCESS &&
+              info(device, &memory) == NVML_SUCCESS);
+  return memory.used;
+}
+
+// Waits until `child` printed `text` (or exited).
+bool WaitForOutput(vxpu::ChildProcess& child, const std::string& text, std::chrono::milliseconds timeout) {
+  return simtest::PollFor(timeout,
+                          [&] {
+                            child.Poll();
+                            return child.output().find(text) != std::string::npos || !child.running();
+                          }) &&
+         child.output().find(text) != std::string::npos;
+}
+
+// The pid of the newest session's worker, from the server's log.
+pid_t WorkerPid(RemoteServer& server) {
+  std::smatch m;
+  std::string log = server.log();
+  std::regex session("session ([0-9]+): slice");
+  pid_t pid = 0;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), session); it != std::sregex_iterator(); ++it)
+    pid = std::stoi((*it)[1]);
+  return pid;
+}
+
+// Waits up to `bound` for `child` to exit; kills it past that. Returns the exit code and
+// whether it exited within the bound.
+std::pair<int, bool> ExitWithin(vxpu::ChildProcess& child, std::chrono::milliseconds bound) {
+  bool exited = simtest::PollFor(bound, [&] {
+    child.Poll();
+    return kill(child.pid(), 0) != 0 || waitpid(child.pid(), nullptr, WNOHANG | WNOWAIT) == child.pid();
+  });
+  if (!exited) child.Kill();
+  return {child.Wait(), exited};
+}
+
+TEST(RemoteSlice, TheMemoryQuotaHoldsOnEveryAllocationPath) {
+  auto server = StartServer({"--memory", "2GiB"});
+  for (std::string path : {"alloc", "async", "pool", "vmm", "managed", "pitch"}) {
+    auto child = RunRemote(*server, {"--memory", "1GiB"}, {kProbe, path, "256", "8"});
+    nlohmann::json report = simtest::ReportOf(*child);
+    EXPECT_EQ(report.value("succeeded", -1), 4) << path << ": " << report.dump();
+    EXPECT_EQ(report.value("refused", -1), CUDA_ERROR_OUT_OF_MEMORY) << path;
+    EXPECT_EQ(report.value("after_free", -1), CUDA_SUCCESS) << path;
+    EXPECT_EQ(report.value("total", 0ull), kGiB) << path;
+    EXPECT_EQ(report.value("nvml_total", 0ull), kGiB) << path << ": NVML shows the slice";
+    EXPECT_EQ(report.value("devices", 0), 1) << path;
+  }
+}
+
+TEST(RemoteSlice, TheServersLimitIsWhatASessionGetsWithoutAsking) {
+  auto server = StartServer({"--memory", "2GiB"});
+  auto child = RunRemote(*server, {}, {kProbe, "alloc", "512", "8"});
+  nlohmann::json report = simtest::ReportOf(*child);
+  EXPECT_EQ(report.value("device_total", 0ull), 2 * kGiB);
+  EXPECT_EQ(report.value("succeeded", -1), 4);
+}
+
+TEST(RemoteSlice, MoreThanTheServerGivesIsRefusedAtCuInit) {
+  auto server = StartServer({"--memory", "2GiB", "--compute", "50"});
+  auto memory = RunRemote(*server, {"--memory", "4GiB"}, {kProbe, "alloc", "256", "1"});
+  EXPECT_NE(memory->Wait(), 0);
+  EXPECT_NE(memory->output().find("more than this server gives a session"), std::string::npos) << memory->output();
+  auto compute = RunRemote(*server, {"--compute", "60"}, {kProbe, "alloc", "256", "1"});
+  EXPECT_NE(compute->Wait(), 0);
+  EXPECT_NE(compute->output().find("compute 60% is more than this server gives"), std::string::npos)
+      << compute->output();
+}
+
+TEST(RemoteSlice, ComputeSharesHoldBetweenARemoteAndALocalTenant) {
+  auto server = StartServer({"--memory", "2GiB", "--compute", "50"});
+  auto remote = RunRemote(*server, {"--compute", "30"}, {kBurn, "--seconds", "4"});
+  auto local = simtest::StartChild(
+      {kVxpu, "run", "--sim", "--memory", "2GiB", "--compute", "70", "--", kBurn, "--seconds", "4"}, {});
+  nlohmann::json r = simtest::ReportOf(*remote), l = simtest::ReportOf(*local);
+  double remote_s = r.value("device_seconds", 0.0), local_s = l.value("device_seconds", 0.0);
+  ASSERT_GT(remote_s + local_s, 0.0);
+  double remote_share = 100.0 * remote_s / (remote_s + local_s);
+  EXPECT_NEAR(remote_share, 30.0, 5.0) << "remote " << r.dump() << " local " << l.dump();
+}
+
+TEST(RemoteFaults, AKilledClientsMemoryIsFreedWithinASecond) {
+  auto server = StartServer({"--memory", "2GiB"});
+  uint64_t before = DeviceMemoryUsed();
+  auto child = RunRemote(*server, {"--memory", "1GiB"}, {kProbe, "alloc", "256", "4", "--hold", "60"});
+  ASSERT_TRUE(WaitForOutput(*child, "{\"holding\":4}", std::chrono::seconds(20))) << child->output();
+  ASSERT_GE(DeviceMemoryUsed(), before + kGiB);
+  child->Kill();
+  auto killed = std::chrono::steady_clock::now();
+  child->Wait();
+  EXPECT_TRUE(simtest::PollFast(std::chrono::milliseconds(1000), [&] { return DeviceMemoryUsed() <= before; }))
+      << "still in use: " << DeviceMemoryUsed() - before << " bytes, "
+      << std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count() << " s after the kill";
+}
+
+TEST(RemoteFaults, AKilledServerFailsTheClientPromptly) {
+  auto server = StartServer({"--memory", "2GiB"});
+  auto child = RunRemote(*server, {}, {kBurn, "--seconds", "60"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(20), [&] { return WorkerPid(*server) != 0; })) << server->log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(server->pid(), SIGKILL);
+  auto [code, exited] = ExitWithin(*child, std::chrono::seconds(5));
+  EXPECT_TRUE(exited) << "the client still ran 5 s after the server was killed";
+  EXPECT_NE(code, 0);
+  EXPECT_NE(child->output().find("lost the session"), std::string::npos) << child->output();
+}
+
+TEST(RemoteFaults, ASilentServerFailsTheClientAfterTheTimeout) {
+  auto server = StartServer({"--memory", "2GiB"});
+  auto child = RunRemote(*server, {}, {kBurn, "--seconds", "60"}, {"VXPU_REMOTE_TIMEOUT_MS=1500"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(20), [&] { return WorkerPid(*server) != 0; })) << server->log();
+  pid_t worker = WorkerPid(*server);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(worker, SIGSTOP);  // alive, connected, and silent: what a hung server or a partition looks like
+  auto [code, exited] = ExitWithin(*child, std::chrono::seconds(10));
+  kill(worker, SIGKILL);
+  kill(worker, SIGCONT);
+  EXPECT_TRUE(exited) << "the client still ran 10 s after its server fell silent (timeout 1.5 s)";
+  EXPECT_NE(code, 0);
+  EXPECT_NE(child->output().find("lost the session"), std::string::npos) << child->output();
+}
+
+TEST(RemoteProtocol, AWrongTokenIsRefused) {
+  auto server = StartServer({"--memory", "2GiB"});
+  RawSession raw;
+  ASSERT_TRUE(raw.Connect(server->address()));
+  remotetest::Answer a = raw.Hello("not-the-token-at-all");
+  ASSERT_TRUE(a.ok);
+  EXPECT_EQ(a.result, CUDA_ERROR_NOT_PERMITTED);
+  EXPECT_EQ(a.blob, "wrong token");
+  EXPECT_TRUE(raw.ClosedByServer());
+}
+
+TEST(RemoteProtocol, MalformedRequestsCloseThatSessionAndTheServerServesTheOthers) {
+  auto server = StartServer({"--memory", "2GiB"});
+  auto tenant = RunRemote(*server, {}, {kBurn, "--seconds", "3"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(20), [&] { return WorkerPid(*server) != 0; })) << server->log();
+
+  RawSession garbage_first;  // garbage instead of Hello
+  ASSERT_TRUE(garbage_first.Connect(server->address()));
+  garbage_first.SendBytes(std::string(64, '\xff'));
+  EXPECT_TRUE(garbage_first.ClosedByServer());
+
+  RawSession unknown_op;  // a good Hello, then an op the protocol does not have
+  ASSERT_TRUE(unknown_op.Connect(server->address()));
+  ASSERT_EQ(unknown_op.Hello(Token(*server)).result, CUDA_SUCCESS);
+  unknown_op.SendBytes(std::string("\xe7\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16));
+  EXPECT_TRUE(unknown_op.ClosedByServer());
+
+  RawSession wrong_arity;  // a known op with the wrong number of arguments
+  ASSERT_TRUE(wrong_arity.Connect(server->address()));
+  ASSERT_EQ(wrong_arity.Hello(Token(*server)).result, CUDA_SUCCESS);
+  wrong_arity.Send(Op::kMemAlloc, 0, {1, 2, 3});
+  EXPECT_TRUE(wrong_arity.ClosedByServer());
+
+  RawSession huge_blob;  // a blob past every bound
+  ASSERT_TRUE(huge_blob.Connect(server->address()));
+  ASSERT_EQ(huge_blob.Hello(Token(*server)).result, CUDA_SUCCESS);
+  std::string head;
+  vxpu::remote::AppendRequest(&head, Op::kModuleLoadData, 0, {16}, 1ull << 40);
+  huge_blob.SendBytes(head);
+  EXPECT_TRUE(huge_blob.ClosedByServer());
+
+  nlohmann::json report = simtest::ReportOf(*tenant);
+  EXPECT_GT(report.value("kernels", 0), 0) << "the well-behaved session kept being served";
+}
+
+TEST(RemoteIsolation, ASessionCannotNameAnothersMemoryOrHandles) {
+  auto server = StartServer({"--memory", "2GiB"});
+  RawSession a, b;
+  ASSERT_TRUE(a.Connect(server->address()) && b.Connect(server->address()));
+  ASSERT_EQ(a.Hello(Token(*server)).result, CUDA_SUCCESS);
+  ASSERT_EQ(b.Hello(Token(*server)).result, CUDA_SUCCESS);
+  constexpr uint64_t kCtx = 16, kStream = 17;
+  ASSERT_EQ(a.Call(Op::kPrimaryCtxRetain, 0, {kCtx, 0}).result, CUDA_SUCCESS);
+  ASSERT_EQ(b.Call(Op::kPrimaryCtxRetain, 0, {kCtx, 0}).result, CUDA_SUCCESS);
+  remotetest::Answer alloc = a.Call(Op::kMemAlloc, kCtx, {4096});
+  ASSERT_EQ(alloc.result, CUDA_SUCCESS);
+  uint64_t ptr = alloc.outs.at(0);
+  a.Send(Op::kStreamCreate, kCtx, {kStream, 0, 0});
+  a.Send(Op::kMemset, kCtx, {ptr, 0x5a, 1, 4096, kStream});
+  ASSERT_EQ(a.Call(Op::kStreamSynchronize, kCtx, {kStream}).result, CUDA_SUCCESS);
+
+  EXPECT_EQ(b.Call(Op::kMemcpyDtoH, kCtx, {ptr, 16}).result, CUDA_ERROR_INVALID_VALUE) << "read another's memory";
+  EXPECT_EQ(b.Call(Op::kStreamSynchronize, kCtx, {kStream}).result, CUDA_ERROR_INVALID_HANDLE)
+      << "used another's stream";
+  b.Send(Op::kMemset, kCtx, {ptr, 0, 1, 4096, 0});  // sent without waiting: refused at the next sync
+  b.Send(Op::kMemFree, kCtx, {ptr});
+  EXPECT_EQ(b.Call(Op::kCtxSynchronize, kCtx, {}).result, CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(b.Call(Op::kCtxSynchronize, kCtx, {}).result, CUDA_SUCCESS) << "an error is reported once";
+
+  remotetest::Answer mine = a.Call(Op::kMemcpyDtoH, kCtx, {ptr, 16});
+  ASSERT_EQ(mine.result, CUDA_SUCCESS);
+  EXPECT_EQ(mine.blob, std::string(16, '\x5a')) << "the owner's memory is intact";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "16GiB", .context_overhead = "0"}});
+}
