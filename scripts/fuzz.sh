@@ -19,8 +19,8 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
 fi
 target="${2:-agent_api_fuzz}"
 case "$target" in
-  agent_api_fuzz | extender_fuzz | gpu_units_fuzz) ;;
-  *) echo "fuzz.sh: unknown TARGET \"$target\" (want agent_api_fuzz, extender_fuzz or gpu_units_fuzz)" >&2; exit 2 ;;
+  agent_api_fuzz | extender_fuzz | gpu_units_fuzz | remote_wire_fuzz) ;;
+  *) echo "fuzz.sh: unknown TARGET \"$target\" (want agent_api_fuzz, extender_fuzz, gpu_units_fuzz or remote_wire_fuzz)" >&2; exit 2 ;;
 esac
 name="${target%_fuzz}"
 dict=()
