@@ -169,6 +169,7 @@ CUresult Connection::Write(const void* tail, uint64_t tail_bytes) {
   IoStatus status = WriteFull(fd_, iov, tail_bytes > 0 ? 2 : 1);
   batch_.clear();
   ++writes_;
+  last_write_ = std::chrono::steady_clock::now();
   return status == IoStatus::kOk ? CUDA_SUCCESS : Lost(IoStatusText(status));
 }
 
@@ -180,7 +181,11 @@ CUresult Connection::Post(Op op, uint32_t ctx, std::initializer_list<uint64_t> a
   AppendRequest(&batch_, op, ctx, args, blob_bytes);
   if (blob_bytes > kDirectBytes) return Write(blob, blob_bytes);
   if (blob_bytes > 0) batch_.append(static_cast<const char*>(blob), blob_bytes);
-  if (batch_.size() >= kFlushBytes || settings_.flush_us == 0) return Write(nullptr, 0);
+  // The first request of a burst goes out at once (the device may be idle, waiting for it);
+  // the ones that follow it within flush_us are batched.
+  auto now = std::chrono::steady_clock::now();
+  bool burst_begins = was_empty && now - last_write_ > std::chrono::microseconds(settings_.flush_us);
+  if (burst_begins || batch_.size() >= kFlushBytes || settings_.flush_us == 0) return Write(nullptr, 0);
   if (was_empty) queued_.notify_one();
   return CUDA_SUCCESS;
 }

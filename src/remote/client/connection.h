@@ -1,8 +1,9 @@
 // The client's end of a remote session: one TCP connection to the session's worker.
 //
-// Requests that get no answer are queued and sent in batches (when the batch is large, when a
-// call has to wait anyway, or a moment after the first of them was queued), so a burst of
-// launches costs one write. Calls that need an answer send the batch with them and wait; only
+// Requests that get no answer are sent in batches: the first of a burst at once (the device
+// may be waiting for it), the ones after it together (when the batch is large, when a call has
+// to wait anyway, or flush_us after the first of them was queued), so a burst of launches costs
+// a few writes. Calls that need an answer send the batch with them and wait; only
 // one waits at a time. Device-to-host copies done asynchronously arrive before the answer of
 // the call that synchronised with them and land in the host memory registered for them.
 // Once the connection is lost (closed, or silent past the timeout) every later request fails
@@ -12,6 +13,7 @@
 #include <cuda.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <initializer_list>
@@ -76,6 +78,7 @@ class Connection {
   std::mutex mu_;       // the batch and writes to the socket
   std::condition_variable queued_;
   std::string batch_;
+  std::chrono::steady_clock::time_point last_write_;
   std::atomic<bool> lost_{false};
   std::string server_;
   std::mutex copies_mu_;

@@ -144,3 +144,11 @@ extern "C" __attribute__((visibility("default"))) int vxpu_remote_nvml_query(uns
   for (; n < count && static_cast<size_t>(n) < reply.outs.size(); ++n) values[n] = reply.outs[n];
   return n;
 }
+
+// For benchmarks: the session's socket writes and the calls that waited for an answer.
+extern "C" __attribute__((visibility("default"))) void vxpu_remote_stats(unsigned long long* writes,
+                                                                         unsigned long long* round_trips) {
+  vxpu::remote::Connection& c = Client::Get().connection();
+  if (writes != nullptr) *writes = c.writes();
+  if (round_trips != nullptr) *round_trips = c.round_trips();
+}

@@ -107,13 +107,14 @@ CUresult Session::StreamOut(uint64_t src, uint64_t bytes) {
   deferred_ = CUDA_SUCCESS;
   std::string head;
   AppendAnswer(&head, kReply, CUDA_SUCCESS, nullptr, 0, bytes);
-  bool sent = Send(head, nullptr, 0);
+  std::lock_guard<std::mutex> lock(write_mu_);  // no keepalive in the middle of the data
+  bool sent = SendLocked(head, nullptr, 0);
   uint64_t chunks = (bytes + kChunkBytes - 1) / kChunkBytes;
   for (uint64_t k = 0; sent && k < chunks; ++k) {
     if (k + 1 < chunks && result == CUDA_SUCCESS) result = start(k + 1);
     uint64_t n = k + 1 < chunks ? kChunkBytes : bytes - k * kChunkBytes;
     if (result != CUDA_SUCCESS) std::memset(staging_[k % 2].data(), 0, n);  // reported at the next sync
-    sent = Send(std::string(), staging_[k % 2].data(), n);
+    sent = SendLocked(std::string(), staging_[k % 2].data(), n);
     if (k + 1 < chunks && result == CUDA_SUCCESS) result = cuEventSynchronize(done[(k + 1) % 2]);
   }
   for (CUevent e : done)

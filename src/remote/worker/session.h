@@ -59,6 +59,7 @@ class Session {
   bool SendFinishedCopies();
   void KeepaliveLoop();
   bool Send(const std::string& head, const void* blob, uint64_t blob_bytes);
+  bool SendLocked(const std::string& head, const void* blob, uint64_t blob_bytes);  // write_mu_ held
 
   // Lookups: CUDA_ERROR_INVALID_HANDLE for an id this session never made.
   CUresult StreamOf(uint64_t id, CUstream* out) const;
