@@ -23,6 +23,13 @@ bool ParseHello(const Request& request, const std::string& blob, HelloRequest* h
   hello->token = blob.substr(0, token);
   hello->memory = blob.substr(token, memory);
   hello->compute = blob.substr(token + memory, compute);
+  // They are quoted back in refusals and logs: printable text only.
+  for (char c : hello->memory + hello->compute) {
+    if (c < 0x20 || c > 0x7e) {
+      *error = "malformed Hello: the slice request is not printable text";
+      return false;
+    }
+  }
   return true;
 }
 
