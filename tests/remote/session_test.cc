@@ -256,6 +256,21 @@ TEST(RemoteIsolation, ASessionCannotNameAnothersMemoryOrHandles) {
   EXPECT_EQ(mine.blob, std::string(16, '\x5a')) << "the owner's memory is intact";
 }
 
+TEST(RemoteProtocol, UncollectedCopyDataIsBoundedOnTheServer) {
+  auto server = StartServer({"--memory", "2GiB"});
+  RawSession s;
+  ASSERT_TRUE(s.Connect(server->address()));
+  ASSERT_EQ(s.Hello(Token(*server)).result, CUDA_SUCCESS);
+  constexpr uint64_t kCtx = 16, kBlock = 256ull << 20;
+  ASSERT_EQ(s.Call(Op::kPrimaryCtxRetain, 0, {kCtx, 0}).result, CUDA_SUCCESS);
+  remotetest::Answer alloc = s.Call(Op::kMemAlloc, kCtx, {kBlock});
+  ASSERT_EQ(alloc.result, CUDA_SUCCESS);
+  // Asynchronous device-to-host copies whose data nobody collects: 1 GiB is held, no more.
+  for (uint64_t copy = 100; copy < 105; ++copy) s.Send(Op::kMemcpyDtoHAsync, kCtx, {copy, alloc.outs.at(0), kBlock, 0});
+  EXPECT_EQ(s.Call(Op::kMemGetInfo, kCtx, {}).result, CUDA_SUCCESS) << "not a synchronising call";
+  EXPECT_EQ(s.Call(Op::kStreamQuery, kCtx, {0}).result, CUDA_ERROR_OUT_OF_MEMORY) << "the fifth was refused";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -10,6 +10,7 @@ namespace vxpu::remote {
 namespace {
 
 constexpr uint64_t kChunkBytes = 4ull << 20;
+constexpr uint64_t kMaxPendingCopyBytes = 1ull << 30;
 
 }  // namespace
 
@@ -131,6 +132,8 @@ CUresult Session::OnMemcpyDtoHAsync(Call& call) {
   CUresult result = StreamOf(call.arg(3), &stream);
   if (result != CUDA_SUCCESS) return result;
   if (!Owns(src, bytes) || bytes > kMaxBlobBytes) return CUDA_ERROR_INVALID_VALUE;
+  // Host memory here is the server's: data not yet collected by a synchronising call is bounded.
+  if (pending_copy_bytes_ + bytes > kMaxPendingCopyBytes) return CUDA_ERROR_OUT_OF_MEMORY;
   PendingCopy copy{call.arg(0), std::vector<uint8_t>(bytes), nullptr};
   result = cuMemcpyDtoHAsync(copy.data.data(), src, bytes, stream);
   if (result == CUDA_SUCCESS) result = cuEventCreate(&copy.done, CU_EVENT_DISABLE_TIMING);
@@ -140,6 +143,7 @@ CUresult Session::OnMemcpyDtoHAsync(Call& call) {
     cuStreamSynchronize(stream);  // the copy may still write the buffer
     return result;
   }
+  pending_copy_bytes_ += bytes;
   copies_.push_back(std::move(copy));
   return CUDA_SUCCESS;
 }

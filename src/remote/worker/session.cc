@@ -163,6 +163,7 @@ bool Session::SendFinishedCopies() {
     AppendAnswer(&head, kCopyData, 0, &copy.id, 1, copy.data.size());
     if (!Send(head, copy.data.data(), copy.data.size())) return false;
     cuEventDestroy(copy.done);
+    pending_copy_bytes_ -= copy.data.size();
     copies_.erase(copies_.begin() + static_cast<long>(i));
   }
   return true;

@@ -117,6 +117,7 @@ class Session {
   std::map<uint64_t, uint64_t> memory_;    // allocation or mapping base -> bytes
   std::map<uint64_t, uint64_t> reserved_;  // VMM address ranges: base -> bytes
   std::vector<PendingCopy> copies_;        // device-to-host copies the client has not been sent yet
+  uint64_t pending_copy_bytes_ = 0;        // their data, bounded (the server's host memory)
   std::vector<PendingCopy> inflight_;      // host-to-device copies' data, kept until they are done
   uint64_t inflight_bytes_ = 0;
   std::vector<uint8_t> staging_[2];
