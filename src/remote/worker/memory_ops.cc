@@ -134,7 +134,7 @@ CUresult Session::OnMemcpyDtoHAsync(Call& call) {
   if (!Owns(src, bytes) || bytes > kMaxBlobBytes) return CUDA_ERROR_INVALID_VALUE;
   // Host memory here is the server's: data not yet collected by a synchronising call is bounded.
   if (pending_copy_bytes_ + bytes > kMaxPendingCopyBytes) return CUDA_ERROR_OUT_OF_MEMORY;
-  PendingCopy copy{call.arg(0), std::vector<uint8_t>(bytes), nullptr};
+  PendingCopy copy{call.arg(0), Buffer(bytes), nullptr};
   result = cuMemcpyDtoHAsync(copy.data.data(), src, bytes, stream);
   if (result == CUDA_SUCCESS) result = cuEventCreate(&copy.done, CU_EVENT_DISABLE_TIMING);
   if (result == CUDA_SUCCESS) result = cuEventRecord(copy.done, stream);

@@ -164,6 +164,7 @@ bool Session::SendFinishedCopies() {
     if (!Send(head, copy.data.data(), copy.data.size())) return false;
     cuEventDestroy(copy.done);
     pending_copy_bytes_ -= copy.data.size();
+    Recycle(std::move(copy.data));
     copies_.erase(copies_.begin() + static_cast<long>(i));
   }
   return true;
@@ -305,6 +306,23 @@ bool Session::Discard(uint64_t bytes) {
   return true;
 }
 
+std::vector<uint8_t> Session::Buffer(uint64_t bytes) {
+  for (auto it = spare_.begin(); it != spare_.end(); ++it) {
+    if (it->size() != bytes) continue;
+    std::vector<uint8_t> reused = std::move(*it);
+    spare_.erase(it);
+    return reused;
+  }
+  return std::vector<uint8_t>(bytes);
+}
+
+void Session::Recycle(std::vector<uint8_t> buffer) {
+  constexpr size_t kSpares = 8, kLargest = 64 << 20;
+  if (buffer.size() > kLargest) return;
+  if (spare_.size() == kSpares) spare_.erase(spare_.begin());
+  spare_.push_back(std::move(buffer));
+}
+
 void Session::ReleaseFinishedBuffers() {
   for (size_t i = 0; i < inflight_.size();) {
     PendingCopy& copy = inflight_[i];
@@ -317,6 +335,7 @@ void Session::ReleaseFinishedBuffers() {
     }
     cuEventDestroy(copy.done);
     inflight_bytes_ -= copy.data.size();
+    Recycle(std::move(copy.data));
     inflight_.erase(inflight_.begin() + static_cast<long>(i));
   }
 }
@@ -325,7 +344,7 @@ CUresult Session::CopyIn(uint64_t dst, uint64_t bytes, CUstream stream, bool asy
   std::string error;
   if (async) {
     // The data must outlive the copy: it gets a buffer of its own until the copy is done.
-    PendingCopy keep{0, std::vector<uint8_t>(bytes), nullptr};
+    PendingCopy keep{0, Buffer(bytes), nullptr};
     if (!source_->Read(keep.data.data(), bytes, &error)) {
       broken_ = true;
       return CUDA_ERROR_UNKNOWN;

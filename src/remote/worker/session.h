@@ -78,6 +78,9 @@ class Session {
   // Answers a large device-to-host copy itself, sending chunks as they arrive.
   CUresult StreamOut(uint64_t src, uint64_t bytes);
   void ReleaseFinishedBuffers();
+  // Host buffers for copies' data, reused by size (a training step copies the same sizes).
+  std::vector<uint8_t> Buffer(uint64_t bytes);
+  void Recycle(std::vector<uint8_t> buffer);
   // Drops the streams, events, modules and functions a destroyed context took with it.
   void ForgetObjectsOf(uint64_t ctx);
   void Own(uint64_t id) { owner_[id] = current_ctx_; }
@@ -121,6 +124,7 @@ class Session {
   std::vector<PendingCopy> inflight_;      // host-to-device copies' data, kept until they are done
   uint64_t inflight_bytes_ = 0;
   std::vector<uint8_t> staging_[2];
+  std::vector<std::vector<uint8_t>> spare_;
 };
 
 }  // namespace vxpu::remote
