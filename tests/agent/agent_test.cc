@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../remote/remote_server.h"
 #include "../simgpu/sim_env.h"
 #include "agent_api/agent_client.h"
 #include "agent_api/unix_http.h"
@@ -503,6 +504,45 @@ TEST(Vxpud, ADeviceThatVanishesIsUnhealthyUntilItComesBack) {
   EXPECT_NE(agent.log().find("device " + DeviceUuid(11) + " unhealthy: no longer reported by NVML"), std::string::npos);
   EXPECT_NE(agent.log().find("device " + DeviceUuid(11) + " healthy again"), std::string::npos);
   EXPECT_EQ(agent.Stop(), 0);
+}
+
+// A remote session's slice is one of the node's slices: the server registers it with vxpud
+// (docs/remote.md), which lists it while the session runs and refuses what does not fit beside it.
+TEST_F(VxpudTest, RemoteSessionsAreRegisteredLikeLocalSlices) {
+  remotetest::RemoteServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start({"--memory", "6GiB"}, &error, "127.0.0.1:0", {}, {dir_.env()})) << error;
+  std::vector<std::string> remote = {
+      kVxpu, "run", "--remote", server.address(), "--token-file", server.token_path(), "--memory", "5GiB", "--"};
+  std::vector<std::string> holder = remote;
+  for (const char* arg : {"alloc", "256", "2", "--hold", "30"}) holder.push_back(arg);
+  holder.insert(holder.begin() + static_cast<long>(remote.size()), kProbe);
+  auto session = simtest::StartChild(holder, {});
+  ASSERT_TRUE(simtest::PollFor(seconds(20),
+                               [&] {
+                                 session->Poll();
+                                 return session->output().find("{\"holding\":2}") != std::string::npos ||
+                                        !session->running();
+                               }))
+      << session->output() << server.log();
+  json slice;
+  for (const json& s : agent_.Get("/v1/slices")) {
+    if (s["name"].get<std::string>().rfind("remote-", 0) == 0) slice = s;
+  }
+  ASSERT_FALSE(slice.is_null()) << agent_.Get("/v1/slices").dump();
+  EXPECT_EQ(slice["memory_limit_bytes"], 5ull << 30) << slice.dump();
+  EXPECT_EQ(slice["devices"], json::array({DeviceUuid(0)}));
+  EXPECT_EQ(slice["discovered"], false) << "registered by the server, not found running";
+  // Device 0 has 8 GiB: a second session of 3 GiB does not fit beside the first one's 5 GiB.
+  remote[remote.size() - 2] = "3GiB";
+  std::vector<std::string> second = remote;
+  second.push_back(kProbe);
+  for (const char* arg : {"alloc", "256", "1"}) second.push_back(arg);
+  auto refused = simtest::StartChild(second, {});
+  EXPECT_NE(refused->Wait(), 0);
+  EXPECT_NE(refused->output().find("refused the session"), std::string::npos) << refused->output();
+  session->Kill();
+  session->Wait();
 }
 
 }  // namespace

@@ -22,9 +22,10 @@ namespace remotetest {
 
 class RemoteServer {
  public:
-  // Starts the server with `args` added (--memory is required); false with *error on failure.
+  // Starts the server with `args` added (--memory is required) and `env` added to its
+  // environment; false with *error on failure.
   bool Start(const std::vector<std::string>& args, std::string* error, const std::string& listen = "127.0.0.1:0",
-             const std::vector<std::string>& prefix = {}) {
+             const std::vector<std::string>& prefix = {}, std::vector<std::string> env = {}) {
     token_path_ = "/tmp/vxpu-remote-test-token-" + std::to_string(getpid()) + "-" + std::to_string(++started_);
     {
       std::ofstream out(token_path_);
@@ -38,7 +39,8 @@ class RemoteServer {
       argv.push_back(a);
     argv.insert(argv.end(), args.begin(), args.end());
     // The server must not load the remote client a test process runs on.
-    if (!child_.Start(argv, {"LD_LIBRARY_PATH="}, error, /*with_stderr=*/true)) return false;
+    env.push_back("LD_LIBRARY_PATH=");
+    if (!child_.Start(argv, env, error, /*with_stderr=*/true)) return false;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       child_.Poll();

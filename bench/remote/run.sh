@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The remote benchmark (docs/benchmarks.md, "Remote vXPUs"): one run, side by side, on simgpu:
+#   - the training-step workload (vxpu-bench-train-step) local (vxpu run --sim) and remote over
+#     loopback, then remote through a delaying relay adding 0.2 ms and 1 ms of round-trip time;
+#     synchronous round trips and messages (socket writes) per step from the client's counters;
+#   - host-to-device and device-to-host bandwidth remote against raw TCP on the same loopback.
+#   bench/remote/run.sh [BUILD_DIR] [-- TRAIN_STEP_FLAGS...]   (default build/, and the workload's defaults)
+# Prints one JSON line per measurement, then a table. Needs a built tree (scripts/build.sh).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="$root/build"
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then build="$(cd "$1" && pwd)"; shift; fi
+[ "${1:-}" = "--" ] && shift
+flags=("$@")
+vxpu="$build/bin/vxpu" step="$build/bin/vxpu-bench-train-step" relay="$build/bin/vxpu_test_relay"
+for f in "$vxpu" "$step" "$relay"; do [ -x "$f" ] || { echo "run.sh: missing $f (build first)" >&2; exit 2; }; done
+
+work="$(mktemp -d /tmp/vxpu-remote-bench.XXXXXX)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+# A simulated device of the benchmark's own (not shared with anything else running).
+cat >"$work/devices.json" <<JSON
+{"devices":[{"name":"NVIDIA H100 80GB HBM3","uuid":"GPU-be0c0000-0000-4000-8000-$(printf '%012x' $$)","memory":"80GiB","context_overhead":"0","sm_count":132}]}
+JSON
+export VXPU_SIMGPU_CONFIG="$work/devices.json" VXPU_AGENT_SOCKET=none
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/token" && chmod 600 "$work/token"
+
+listening() {  # waits for a {"listening":"..."} line in file $1, prints the address
+  for _ in $(seq 100); do
+    if grep -q listening "$1" 2>/dev/null; then sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$1" | head -1; return; fi
+    sleep 0.1
+  done
+  echo "run.sh: $1 never said where it listens" >&2; exit 1
+}
+"$vxpu" remoted --sim --listen 127.0.0.1:0 --token-file "$work/token" --memory 8GiB >"$work/server.out" 2>"$work/server.err" &
+pids+=($!)
+server="$(listening "$work/server.out")"
+# Relays to the server adding 100 us and 500 us each way (0.2 ms and 1 ms of round-trip time).
+for delay in 100 500; do
+  "$relay" --listen 127.0.0.1:0 --target "$server" --delay-us "$delay" >"$work/relay$delay.out" 2>/dev/null &
+  pids+=($!)
+done
+relay200="$(listening "$work/relay100.out")" relay1000="$(listening "$work/relay500.out")"
+
+remote() { "$vxpu" run --remote "$1" --token-file "$work/token" -- "$step" "${@:2}"; }
+local_run() { "$vxpu" run --sim --memory 8GiB -- "$step" "$@"; }
+run() {  # $1 label, rest the command; prints {"run":label,...}
+  local line
+  line="$("${@:2}" | tail -1)"
+  echo "{\"run\":\"$1\",${line#\{}" | tee -a "$work/results"
+}
+run local local_run "${flags[@]}"
+run remote-loopback remote "$server" "${flags[@]}"
+run remote-rtt-0.2ms remote "$relay200" "${flags[@]}"
+run remote-rtt-1ms remote "$relay1000" "${flags[@]}"
+run local-again local_run "${flags[@]}"
+run bandwidth-remote remote "$server" --bandwidth-mib 256
+run bandwidth-local local_run --bandwidth-mib 256
+run tcp-loopback env LD_LIBRARY_PATH="$build/lib/simgpu" "$step" --tcp-baseline-mib 256
+
+python3 - "$work/results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {r["run"]: r for r in rows}
+local = (by["local"]["steps_per_second"] + by["local-again"]["steps_per_second"]) / 2
+print(f"\ntraining step: {by['local']['kernels_per_step']} kernels of {by['local']['kernel_us']} us; local {local:.1f} steps/s (mean of two runs)")
+for name in ("remote-loopback", "remote-rtt-0.2ms", "remote-rtt-1ms"):
+    r = by[name]
+    print(f"  {name:18s} {r['steps_per_second']:8.1f} steps/s  {100 * r['steps_per_second'] / local:5.1f}% of local"
+          f"  {r['round_trips_per_step']:.2f} round trips/step  {r['messages_per_step']:.2f} messages/step")
+tcp = by["tcp-loopback"]["tcp_gbps"]
+b, l = by["bandwidth-remote"], by["bandwidth-local"]
+print(f"bandwidth, 256 MiB: raw TCP {tcp:.2f} GB/s; remote HtoD {b['htod_gbps']:.2f} ({100 * b['htod_gbps'] / tcp:.0f}% of TCP),"
+      f" DtoH {b['dtoh_gbps']:.2f} ({100 * b['dtoh_gbps'] / tcp:.0f}%); local simgpu HtoD {l['htod_gbps']:.2f}, DtoH {l['dtoh_gbps']:.2f}")
+PY
