@@ -9,6 +9,7 @@ packages=(
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus
+  iproute2
 )
 
 missing=()
