@@ -9,13 +9,12 @@ namespace vxpu::remote {
 
 namespace {
 
-constexpr size_t kMaxParams = 512;
 
 // Offsets of the function's parameters, and after them the size of the packed buffer.
 std::vector<size_t> ParamLayout(CUfunction func) {
   std::vector<size_t> layout;
   size_t end = 0;
-  for (size_t i = 0; i < kMaxParams; ++i) {
+  for (size_t i = 0; i < kMaxKernelParams; ++i) {
     size_t offset = 0, size = 0;
     if (cuFuncGetParamInfo(func, i, &offset, &size) != CUDA_SUCCESS) break;
     layout.push_back(offset);
