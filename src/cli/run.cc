@@ -281,17 +281,21 @@ bool PrepareSlice(const RunOptions& options, std::string* why) {
   return true;
 }
 
-int RunUnderSlice(const RunOptions& options) {
-  if (options.command.empty()) return Fail("no command given (vxpu run [OPTIONS] -- COMMAND [ARGS...])");
-  std::string error;
-  if (!PrepareSlice(options, &error)) return Fail(error);
+int ExecCommand(const std::vector<std::string>& command) {
   std::vector<char*> argv;
-  for (const std::string& arg : options.command) argv.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
   int why = errno;
   std::fprintf(stderr, "vxpu run: cannot run %s: %s\n", argv[0], std::strerror(why));
   return why == ENOENT ? kNotFound : kCannotExecute;
+}
+
+int RunUnderSlice(const RunOptions& options) {
+  if (options.command.empty()) return Fail("no command given (vxpu run [OPTIONS] -- COMMAND [ARGS...])");
+  std::string error;
+  if (!PrepareSlice(options, &error)) return Fail(error);
+  return ExecCommand(options.command);
 }
 
 }  // namespace vxpu

@@ -38,4 +38,8 @@ bool PrepareSlice(const RunOptions& options, std::string* error);
 // command cannot be executed, 127 if it is not found.
 int RunUnderSlice(const RunOptions& options);
 
+// Replaces this process with `command` (looked up on PATH); returns only on failure: 126 if it
+// cannot be executed, 127 if it is not found (said on stderr).
+int ExecCommand(const std::vector<std::string>& command);
+
 }  // namespace vxpu

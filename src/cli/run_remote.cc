@@ -73,13 +73,7 @@ int RunRemote(const RunOptions& o) {
   else
     setenv("VXPU_REMOTE_COMPUTE", o.compute.c_str(), 1);
 
-  std::vector<char*> argv;
-  for (const std::string& arg : o.command) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  execvp(argv[0], argv.data());
-  int why = errno;
-  std::fprintf(stderr, "vxpu run: cannot run %s: %s\n", argv[0], std::strerror(why));
-  return why == ENOENT ? 127 : 126;
+  return ExecCommand(o.command);
 }
 
 }  // namespace vxpu

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/launch_extra.h"
 #include "simgpu/driver.h"
 
 namespace simgpu {
@@ -62,16 +63,7 @@ CUresult PackParams(const BuiltinKernel& kernel, void** params, void** extra, st
   if (extra != nullptr) {
     const void* buffer = nullptr;
     size_t size = 0;
-    for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-      if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) {
-        buffer = extra[i + 1];
-      } else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) {
-        size = *static_cast<size_t*>(extra[i + 1]);
-      } else {
-        return CUDA_ERROR_INVALID_VALUE;
-      }
-    }
-    if (buffer == nullptr || size < total) return CUDA_ERROR_INVALID_VALUE;
+    if (!vxpu::ExtraBuffer(extra, &buffer, &size) || size < total) return CUDA_ERROR_INVALID_VALUE;
     std::memcpy(out->data(), buffer, total);
     return CUDA_SUCCESS;
   }

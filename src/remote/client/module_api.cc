@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/launch_extra.h"
 #include "remote/client/client.h"
 #include "remote/client/cuda_api.h"
 #include "remote/cuda_values.h"
@@ -84,16 +85,7 @@ CUresult PackParams(const FunctionInfo& info, void** params, void** extra, std::
   if (extra == nullptr) return info.params.empty() ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
   const void* buffer = nullptr;
   size_t size = 0;
-  for (size_t i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
-    if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER) {
-      buffer = extra[i + 1];
-    } else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE) {
-      size = *static_cast<size_t*>(extra[i + 1]);
-    } else {
-      return CUDA_ERROR_INVALID_VALUE;
-    }
-  }
-  if (buffer == nullptr || size != info.buffer_bytes) return CUDA_ERROR_INVALID_VALUE;
+  if (!vxpu::ExtraBuffer(extra, &buffer, &size) || size != info.buffer_bytes) return CUDA_ERROR_INVALID_VALUE;
   std::memcpy(out->data(), buffer, size);
   return CUDA_SUCCESS;
 }

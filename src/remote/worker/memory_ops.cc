@@ -135,14 +135,8 @@ CUresult Session::OnMemcpyDtoHAsync(Call& call) {
   // Host memory here is the server's: data not yet collected by a synchronising call is bounded.
   if (pending_copy_bytes_ + bytes > kMaxPendingCopyBytes) return CUDA_ERROR_OUT_OF_MEMORY;
   PendingCopy copy{call.arg(0), Buffer(bytes), nullptr};
-  result = cuMemcpyDtoHAsync(copy.data.data(), src, bytes, stream);
-  if (result == CUDA_SUCCESS) result = cuEventCreate(&copy.done, CU_EVENT_DISABLE_TIMING);
-  if (result == CUDA_SUCCESS) result = cuEventRecord(copy.done, stream);
-  if (result != CUDA_SUCCESS) {
-    if (copy.done != nullptr) cuEventDestroy(copy.done);
-    cuStreamSynchronize(stream);  // the copy may still write the buffer
-    return result;
-  }
+  result = Track(cuMemcpyDtoHAsync(copy.data.data(), src, bytes, stream), stream, &copy);
+  if (result != CUDA_SUCCESS) return result;
   pending_copy_bytes_ += bytes;
   copies_.push_back(std::move(copy));
   return CUDA_SUCCESS;

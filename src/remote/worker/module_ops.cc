@@ -9,7 +9,6 @@ namespace vxpu::remote {
 
 namespace {
 
-
 // Offsets of the function's parameters, and after them the size of the packed buffer.
 std::vector<size_t> ParamLayout(CUfunction func) {
   std::vector<size_t> layout;

@@ -323,6 +323,17 @@ void Session::Recycle(std::vector<uint8_t> buffer) {
   spare_.push_back(std::move(buffer));
 }
 
+CUresult Session::Track(CUresult queued, CUstream stream, PendingCopy* copy) {
+  CUresult result = queued;
+  if (result == CUDA_SUCCESS) result = cuEventCreate(&copy->done, CU_EVENT_DISABLE_TIMING);
+  if (result == CUDA_SUCCESS) result = cuEventRecord(copy->done, stream);
+  if (result == CUDA_SUCCESS) return CUDA_SUCCESS;
+  if (copy->done != nullptr) cuEventDestroy(copy->done);
+  copy->done = nullptr;
+  cuStreamSynchronize(stream);  // the copy may still use the buffer
+  return result;
+}
+
 void Session::ReleaseFinishedBuffers() {
   for (size_t i = 0; i < inflight_.size();) {
     PendingCopy& copy = inflight_[i];
@@ -349,14 +360,8 @@ CUresult Session::CopyIn(uint64_t dst, uint64_t bytes, CUstream stream, bool asy
       broken_ = true;
       return CUDA_ERROR_UNKNOWN;
     }
-    CUresult result = cuMemcpyHtoDAsync(dst, keep.data.data(), bytes, stream);
-    if (result == CUDA_SUCCESS) result = cuEventCreate(&keep.done, CU_EVENT_DISABLE_TIMING);
-    if (result == CUDA_SUCCESS) result = cuEventRecord(keep.done, stream);
-    if (result != CUDA_SUCCESS) {
-      if (keep.done != nullptr) cuEventDestroy(keep.done);
-      cuStreamSynchronize(stream);  // the copy may still read the buffer
-      return result;
-    }
+    CUresult result = Track(cuMemcpyHtoDAsync(dst, keep.data.data(), bytes, stream), stream, &keep);
+    if (result != CUDA_SUCCESS) return result;
     inflight_bytes_ += bytes;
     inflight_.push_back(std::move(keep));
     ReleaseFinishedBuffers();

@@ -78,6 +78,10 @@ class Session {
   // Answers a large device-to-host copy itself, sending chunks as they arrive.
   CUresult StreamOut(uint64_t src, uint64_t bytes);
   void ReleaseFinishedBuffers();
+  // After an asynchronous copy to or from copy->data was queued (`queued`: how that went),
+  // records the event that says it is done; on failure waits for the stream instead (the copy
+  // may still use the buffer) and returns the failure.
+  CUresult Track(CUresult queued, CUstream stream, PendingCopy* copy);
   // Host buffers for copies' data, reused by size (a training step copies the same sizes).
   std::vector<uint8_t> Buffer(uint64_t bytes);
   void Recycle(std::vector<uint8_t> buffer);
