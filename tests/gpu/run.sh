@@ -45,6 +45,17 @@ if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
 else
   echo "SKIP PyTorch checks: torch with CUDA not importable"
 fi
+# Remote vXPUs over loopback on the real driver: tests/gpu/remote_session.py plays vxpu remoted's
+# part (the CLI may be missing here); the training-step workload local, then remote.
+remote=(python3 "$root/tests/gpu/remote_session.py" --build "$build" --)
+check "vector_add through the remote client" "${remote[@]}" "$build/bin/vxpu-vector_add" 10000000
+echo "Remote training step and bandwidth (local, then remote over loopback):"
+for args in "" "--bandwidth-mib 256"; do
+  # shellcheck disable=SC2086  # $args is a list of flags
+  "$build/bin/vxpu-bench-train-step" $args || failed=1
+  # shellcheck disable=SC2086
+  "${remote[@]}" "$build/bin/vxpu-bench-train-step" $args || failed=1
+done
 echo "Per-launch cost (ns, fastest round):"
 "$root/bench/launch_cost/run.sh" "$build" || failed=1
 exit $failed
