@@ -210,23 +210,33 @@ void DelayRelay::ReapFinishedLinks() {
 }
 
 // Reads `from` into a queue of chunks stamped with their due time and writes each to `to` once
-// due. At the end of `from` (with everything delivered) half-closes `to`; on an error aborts the
-// whole connection, so the other direction ends too.
+// due and not partitioned. The end of `from` is queued like a chunk (an empty one): once due it
+// half-closes `to`, or aborts the whole connection (so the other direction ends too) if reading
+// `from` failed. A failed write aborts at once.
 void DelayRelay::Pump(Link* link, int from, int to) {
+  enum class Exit { kStop, kEnd, kAbort };
+  Exit exit = Exit::kStop;  // Stop() aborts the connection itself
   std::deque<Chunk> held;
   size_t held_bytes = 0;
-  bool ended = false, failed = false;
+  bool ended = false, read_failed = false;
   std::vector<char> buffer(kReadBytes);
-  while (!failed && !(ended && held.empty())) {
+  for (;;) {
     bool partitioned = partitioned_;
     Clock::time_point now = Clock::now();
     if (!partitioned && !held.empty() && held.front().due <= now) {
-      failed = !WriteAll(to, held.front().bytes);
+      if (held.front().bytes.empty()) {
+        exit = read_failed ? Exit::kAbort : Exit::kEnd;
+        break;
+      }
+      if (!WriteAll(to, held.front().bytes)) {
+        exit = Exit::kAbort;
+        break;
+      }
       held_bytes -= held.front().bytes.size();
       held.pop_front();
       continue;
     }
-    bool want_read = !partitioned && !ended && held_bytes < kMaxHeldBytes;
+    bool want_read = !ended && held_bytes < kMaxHeldBytes;
     pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {want_read ? from : -1, POLLIN, 0}};  // poll skips fd -1
     Clock::duration wait = partitioned    ? Clock::duration(kPartitionRecheck)
                            : held.empty() ? Clock::duration::max()
@@ -238,22 +248,21 @@ void DelayRelay::Pump(Link* link, int from, int to) {
       timeout = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
       timeout_arg = &timeout;
     }
-    if (ppoll(fds, 2, timeout_arg, nullptr) < 0 && errno != EINTR) failed = true;
-    if (fds[0].revents != 0) break;  // Stop() aborts the connection itself
+    int ready = ppoll(fds, 2, timeout_arg, nullptr);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) exit = Exit::kAbort;
+    if (ready < 0 || fds[0].revents != 0) break;
     if (!want_read || fds[1].revents == 0) continue;
     ssize_t got = recv(from, buffer.data(), buffer.size(), 0);
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) failed = true;
-    if (got == 0) ended = true;
-    if (got <= 0) continue;
-    held.push_back({Clock::now() + delay_, std::string(buffer.data(), static_cast<size_t>(got))});
-    held_bytes += static_cast<size_t>(got);
+    ended = got <= 0;
+    read_failed = got < 0;
+    std::string bytes = ended ? std::string() : std::string(buffer.data(), static_cast<size_t>(got));
+    held_bytes += bytes.size();
+    held.push_back({Clock::now() + delay_, std::move(bytes)});
   }
-  if (failed) {
-    link->Abort();
-  } else if (ended) {
-    shutdown(to, SHUT_WR);
-  }
+  if (exit == Exit::kAbort) link->Abort();
+  if (exit == Exit::kEnd) shutdown(to, SHUT_WR);
   ++link->pumps_done;
 }
 

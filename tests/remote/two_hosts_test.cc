@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -216,7 +217,13 @@ TEST(DelayRelayTest, RelaysEveryConnectionInOrderAfterTheDelay) {
   EXPECT_EQ(relay.connections(), 1 + kConnections);
 }
 
-TEST(DelayRelayTest, PartitionHoldsTheBytesUntilItEndsAndStopCloses) {
+// True if `fd` has something to read (bytes or the end) within `limit`.
+bool Readable(int fd, std::chrono::milliseconds limit) {
+  pollfd pfd{fd, POLLIN, 0};
+  return poll(&pfd, 1, static_cast<int>(limit.count())) == 1;
+}
+
+TEST(DelayRelayTest, PartitionHoldsTheBytesAndTheEndUntilItEnds) {
   EchoServer echo;
   vxpu::test::DelayRelay relay;
   std::string error;
@@ -228,20 +235,41 @@ TEST(DelayRelayTest, PartitionHoldsTheBytesUntilItEndsAndStopCloses) {
 
   relay.SetPartitioned(true);
   ASSERT_TRUE(SendAll(fd, "held"));
-  EXPECT_EQ(ReceiveAll(fd, 1, 300ms), "");  // nothing comes back
+  EXPECT_FALSE(Readable(fd, 300ms));  // nothing comes back
   relay.SetPartitioned(false);
   EXPECT_EQ(ReceiveAll(fd, 4), "held");  // nor was anything dropped
 
-  relay.Stop();
+  // The end of the stream waits too: the echo server, which closes once it sees it, does not.
+  relay.SetPartitioned(true);
+  shutdown(fd, SHUT_WR);
+  EXPECT_FALSE(Readable(fd, 300ms));
+  relay.SetPartitioned(false);
   char byte;
-  pollfd pfd{fd, POLLIN, 0};
-  EXPECT_EQ(poll(&pfd, 1, 5000), 1);
-  EXPECT_EQ(recv(fd, &byte, 1, 0), 0);  // closed
+  EXPECT_TRUE(Readable(fd, 5000ms));
+  EXPECT_EQ(recv(fd, &byte, 1, MSG_DONTWAIT), 0);  // the end
   close(fd);
 }
 
-// The two hosts. Made once for the binary; a test skips if they could not be made for want of
-// privileges or tools, and fails if making them failed otherwise.
+TEST(DelayRelayTest, StopClosesEveryConnection) {
+  EchoServer echo;
+  vxpu::test::DelayRelay relay;
+  std::string error;
+  ASSERT_TRUE(relay.Start("127.0.0.1", echo.address(), 1ms, &error)) << error;
+  int fd = ConnectTo(relay.address());
+  ASSERT_GE(fd, 0) << relay.address();
+  ASSERT_TRUE(SendAll(fd, "a"));
+  ASSERT_EQ(ReceiveAll(fd, 1), "a");
+  relay.SetPartitioned(true);  // closing is not forwarding
+  relay.Stop();
+  char byte;
+  EXPECT_TRUE(Readable(fd, 5000ms));
+  EXPECT_EQ(recv(fd, &byte, 1, MSG_DONTWAIT), 0);  // the end
+  close(fd);
+}
+
+// The two hosts. Made once, by the first test that needs them, and deleted when the binary
+// ends; a test skips if they could not be made for want of privileges or tools, and fails if
+// making them failed otherwise.
 class TwoHosts : public ::testing::Environment {
  public:
   static TwoHosts& Get() {
@@ -249,7 +277,9 @@ class TwoHosts : public ::testing::Environment {
     return *hosts;
   }
 
-  void SetUp() override {
+  void MakeOnce() {
+    if (tried_) return;
+    tried_ = true;
     std::string pid = std::to_string(getpid());
     std::string subnet = "10.231." + std::to_string(getpid() % 250) + ".";
     gpu_ns_ = "vxpu-gpu-" + pid;
@@ -268,8 +298,7 @@ class TwoHosts : public ::testing::Environment {
       return;
     }
     std::string error;
-    // Namespaces of these names can only be left by a killed run of a process with this pid.
-    for (const std::string& stale : {gpu_ns_, cpu_ns_}) Ip({"netns", "delete", stale}, &error);
+    DeleteLeftovers();
     if (!Ip({"netns", "add", gpu_ns_}, &error)) {
       skip_reason_ = "cannot make a network namespace: " + error;
       return;
@@ -287,6 +316,19 @@ class TwoHosts : public ::testing::Environment {
     }
     if (made_gpu_) {
       EXPECT_TRUE(Ip({"netns", "delete", gpu_ns_}, &error)) << error;
+    }
+  }
+
+  // Deletes the namespaces of runs that were killed before they could (their pid is gone).
+  void DeleteLeftovers() const {
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir("/run/netns"), closedir);
+    std::regex ours("vxpu-(gpu|cpu)-([0-9]+)");
+    std::cmatch match;
+    for (dirent* e = dir ? readdir(dir.get()) : nullptr; e != nullptr; e = readdir(dir.get())) {
+      if (!std::regex_match(e->d_name, match, ours)) continue;
+      pid_t owner = static_cast<pid_t>(std::stol(match[2]));
+      std::string ignored;
+      if (owner == getpid() || (kill(owner, 0) != 0 && errno == ESRCH)) Ip({"netns", "delete", e->d_name}, &ignored);
     }
   }
 
@@ -330,7 +372,7 @@ class TwoHosts : public ::testing::Environment {
   }
 
   std::string ip_, gpu_ns_, cpu_ns_, gpu_link_, cpu_link_, gpu_ip_, cpu_ip_;
-  bool made_gpu_ = false, made_cpu_ = false;
+  bool tried_ = false, made_gpu_ = false, made_cpu_ = false;
   std::string skip_reason_, failure_;
 };
 
@@ -382,6 +424,7 @@ class Relay {
 class TwoHostsTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    hosts().MakeOnce();
     if (!hosts().skip_reason().empty()) GTEST_SKIP() << hosts().skip_reason();
     ASSERT_TRUE(hosts().failure().empty()) << hosts().failure();
   }
