@@ -7,7 +7,9 @@
 // The client sends requests; ops with reply=0 (ops.def) get no answer, so the client sends
 // them in batches without waiting. The worker answers in order: kReply for each request with
 // reply=1, kCopyData for a finished asynchronous device-to-host copy (before the reply of the
-// synchronising call that found it finished), kKeepalive while it has nothing else to say.
+// synchronising call that found it finished), kKeepalive while it has nothing else to say. The
+// client sends Keepalive requests while it has nothing else to send: each side gives up a peer
+// silent for longer than its timeout.
 // The first request is Hello (token and slice request); nothing else is read before it passes.
 // Dependency-free: the client library includes it.
 #pragma once

@@ -155,6 +155,24 @@ TEST(RemoteFaults, AKilledClientsMemoryIsFreedWithinASecond) {
       << std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count() << " s after the kill";
 }
 
+// Stopped (or hung, or behind a link that holds its connection open), a client says nothing:
+// its worker gives the session up after the server's timeout, and its memory with it.
+TEST(RemoteFaults, ASilentClientsSessionEndsAfterTheServersTimeout) {
+  auto server = StartServer({"--memory", "2GiB", "--timeout-ms", "3000"});
+  uint64_t before = DeviceMemoryUsed();
+  auto child = RunRemote(*server, {"--memory", "1GiB"}, {kProbe, "alloc", "256", "4", "--hold", "60"});
+  ASSERT_TRUE(WaitForOutput(*child, "{\"holding\":4}", std::chrono::seconds(20))) << child->output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));  // idle but alive: its keepalives hold it
+  ASSERT_GE(DeviceMemoryUsed(), before + kGiB) << "the session of an idle, live client was given up";
+  kill(child->pid(), SIGSTOP);
+  bool freed = simtest::PollFor(std::chrono::seconds(10), [&] { return DeviceMemoryUsed() <= before; });
+  kill(child->pid(), SIGKILL);
+  kill(child->pid(), SIGCONT);
+  child->Wait();
+  EXPECT_TRUE(freed) << "a stopped client's memory was still held 10 s later (timeout 3 s)\n" << server->log();
+  EXPECT_NE(server->log().find("silent for 3000 ms"), std::string::npos) << server->log();
+}
+
 TEST(RemoteFaults, AKilledServerFailsTheClientPromptly) {
   auto server = StartServer({"--memory", "2GiB"});
   auto child = RunRemote(*server, {}, {kBurn, "--seconds", "60"});

@@ -590,7 +590,7 @@ TEST_F(TwoHostsTest, ClientLosesTheSessionWhenTheRelayIsPartitioned) {
 }
 
 TEST_F(TwoHostsTest, BothEndsGiveUpASessionWhenTheLinkGoesDown) {
-  StartServer({"--timeout-ms", "1500"});
+  StartServer({"--timeout-ms", "3000"});  // a few of the client's 1 s keepalives
   auto client = RunInCpuHost(server_.address(), server_.token_path(), {kBurn, "--seconds", "30", "--kernel-us", "1000"},
                              {"VXPU_REMOTE_TIMEOUT_MS=1500"});
   std::string session = SessionFrom(hosts().cpu_ip());

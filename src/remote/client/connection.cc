@@ -193,7 +193,15 @@ CUresult Connection::Post(Op op, uint32_t ctx, std::initializer_list<uint64_t> a
 void Connection::FlushLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    queued_.wait(lock, [this] { return !batch_.empty() || lost_; });
+    // Quiet for a keepalive period: say so, or the worker takes the silence for a dead client.
+    auto due = last_write_ + std::chrono::milliseconds(kKeepaliveMs);
+    if (!queued_.wait_until(lock, due, [this] { return !batch_.empty() || lost_; })) {
+      if (std::chrono::steady_clock::now() >= last_write_ + std::chrono::milliseconds(kKeepaliveMs)) {
+        AppendRequest(&batch_, Op::kKeepalive, 0, {});
+        Write(nullptr, 0);
+      }
+      continue;
+    }
     if (lost_) return;
     queued_.wait_for(lock, std::chrono::microseconds(settings_.flush_us));
     if (!batch_.empty()) Write(nullptr, 0);

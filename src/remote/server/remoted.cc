@@ -83,8 +83,8 @@ int Listen(const std::string& address, std::string* bound, std::string* error) {
   }
   int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (fd < 0 || bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 64) != 0) {
     *error = "--listen " + address + ": " + std::strerror(errno);
     freeaddrinfo(found);
     if (fd >= 0) close(fd);
@@ -129,7 +129,8 @@ struct Server {
 };
 
 // In the forked session process: Hello, then the worker replaces this process.
-[[noreturn]] void ServeSession(const Server& server, int fd) {
+[[noreturn]] void ServeSession(const Server& server, int fd, const char* peer) {
+  std::fprintf(stderr, "vxpu remoted: session %d from %s\n", getpid(), peer);
   remote::TuneSocket(fd, server.options.timeout_ms);
   TimedSource source(fd);
   remote::Request request;
@@ -241,6 +242,8 @@ int ServeRemote(const RemotedOptions& options) {
     socklen_t len = sizeof(peer);
     int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    char host[NI_MAXHOST] = "?";
+    getnameinfo(reinterpret_cast<sockaddr*>(&peer), len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST);
     pid_t pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -248,11 +251,9 @@ int ServeRemote(const RemotedOptions& options) {
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
       close(listener);
-      ServeSession(server, fd);
+      ServeSession(server, fd, host);
     }
-    char host[NI_MAXHOST] = "?";
-    getnameinfo(reinterpret_cast<sockaddr*>(&peer), len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST);
-    if (pid > 0) std::fprintf(stderr, "vxpu remoted: session %d from %s\n", pid, host);
+    if (pid < 0) std::fprintf(stderr, "vxpu remoted: cannot start a session for %s: %s\n", host, std::strerror(errno));
     close(fd);
   }
   close(listener);

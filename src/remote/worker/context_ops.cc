@@ -8,6 +8,8 @@ CUresult Session::OnHello(Call&) {
   return CUDA_ERROR_INVALID_VALUE;
 }
 
+CUresult Session::OnKeepalive(Call&) { return CUDA_SUCCESS; }
+
 CUresult Session::OnPrimaryCtxRetain(Call& call) {
   uint64_t id = call.arg(0);
   if (call.arg(1) != 0) return CUDA_ERROR_INVALID_DEVICE;

@@ -1,5 +1,6 @@
 #include "remote/worker/session.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,7 +19,8 @@ namespace vxpu::remote {
 // Reads through a buffer: a batch of small requests costs a few recv calls, not three each.
 class Session::SocketSource : public ByteSource {
  public:
-  explicit SocketSource(int fd) : fd_(fd), buffer_(kBufferBytes) {}
+  SocketSource(int fd, uint32_t timeout_ms)
+      : fd_(fd), timeout_ms_(static_cast<int>(timeout_ms)), buffer_(kBufferBytes) {}
   bool Read(void* data, size_t n, std::string* error) override {
     auto* out = static_cast<uint8_t*>(data);
     while (n > 0) {
@@ -39,10 +41,17 @@ class Session::SocketSource : public ByteSource {
  private:
   static constexpr size_t kBufferBytes = 256 << 10;
 
-  // The client may stay quiet as long as it likes between requests (its process is alive: TCP
-  // keepalive tells a vanished host apart); a request, once begun, must arrive whole.
+  // A live client says something at least every kKeepaliveMs (a Keepalive when it has nothing
+  // else to say): one silent for the timeout is stopped, hung or cut off, and its session ends.
   bool Fill(std::string* error) {
     for (;;) {
+      pollfd pfd{fd_, POLLIN, 0};
+      int ready = poll(&pfd, 1, timeout_ms_);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        *error = "the client was silent for " + std::to_string(timeout_ms_) + " ms";
+        return false;
+      }
       ssize_t got = recv(fd_, buffer_.data(), buffer_.size(), 0);
       if (got > 0) {
         begin_ = 0;
@@ -56,12 +65,13 @@ class Session::SocketSource : public ByteSource {
   }
 
   bool Direct(uint8_t* out, size_t n, std::string* error) {
-    IoStatus status = ReadFull(fd_, out, n, -1);
+    IoStatus status = ReadFull(fd_, out, n, timeout_ms_);
     if (status != IoStatus::kOk) *error = IoStatusText(status);
     return status == IoStatus::kOk;
   }
 
   int fd_;
+  int timeout_ms_;
   std::vector<uint8_t> buffer_;
   size_t begin_ = 0, end_ = 0;
 };
@@ -88,7 +98,8 @@ bool Synchronising(Op op) {
 
 }  // namespace
 
-Session::Session(int fd, uint32_t timeout_ms) : fd_(fd), timeout_ms_(timeout_ms), source_(new SocketSource(fd)) {
+Session::Session(int fd, uint32_t timeout_ms)
+    : fd_(fd), timeout_ms_(timeout_ms), source_(new SocketSource(fd, timeout_ms)) {
   staging_[0].resize(kChunkBytes);
   staging_[1].resize(kChunkBytes);
 }
