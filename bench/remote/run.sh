@@ -45,32 +45,43 @@ relay200="$(listening "$work/relay100.out")" relay1000="$(listening "$work/relay
 
 remote() { "$vxpu" run --remote "$1" --token-file "$work/token" -- "$step" "${@:2}"; }
 local_run() { "$vxpu" run --sim --memory 8GiB -- "$step" "$@"; }
-run() {  # $1 label, rest the command; prints {"run":label,...}
+run() {  # $1 label, rest the command; appends {"run":label,...} to the results
   local line
   line="$("${@:2}" | tail -1)"
   echo "{\"run\":\"$1\",${line#\{}" | tee -a "$work/results"
 }
-run local local_run "${flags[@]}"
-run remote-loopback remote "$server" "${flags[@]}"
-run remote-rtt-0.2ms remote "$relay200" "${flags[@]}"
-run remote-rtt-1ms remote "$relay1000" "${flags[@]}"
-run local-again local_run "${flags[@]}"
-run bandwidth-remote remote "$server" --bandwidth-mib 256
+# Rounds of every configuration in turn, so that the machine's ups and downs (a shared VM's are
+# large) fall on all of them alike; the table gives each one's median.
+rounds="${VXPU_BENCH_ROUNDS:-5}"
+for _ in $(seq "$rounds"); do
+  run local local_run "${flags[@]}"
+  run remote-loopback remote "$server" "${flags[@]}"
+  run remote-rtt-0.2ms remote "$relay200" "${flags[@]}"
+  run remote-rtt-1ms remote "$relay1000" "${flags[@]}"
+  run bandwidth-remote remote "$server" --bandwidth-mib 256
+  run tcp-loopback env LD_LIBRARY_PATH="$build/lib/simgpu" "$step" --tcp-baseline-mib 256
+done
 run bandwidth-local local_run --bandwidth-mib 256
-run tcp-loopback env LD_LIBRARY_PATH="$build/lib/simgpu" "$step" --tcp-baseline-mib 256
 
 python3 - "$work/results" <<'PY'
-import json, sys
+import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-by = {r["run"]: r for r in rows}
-local = (by["local"]["steps_per_second"] + by["local-again"]["steps_per_second"]) / 2
-print(f"\ntraining step: {by['local']['kernels_per_step']} kernels of {by['local']['kernel_us']} us; local {local:.1f} steps/s (mean of two runs)")
+def median(run, key):
+    return statistics.median(r[key] for r in rows if r["run"] == run)
+def spread(run, key):
+    values = [r[key] for r in rows if r["run"] == run]
+    return f"{min(values):.1f}-{max(values):.1f}"
+first = next(r for r in rows if r["run"] == "local")
+local = median("local", "steps_per_second")
+print(f"\ntraining step: {first['kernels_per_step']} kernels of {first['kernel_us']} us, medians of "
+      f"{sum(r['run'] == 'local' for r in rows)} rounds; local {local:.1f} steps/s (range {spread('local', 'steps_per_second')})")
 for name in ("remote-loopback", "remote-rtt-0.2ms", "remote-rtt-1ms"):
-    r = by[name]
-    print(f"  {name:18s} {r['steps_per_second']:8.1f} steps/s  {100 * r['steps_per_second'] / local:5.1f}% of local"
-          f"  {r['round_trips_per_step']:.2f} round trips/step  {r['messages_per_step']:.2f} messages/step")
-tcp = by["tcp-loopback"]["tcp_gbps"]
-b, l = by["bandwidth-remote"], by["bandwidth-local"]
-print(f"bandwidth, 256 MiB: raw TCP {tcp:.2f} GB/s; remote HtoD {b['htod_gbps']:.2f} ({100 * b['htod_gbps'] / tcp:.0f}% of TCP),"
-      f" DtoH {b['dtoh_gbps']:.2f} ({100 * b['dtoh_gbps'] / tcp:.0f}%); local simgpu HtoD {l['htod_gbps']:.2f}, DtoH {l['dtoh_gbps']:.2f}")
+    sps = median(name, "steps_per_second")
+    print(f"  {name:18s} {sps:8.1f} steps/s ({spread(name, 'steps_per_second')})  {100 * sps / local:5.1f}% of local"
+          f"  {median(name, 'round_trips_per_step'):.2f} round trips/step  {median(name, 'messages_per_step'):.2f} messages/step")
+tcp = median("tcp-loopback", "tcp_gbps")
+htod, dtoh = median("bandwidth-remote", "htod_gbps"), median("bandwidth-remote", "dtoh_gbps")
+l = next(r for r in rows if r["run"] == "bandwidth-local")
+print(f"bandwidth, 256 MiB (medians of bests of 5): raw TCP {tcp:.2f} GB/s; remote HtoD {htod:.2f} ({100 * htod / tcp:.0f}% of TCP),"
+      f" DtoH {dtoh:.2f} ({100 * dtoh / tcp:.0f}%); local simgpu HtoD {l['htod_gbps']:.2f}, DtoH {l['dtoh_gbps']:.2f}")
 PY
