@@ -42,7 +42,7 @@ CUresult Session::OnCtxCreate(Call& call) {
   if (!NewId(contexts_, id) || id > UINT32_MAX) return CUDA_ERROR_INVALID_VALUE;
   if (call.arg(2) != 0) return CUDA_ERROR_INVALID_DEVICE;
   CUcontext ctx = nullptr;
-  CUresult result = cuCtxCreate(&ctx, nullptr, static_cast<unsigned>(call.arg(1)), device_);
+  CUresult result = cuCtxCreate_v2(&ctx, static_cast<unsigned>(call.arg(1)), device_);
   if (result != CUDA_SUCCESS) return result;
   contexts_[id] = ctx;
   current_ctx_ = static_cast<uint32_t>(id);  // a new context is made current

@@ -1,5 +1,6 @@
 // Modules, functions and kernel launches. The client packs a launch's parameters by the layout
 // ModuleGetFunction reported; the worker points the driver at them by the same layout.
+#include <cstdio>
 #include <cstring>
 
 #include "remote/cuda_values.h"
@@ -9,13 +10,25 @@ namespace vxpu::remote {
 
 namespace {
 
+using ParamInfoFn = CUresult (*)(CUfunction, size_t, size_t*, size_t*);
+
+// cuFuncGetParamInfo (CUDA 12.4), looked up at run time: nullptr on an older driver.
+ParamInfoFn ParamInfo() {
+  static ParamInfoFn fn = [] {
+    void* found = nullptr;
+    if (worker_cuGetProcAddress_v1("cuFuncGetParamInfo", &found, 12040, 0) != CUDA_SUCCESS) found = nullptr;
+    return reinterpret_cast<ParamInfoFn>(found);
+  }();
+  return fn;
+}
+
 // Offsets of the function's parameters, and after them the size of the packed buffer.
 std::vector<size_t> ParamLayout(CUfunction func) {
   std::vector<size_t> layout;
   size_t end = 0;
   for (size_t i = 0; i < kMaxKernelParams; ++i) {
     size_t offset = 0, size = 0;
-    if (cuFuncGetParamInfo(func, i, &offset, &size) != CUDA_SUCCESS) break;
+    if (ParamInfo()(func, i, &offset, &size) != CUDA_SUCCESS) break;
     layout.push_back(offset);
     if (offset + size > end) end = offset + size;
   }
@@ -64,6 +77,11 @@ CUresult Session::OnModuleGetFunction(Call& call) {
   if (module == modules_.end()) return CUDA_ERROR_INVALID_HANDLE;
   if (!NewId(functions_, id) || call.blob.empty() || call.blob.find('\0') != std::string::npos)
     return CUDA_ERROR_INVALID_VALUE;
+  if (ParamInfo() == nullptr) {
+    std::fprintf(stderr,
+                 "vxpu remote worker: the driver has no cuFuncGetParamInfo (CUDA 12.4): cannot forward launches\n");
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
   CUfunction func = nullptr;
   CUresult result = cuModuleGetFunction(&func, module->second, call.blob.c_str());
   if (result != CUDA_SUCCESS) return result;
@@ -75,7 +93,7 @@ CUresult Session::OnModuleGetFunction(Call& call) {
   call.outs.push_back(layout.size() - 1);
   for (size_t i = 0; i + 1 < layout.size(); ++i) {
     size_t offset = 0, size = 0;
-    cuFuncGetParamInfo(func, i, &offset, &size);
+    ParamInfo()(func, i, &offset, &size);
     call.outs.push_back(offset);
     call.outs.push_back(size);
   }

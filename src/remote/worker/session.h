@@ -19,6 +19,15 @@
 
 #include "remote/request_reader.h"
 
+// The oldest symbol versions of what the worker calls that newer headers renamed, so that it
+// loads on any driver since CUDA 3.2 (cuda.h maps the plain names to CUDA 12.5/12.8 versions).
+extern "C" {
+CUresult CUDAAPI cuCtxCreate_v2(CUcontext* pctx, unsigned int flags, CUdevice dev);
+CUresult CUDAAPI worker_cuEventElapsedTime_v1(float* ms, CUevent start, CUevent end) __asm__("cuEventElapsedTime");
+CUresult CUDAAPI worker_cuGetProcAddress_v1(const char* symbol, void** pfn, int cuda_version,
+                                            cuuint64_t flags) __asm__("cuGetProcAddress");
+}
+
 namespace vxpu::remote {
 
 // A request being served: its arguments and blob, and what the reply carries.

@@ -98,7 +98,7 @@ CUresult Session::OnEventElapsedTime(Call& call) {
   if (result == CUDA_SUCCESS) result = EventOf(call.arg(1), &end);
   if (result != CUDA_SUCCESS) return result;
   float ms = 0;
-  result = cuEventElapsedTime(&ms, start, end);
+  result = worker_cuEventElapsedTime_v1(&ms, start, end);
   uint32_t bits = 0;
   std::memcpy(&bits, &ms, sizeof(bits));
   call.outs = {bits};
