@@ -274,6 +274,27 @@ TEST(RemoteIsolation, ASessionCannotNameAnothersMemoryOrHandles) {
   EXPECT_EQ(mine.blob, std::string(16, '\x5a')) << "the owner's memory is intact";
 }
 
+// A request sent without waiting that fails is reported by the next synchronising call, once,
+// whichever way that call answers (small copies whole, large ones in chunks).
+TEST(RemoteProtocol, AnUnansweredRequestsFailureIsReportedOnceByTheNextSync) {
+  auto server = StartServer({"--memory", "2GiB"});
+  RawSession s;
+  ASSERT_TRUE(s.Connect(server->address()));
+  ASSERT_EQ(s.Hello(Token(*server)).result, CUDA_SUCCESS);
+  constexpr uint64_t kCtx = 16, kLarge = 16ull << 20;
+  ASSERT_EQ(s.Call(Op::kPrimaryCtxRetain, 0, {kCtx, 0}).result, CUDA_SUCCESS);
+  remotetest::Answer alloc = s.Call(Op::kMemAlloc, kCtx, {kLarge});
+  ASSERT_EQ(alloc.result, CUDA_SUCCESS);
+  uint64_t ptr = alloc.outs.at(0);
+  for (uint64_t bytes : {uint64_t{64}, kLarge}) {
+    s.Send(Op::kMemset, kCtx, {ptr + kLarge, 0, 1, 16, 0});  // past the allocation: refused
+    EXPECT_EQ(s.Call(Op::kMemcpyDtoH, kCtx, {ptr, bytes}).result, CUDA_ERROR_INVALID_VALUE) << bytes;
+    remotetest::Answer again = s.Call(Op::kMemcpyDtoH, kCtx, {ptr, bytes});
+    EXPECT_EQ(again.result, CUDA_SUCCESS) << bytes << " bytes: reported twice";
+    EXPECT_EQ(again.blob.size(), bytes);
+  }
+}
+
 TEST(RemoteProtocol, UncollectedCopyDataIsBoundedOnTheServer) {
   auto server = StartServer({"--memory", "2GiB"});
   RawSession s;

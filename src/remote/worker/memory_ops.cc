@@ -97,15 +97,18 @@ CUresult Session::StreamOut(uint64_t src, uint64_t bytes) {
     if (r == CUDA_SUCCESS) r = cuEventRecord(done[k % 2], nullptr);
     return r;
   };
+  if (deferred_ != CUDA_SUCCESS) {  // an earlier request's failure is this call's answer, once
+    CUresult earlier = deferred_;
+    deferred_ = CUDA_SUCCESS;
+    return earlier;
+  }
   CUresult result = start(0);
   if (result == CUDA_SUCCESS) result = cuEventSynchronize(done[0]);
-  if (result == CUDA_SUCCESS && deferred_ != CUDA_SUCCESS) result = deferred_;
   if (result != CUDA_SUCCESS || !SendFinishedCopies()) {
     for (CUevent e : done)
       if (e != nullptr) cuEventDestroy(e);
     return result;
   }
-  deferred_ = CUDA_SUCCESS;
   std::string head;
   AppendAnswer(&head, kReply, CUDA_SUCCESS, nullptr, 0, bytes);
   std::lock_guard<std::mutex> lock(write_mu_);  // no keepalive in the middle of the data
