@@ -107,6 +107,10 @@ int main(int argc, char** argv) {
   remoted_cmd->add_option("--timeout-ms", remoted.timeout_ms, "Silence after which a session is given up")
       ->check(CLI::Range(100u, 3600000u))
       ->capture_default_str();
+  remoted_cmd
+      ->add_option("--max-sessions", remoted.max_sessions, "Sessions at once (each is a process); more are refused")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   remoted_cmd->add_flag("--sim", remoted.sim, "Serve the simulated GPU (simgpu) instead of the real driver");
 
   vxpu::BenchShareOptions bench_share;

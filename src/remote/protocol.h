@@ -22,9 +22,10 @@ constexpr uint32_t kProtocolVersion = 1;
 constexpr uint32_t kMaxArgs = 16;
 constexpr uint32_t kMaxKernelParams = 512;
 constexpr uint32_t kMaxOuts = 2 + 2 * kMaxKernelParams;  // ModuleGetFunction's layout is the longest answer
-constexpr uint64_t kMaxBlobBytes = 256ull << 20;  // modules, descriptors, parameters
-constexpr uint64_t kMaxCopyBytes = 1ull << 40;    // one copy's data (bounded by its allocation too)
+constexpr uint64_t kMaxBlobBytes = 256ull << 20;         // modules, descriptors, parameters
+constexpr uint64_t kMaxCopyBytes = 1ull << 40;           // one copy's data (bounded by its allocation too)
 constexpr uint64_t kMaxTokenBytes = 4096;
+constexpr uint64_t kMaxHelloBytes = kMaxTokenBytes + 128;  // token, memory and compute texts
 
 enum class Op : uint16_t {
 #define VXPU_REMOTE_OP(name, code, reply, args, blob) k##name = code,

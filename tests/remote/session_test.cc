@@ -200,6 +200,43 @@ TEST(RemoteFaults, ASilentServerFailsTheClientAfterTheTimeout) {
   EXPECT_NE(child->output().find("lost the session"), std::string::npos) << child->output();
 }
 
+// Before Hello nothing is trusted: a Hello too long for its content, or one sent a byte at a
+// time, is refused by one deadline; and sessions (each a process) are bounded.
+TEST(RemoteProtocol, HelloIsBoundedInSizeAndTime) {
+  auto server = StartServer({"--memory", "2GiB", "--max-sessions", "2"});
+  RawSession huge;
+  ASSERT_TRUE(huge.Connect(server->address()));
+  std::string head;
+  vxpu::remote::AppendRequest(&head, Op::kHello, 0, {1, 16, 0, 0}, 64ull << 20);
+  huge.SendBytes(head);
+  remotetest::Answer refusal = huge.Read();
+  ASSERT_TRUE(refusal.ok);
+  EXPECT_EQ(refusal.blob, "bad Hello: Hello of 67108864 bytes (at most 4224)");
+
+  RawSession trickle;
+  ASSERT_TRUE(trickle.Connect(server->address()));
+  auto start = std::chrono::steady_clock::now();
+  std::string hello;
+  vxpu::remote::AppendRequest(&hello, Op::kHello, 0, {1, 32, 0, 0}, 32);
+  bool closed = false;
+  for (char byte : hello + Token(*server)) {
+    trickle.SendBytes(std::string(1, byte));
+    if ((closed = trickle.ClosedByServer(900))) break;
+  }
+  EXPECT_TRUE(closed) << "a Hello a byte at a time was still read";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+
+  RawSession first, second, third;
+  ASSERT_TRUE(first.Connect(server->address()) && second.Connect(server->address()));
+  ASSERT_EQ(first.Hello(Token(*server)).result, CUDA_SUCCESS);
+  ASSERT_EQ(second.Hello(Token(*server)).result, CUDA_SUCCESS);
+  ASSERT_TRUE(third.Connect(server->address()));
+  remotetest::Answer full = third.Read();
+  ASSERT_TRUE(full.ok);
+  EXPECT_EQ(full.result, CUDA_ERROR_NO_DEVICE);
+  EXPECT_EQ(full.blob, "the server runs its most sessions (2)");
+}
+
 TEST(RemoteProtocol, AWrongTokenIsRefused) {
   auto server = StartServer({"--memory", "2GiB"});
   RawSession raw;

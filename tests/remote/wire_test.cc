@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "remote/cuda_values.h"
 #include "remote/request_reader.h"
 #include "remote/server/session_terms.h"
 #include "remote/wire.h"
@@ -140,7 +141,49 @@ TEST(RemoteTerms, TheServerDecidesTheSliceWithinItsLimits) {
   EXPECT_EQ(error.rfind("memory: ", 0), 0u) << error;
   SessionLimits no_compute{"4GiB", ""};
   ASSERT_TRUE(DecideSlice(HelloRequest{1, "t", "", ""}, no_compute, kDevice, &slice, &error)) << error;
-  EXPECT_EQ(slice.compute, "") << "no compute slice unless the server or the session sets one";
+  EXPECT_EQ(slice.compute, "") << "no compute slice unless the server sets one";
+  EXPECT_FALSE(DecideSlice(HelloRequest{1, "t", "", "100"}, no_compute, kDevice, &slice, &error))
+      << "a server without --compute gives no guarantee, however asked";
+  EXPECT_EQ(error, "compute 100%: this server gives sessions no compute guarantee (they share the device's time)");
+}
+
+// A 64-bit ELF image of `bytes` whose one section lies at [offset, offset + size).
+std::string ElfWithSection(size_t bytes, uint64_t offset, uint64_t size) {
+  std::string image(bytes, '\0');
+  std::memcpy(image.data(),
+              "\x7f"
+              "ELF\x02",
+              5);
+  uint64_t shoff = 0x40;
+  uint16_t shentsize = 0x40, shnum = 1;
+  std::memcpy(image.data() + 0x28, &shoff, 8);
+  std::memcpy(image.data() + 0x3a, &shentsize, 2);
+  std::memcpy(image.data() + 0x3c, &shnum, 2);
+  uint32_t progbits = 1;
+  std::memcpy(image.data() + shoff + 4, &progbits, 4);
+  std::memcpy(image.data() + shoff + 0x18, &offset, 8);
+  std::memcpy(image.data() + shoff + 0x20, &size, 8);
+  return image;
+}
+
+uint64_t ImageSize(const std::string& image) {
+  return BinaryImageBytes(reinterpret_cast<const uint8_t*>(image.data()), image.size());
+}
+
+TEST(RemoteModules, ABinaryImageIsSizedByItsHeadersAndNeverReadPastWhatCame) {
+  EXPECT_EQ(ImageSize(".version 7.0\n.entry k()"), 0u) << "text";
+  EXPECT_EQ(ImageSize(ElfWithSection(0x200, 0x100, 0x80)), 0x180u) << "the section ends last";
+  EXPECT_EQ(ImageSize(ElfWithSection(0x200, 0x100, 0x180)), 0x280u) << "past what came: refused by the worker";
+  EXPECT_EQ(ImageSize(ElfWithSection(0x200, 0x100, UINT64_MAX)), UINT64_MAX) << "no overflow";
+  EXPECT_EQ(ImageSize(ElfWithSection(0x200, 0x100, 0x80).substr(0, 0x60)), UINT64_MAX) << "headers cut short";
+  std::string fatbin(16, '\0');
+  uint32_t magic = 0xBA55ED50;
+  uint16_t header = 16;
+  uint64_t payload = 1000;
+  std::memcpy(fatbin.data(), &magic, 4);
+  std::memcpy(fatbin.data() + 6, &header, 2);
+  std::memcpy(fatbin.data() + 8, &payload, 8);
+  EXPECT_EQ(ImageSize(fatbin), 1016u);
 }
 
 }  // namespace

@@ -51,9 +51,14 @@ CUresult CopyDtoH(void* dst, CUdeviceptr src, size_t bytes, const CUstream* stre
   uint64_t stream_id = 0;
   result = StreamId(*stream, &stream_id);
   if (result != CUDA_SUCCESS) return result;
-  uint64_t copy = Client::Get().Mint();
-  Wire().ExpectCopy(copy, dst, bytes);
-  return Wire().Post(Op::kMemcpyDtoHAsync, CurrentContext(), {copy, src, bytes, stream_id});
+  // In pieces the worker holds whole (one answer blob each), in stream order.
+  for (uint64_t offset = 0; offset < bytes && result == CUDA_SUCCESS; offset += kMaxBlobBytes) {
+    uint64_t piece = bytes - offset < kMaxBlobBytes ? bytes - offset : kMaxBlobBytes;
+    uint64_t copy = Client::Get().Mint();
+    Wire().ExpectCopy(copy, static_cast<char*>(dst) + offset, piece);
+    result = Wire().Post(Op::kMemcpyDtoHAsync, CurrentContext(), {copy, src + offset, piece, stream_id});
+  }
+  return result;
 }
 
 CUresult CopyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, const CUstream* stream) {

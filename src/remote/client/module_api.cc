@@ -17,31 +17,11 @@ namespace {
 
 Connection& Wire() { return Client::Get().connection(); }
 
-// The size of a module image: ELF (cubin) and fatbin headers say it; text (PTX) ends in NUL.
+// The size of a module image: its headers say (cuda_values.h); a text (PTX) image ends in NUL.
 size_t ImageBytes(const void* image) {
-  const auto* p = static_cast<const uint8_t*>(image);
-  if (std::memcmp(p,
-                  "\x7f"
-                  "ELF",
-                  4) == 0 &&
-      p[4] == 2) {  // 64-bit ELF: section headers come last
-    uint64_t shoff = 0;
-    uint16_t shentsize = 0, shnum = 0;
-    std::memcpy(&shoff, p + 0x28, 8);
-    std::memcpy(&shentsize, p + 0x3a, 2);
-    std::memcpy(&shnum, p + 0x3c, 2);
-    return shoff + uint64_t{shentsize} * shnum;
-  }
-  uint32_t magic = 0;
-  std::memcpy(&magic, p, 4);
-  if (magic == 0xBA55ED50) {  // fatbin: u32 magic, u16 version, u16 header size, u64 payload size
-    uint16_t header = 0;
-    uint64_t payload = 0;
-    std::memcpy(&header, p + 6, 2);
-    std::memcpy(&payload, p + 8, 8);
-    return header + payload;
-  }
-  return std::strlen(static_cast<const char*>(image));
+  if (strnlen(static_cast<const char*>(image), 4) < 4) return std::strlen(static_cast<const char*>(image));
+  uint64_t binary = BinaryImageBytes(static_cast<const uint8_t*>(image), UINT64_MAX);
+  return binary != 0 ? binary : std::strlen(static_cast<const char*>(image));
 }
 
 CUresult LoadModule(CUmodule* module, const void* image, size_t bytes) {
@@ -206,7 +186,7 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction* func, CUmodule module, const ch
   info.module = IdOf(module);
   info.name = name;
   for (uint64_t i = 0; i < o[0]; ++i) {
-    if (o[1 + 2 * i] + o[2 + 2 * i] > o.back()) return CUDA_ERROR_UNKNOWN;
+    if (o[1 + 2 * i] > o.back() || o[2 + 2 * i] > o.back() - o[1 + 2 * i]) return CUDA_ERROR_UNKNOWN;
     info.params.emplace_back(o[1 + 2 * i], o[2 + 2 * i]);
   }
   info.buffer_bytes = o.back();

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -101,17 +102,35 @@ int Listen(const std::string& address, std::string* bound, std::string* error) {
   return fd;
 }
 
-class TimedSource : public ByteSource {
+// Reads Hello: all of it must arrive by one deadline (a byte at a time does not stretch it).
+class HelloSource : public ByteSource {
  public:
-  explicit TimedSource(int fd) : fd_(fd) {}
+  explicit HelloSource(int fd)
+      : fd_(fd), deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(kHelloTimeoutMs)) {}
   bool Read(void* data, size_t n, std::string* error) override {
-    remote::IoStatus status = remote::ReadFull(fd_, data, n, kHelloTimeoutMs);
-    if (status != remote::IoStatus::kOk) *error = remote::IoStatusText(status);
-    return status == remote::IoStatus::kOk;
+    auto* p = static_cast<uint8_t*>(data);
+    while (n > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        *error = "no Hello within " + std::to_string(kHelloTimeoutMs) + " ms";
+        return false;
+      }
+      pollfd pfd{fd_, POLLIN, 0};
+      if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+      ssize_t got = recv(fd_, p, n, 0);
+      if (got <= 0) {
+        *error = got == 0 ? "the client left" : std::strerror(errno);
+        return false;
+      }
+      p += got;
+      n -= static_cast<size_t>(got);
+    }
+    return true;
   }
 
  private:
   int fd_;
+  std::chrono::steady_clock::time_point deadline_;
 };
 
 void Refuse(int fd, CUresult result, const std::string& why) {
@@ -132,13 +151,22 @@ struct Server {
 [[noreturn]] void ServeSession(const Server& server, int fd, const char* peer) {
   std::fprintf(stderr, "vxpu remoted: session %d from %s\n", getpid(), peer);
   remote::TuneSocket(fd, server.options.timeout_ms);
-  TimedSource source(fd);
+  HelloSource source(fd);
   remote::Request request;
   std::string error, blob;
   remote::HelloRequest hello;
-  if (!remote::ReadRequest(source, &request, &error) || request.spec->op != remote::Op::kHello ||
-      !remote::ReadBlob(source, request, &blob, &error) || !remote::ParseHello(request, blob, &hello, &error)) {
-    Refuse(fd, CUDA_ERROR_INVALID_VALUE, "bad Hello: " + (error.empty() ? "not a Hello" : error));
+  bool read = remote::ReadRequest(source, &request, &error);
+  if (read && request.spec->op != remote::Op::kHello) {
+    error = std::string("the first request is ") + request.spec->name + ", not Hello";
+    read = false;
+  } else if (read && request.header.blob > remote::kMaxHelloBytes) {
+    error = "Hello of " + std::to_string(request.header.blob) + " bytes (at most " +
+            std::to_string(remote::kMaxHelloBytes) + ")";
+    read = false;
+  }
+  if (!read || !remote::ReadBlob(source, request, &blob, &error) ||
+      !remote::ParseHello(request, blob, &hello, &error)) {
+    Refuse(fd, CUDA_ERROR_INVALID_VALUE, "bad Hello: " + error);
     _exit(1);
   }
   if (!remote::TokenMatches(server.token, hello.token)) {
@@ -172,10 +200,13 @@ struct Server {
   _exit(1);
 }
 
+int live_sessions = 0;
+
 void ReapSessions() {
   int status = 0;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    --live_sessions;
     if (WIFSIGNALED(status)) {
       std::fprintf(stderr, "vxpu remoted: session %d ended by signal %d\n", pid, WTERMSIG(status));
     } else {
@@ -242,6 +273,12 @@ int ServeRemote(const RemotedOptions& options) {
     socklen_t len = sizeof(peer);
     int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    if (live_sessions >= options.max_sessions) {  // each session is a process: bounded
+      Refuse(fd, CUDA_ERROR_NO_DEVICE,
+             "the server runs its most sessions (" + std::to_string(options.max_sessions) + ")");
+      close(fd);
+      continue;
+    }
     char host[NI_MAXHOST] = "?";
     getnameinfo(reinterpret_cast<sockaddr*>(&peer), len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST);
     pid_t pid = fork();
@@ -253,6 +290,7 @@ int ServeRemote(const RemotedOptions& options) {
       close(listener);
       ServeSession(server, fd, host);
     }
+    if (pid > 0) ++live_sessions;
     if (pid < 0) std::fprintf(stderr, "vxpu remoted: cannot start a session for %s: %s\n", host, std::strerror(errno));
     close(fd);
   }

@@ -18,6 +18,7 @@ struct RemotedOptions {
   remote::SessionLimits limits;  // memory required: the server decides how large a session is
   bool sim = false;
   uint32_t timeout_ms = 10000;  // silence after which a session is given up
+  int max_sessions = 64;        // sessions at once (each a process); more are refused
 };
 
 // Runs until SIGINT/SIGTERM. Returns the exit code: 0 after a signal, 2 for bad options.

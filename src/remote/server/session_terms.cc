@@ -79,12 +79,14 @@ bool DecideCompute(const std::string& asked, const std::string& limit, std::stri
     *error = "compute: " + why;
     return false;
   }
-  if (!limit.empty()) {
-    auto most = ParseSharePermille(limit, &why);
-    if (!most || *permille > *most) {
-      *error = "compute " + asked + "% is more than this server gives a session (" + limit + "%)";
-      return false;
-    }
+  if (limit.empty()) {
+    *error = "compute " + asked + "%: this server gives sessions no compute guarantee (they share the device's time)";
+    return false;
+  }
+  auto most = ParseSharePermille(limit, &why);
+  if (!most || *permille > *most) {
+    *error = "compute " + asked + "% is more than this server gives a session (" + limit + "%)";
+    return false;
   }
   char text[16];
   std::snprintf(text, sizeof(text), "%u.%u", *permille / 10, *permille % 10);

@@ -26,7 +26,8 @@ bool TokenMatches(const std::string& expected, const std::string& given);
 
 struct SessionLimits {
   std::string memory;   // each session's quota at most (and by default): a size or a percentage
-  std::string compute;  // each session's compute guarantee at most (and by default); "" : none
+  std::string compute;  // each session's compute guarantee at most (and by default); "" : none, and
+                        // none may be asked for
 };
 
 struct SessionSlice {

@@ -22,9 +22,14 @@ CUresult Session::OnPrimaryCtxRetain(Call& call) {
   return CUDA_SUCCESS;
 }
 
+// The client releases its one server-side reference when its own count reaches zero: the
+// primary context goes, with what was made in it.
 CUresult Session::OnPrimaryCtxRelease(Call& call) {
   if (call.arg(0) != 0) return CUDA_ERROR_INVALID_DEVICE;
-  return cuDevicePrimaryCtxRelease(device_);
+  if (primary_id_ != 0) DrainCopiesOf(primary_id_);
+  CUresult result = cuDevicePrimaryCtxRelease(device_);
+  if (result == CUDA_SUCCESS && primary_id_ != 0) ForgetObjectsOf(primary_id_);
+  return result;
 }
 
 CUresult Session::OnPrimaryCtxSetFlags(Call& call) {
@@ -34,7 +39,10 @@ CUresult Session::OnPrimaryCtxSetFlags(Call& call) {
 
 CUresult Session::OnPrimaryCtxReset(Call& call) {
   if (call.arg(0) != 0) return CUDA_ERROR_INVALID_DEVICE;
-  return cuDevicePrimaryCtxReset(device_);
+  if (primary_id_ != 0) DrainCopiesOf(primary_id_);
+  CUresult result = cuDevicePrimaryCtxReset(device_);
+  if (result == CUDA_SUCCESS && primary_id_ != 0) ForgetObjectsOf(primary_id_);
+  return result;
 }
 
 CUresult Session::OnCtxCreate(Call& call) {
@@ -53,6 +61,7 @@ CUresult Session::OnCtxDestroy(Call& call) {
   uint64_t id = call.arg(0);
   auto it = contexts_.find(id);
   if (it == contexts_.end() || id == primary_id_) return CUDA_ERROR_INVALID_CONTEXT;
+  DrainCopiesOf(id);
   CUresult result = cuCtxDestroy(it->second);
   if (result != CUDA_SUCCESS) return result;
   contexts_.erase(it);
@@ -81,7 +90,17 @@ void Session::ForgetObjectsOf(uint64_t ctx) {
     events_.erase(it->first);
     modules_.erase(it->first);
     functions_.erase(it->first);
+    param_offsets_.erase(it->first);
+    function_module_.erase(it->first);
     it = owner_.erase(it);
+  }
+  for (auto it = memory_ctx_.begin(); it != memory_ctx_.end();) {
+    if (it->second != ctx) {
+      ++it;
+      continue;
+    }
+    memory_.erase(it->first);
+    it = memory_ctx_.erase(it);
   }
 }
 

@@ -24,7 +24,7 @@ CUresult Session::OnMemGetInfo(Call& call) {
 CUresult Session::OnMemAlloc(Call& call) {
   CUdeviceptr ptr = 0;
   CUresult result = cuMemAlloc(&ptr, call.arg(0));
-  if (result == CUDA_SUCCESS) memory_[ptr] = call.arg(0);
+  if (result == CUDA_SUCCESS) RememberContextMemory(ptr, call.arg(0));
   call.outs = {ptr};
   return result;
 }
@@ -34,7 +34,7 @@ CUresult Session::OnMemAllocPitch(Call& call) {
   size_t pitch = 0;
   if (call.arg(2) > UINT32_MAX) return CUDA_ERROR_INVALID_VALUE;
   CUresult result = cuMemAllocPitch(&ptr, &pitch, call.arg(0), call.arg(1), static_cast<unsigned>(call.arg(2)));
-  if (result == CUDA_SUCCESS) memory_[ptr] = pitch * call.arg(1);
+  if (result == CUDA_SUCCESS) RememberContextMemory(ptr, pitch * call.arg(1));
   call.outs = {ptr, pitch};
   return result;
 }
@@ -42,7 +42,7 @@ CUresult Session::OnMemAllocPitch(Call& call) {
 CUresult Session::OnMemAllocManaged(Call& call) {
   CUdeviceptr ptr = 0;
   CUresult result = cuMemAllocManaged(&ptr, call.arg(0), static_cast<unsigned>(call.arg(1)));
-  if (result == CUDA_SUCCESS) memory_[ptr] = call.arg(0);
+  if (result == CUDA_SUCCESS) RememberContextMemory(ptr, call.arg(0));
   call.outs = {ptr};
   return result;
 }
@@ -51,7 +51,10 @@ CUresult Session::OnMemFree(Call& call) {
   auto it = memory_.find(call.arg(0));
   if (it == memory_.end() || reserved_.count(it->first)) return CUDA_ERROR_INVALID_VALUE;
   CUresult result = cuMemFree(it->first);
-  if (result == CUDA_SUCCESS) memory_.erase(it);
+  if (result == CUDA_SUCCESS) {
+    memory_ctx_.erase(it->first);
+    memory_.erase(it);
+  }
   return result;
 }
 
@@ -137,7 +140,7 @@ CUresult Session::OnMemcpyDtoHAsync(Call& call) {
   if (!Owns(src, bytes) || bytes > kMaxBlobBytes) return CUDA_ERROR_INVALID_VALUE;
   // Host memory here is the server's: data not yet collected by a synchronising call is bounded.
   if (pending_copy_bytes_ + bytes > kMaxPendingCopyBytes) return CUDA_ERROR_OUT_OF_MEMORY;
-  PendingCopy copy{call.arg(0), Buffer(bytes), nullptr};
+  PendingCopy copy{call.arg(0), Buffer(bytes), nullptr, current_ctx_};
   result = Track(cuMemcpyDtoHAsync(copy.data.data(), src, bytes, stream), stream, &copy);
   if (result != CUDA_SUCCESS) return result;
   pending_copy_bytes_ += bytes;

@@ -41,6 +41,9 @@ std::vector<size_t> ParamLayout(CUfunction func) {
 CUresult Session::OnModuleLoadData(Call& call) {
   uint64_t id = call.arg(0);
   if (!NewId(modules_, id)) return CUDA_ERROR_INVALID_VALUE;
+  // The driver reads a binary image by its own headers: they must not point past what came.
+  uint64_t binary = BinaryImageBytes(reinterpret_cast<const uint8_t*>(call.blob.data()), call.blob.size());
+  if (binary > call.blob.size()) return CUDA_ERROR_INVALID_IMAGE;
   call.blob.push_back('\0');  // a text image must end in NUL; a binary one ignores what follows it
   CUmodule module = nullptr;
   CUresult result = cuModuleLoadData(&module, call.blob.data());
@@ -85,6 +88,12 @@ CUresult Session::OnModuleGetFunction(Call& call) {
   CUfunction func = nullptr;
   CUresult result = cuModuleGetFunction(&func, module->second, call.blob.c_str());
   if (result != CUDA_SUCCESS) return result;
+  size_t offset = 0, size = 0;
+  if (ParamInfo()(func, kMaxKernelParams, &offset, &size) == CUDA_SUCCESS) {
+    std::fprintf(stderr, "vxpu remote worker: %s has more than %u parameters: not forwarded\n", call.blob.c_str(),
+                 kMaxKernelParams);
+    return CUDA_ERROR_NOT_SUPPORTED;
+  }
   std::vector<size_t> layout = ParamLayout(func);
   functions_[id] = func;
   function_module_[id] = module->first;
@@ -92,7 +101,6 @@ CUresult Session::OnModuleGetFunction(Call& call) {
   // outs: parameter count, each parameter's offset and size, then the buffer's size.
   call.outs.push_back(layout.size() - 1);
   for (size_t i = 0; i + 1 < layout.size(); ++i) {
-    size_t offset = 0, size = 0;
     ParamInfo()(func, i, &offset, &size);
     call.outs.push_back(offset);
     call.outs.push_back(size);

@@ -79,7 +79,8 @@ class Session::SocketSource : public ByteSource {
 namespace {
 
 constexpr uint64_t kChunkBytes = 4ull << 20;
-constexpr uint64_t kMaxInflightBytes = 512ull << 20;  // host data of asynchronous copies not yet done
+constexpr uint64_t kMaxInflightBytes = 512ull << 20;    // host data of asynchronous copies not yet done
+constexpr uint64_t kMaxAsyncBufferBytes = 64ull << 20;  // one asynchronous copy's own buffer at most
 
 // Requests whose reply also reports what earlier unanswered requests left (a driver reports
 // asynchronous errors at the next call that waits for the device).
@@ -317,6 +318,26 @@ bool Session::Discard(uint64_t bytes) {
   return true;
 }
 
+void Session::RememberContextMemory(uint64_t ptr, uint64_t bytes) {
+  memory_[ptr] = bytes;
+  memory_ctx_[ptr] = current_ctx_;
+}
+
+void Session::DrainCopiesOf(uint64_t ctx) {
+  for (std::vector<PendingCopy>* list : {&inflight_, &copies_}) {
+    for (auto it = list->begin(); it != list->end();) {
+      if (it->ctx != ctx) {
+        ++it;
+        continue;
+      }
+      cuEventSynchronize(it->done);
+      cuEventDestroy(it->done);
+      (list == &inflight_ ? inflight_bytes_ : pending_copy_bytes_) -= it->data.size();
+      it = list->erase(it);  // a copy of a context that is going is never delivered
+    }
+  }
+}
+
 std::vector<uint8_t> Session::Buffer(uint64_t bytes) {
   for (auto it = spare_.begin(); it != spare_.end(); ++it) {
     if (it->size() != bytes) continue;
@@ -364,9 +385,11 @@ void Session::ReleaseFinishedBuffers() {
 
 CUresult Session::CopyIn(uint64_t dst, uint64_t bytes, CUstream stream, bool async) {
   std::string error;
-  if (async) {
-    // The data must outlive the copy: it gets a buffer of its own until the copy is done.
-    PendingCopy keep{0, Buffer(bytes), nullptr};
+  if (async && bytes <= kMaxAsyncBufferBytes) {
+    // The data must outlive the copy: it gets a buffer of its own until the copy is done. (A
+    // larger copy goes through the staging buffers and is waited for, as the driver does with
+    // an asynchronous copy from pageable memory.)
+    PendingCopy keep{0, Buffer(bytes), nullptr, current_ctx_};
     if (!source_->Read(keep.data.data(), bytes, &error)) {
       broken_ = true;
       return CUDA_ERROR_UNKNOWN;

@@ -60,6 +60,7 @@ class Session {
     uint64_t id;
     std::vector<uint8_t> data;
     CUevent done;
+    uint32_t ctx = 0;  // the context its event belongs to
   };
 
   CUresult Dispatch(Call& call);
@@ -94,12 +95,18 @@ class Session {
   // Host buffers for copies' data, reused by size (a training step copies the same sizes).
   std::vector<uint8_t> Buffer(uint64_t bytes);
   void Recycle(std::vector<uint8_t> buffer);
-  // Drops the streams, events, modules and functions a destroyed context took with it.
+  // Before a context goes (destroyed, its last primary reference released, reset): waits for
+  // its copies in flight, then drops the streams, events, modules, functions and allocations
+  // it takes with it.
+  void DrainCopiesOf(uint64_t ctx);
   void ForgetObjectsOf(uint64_t ctx);
+  // An allocation that belongs to the current context (cuMemAlloc, pitch, managed).
+  void RememberContextMemory(uint64_t ptr, uint64_t bytes);
   void Own(uint64_t id) { owner_[id] = current_ctx_; }
+  // A minted id not in use: not in `map`, nor naming a stream, event, module or function.
   template <typename Map>
-  static bool NewId(const Map& map, uint64_t id) {
-    return id >= kFirstMintedId && map.find(id) == map.end();
+  bool NewId(const Map& map, uint64_t id) const {
+    return id >= kFirstMintedId && map.find(id) == map.end() && owner_.find(id) == owner_.end();
   }
 
   int fd_;
@@ -129,12 +136,13 @@ class Session {
   std::unordered_map<uint64_t, uint64_t> owner_;                     // stream, event, module, function id -> context id
   std::unordered_map<uint64_t, std::vector<size_t>> param_offsets_;  // function id -> offsets, then total
   std::unordered_map<uint64_t, uint64_t>
-      function_module_;                    // function id -> module id  // function id -> offsets, then total
-  std::map<uint64_t, uint64_t> memory_;    // allocation or mapping base -> bytes
-  std::map<uint64_t, uint64_t> reserved_;  // VMM address ranges: base -> bytes
-  std::vector<PendingCopy> copies_;        // device-to-host copies the client has not been sent yet
-  uint64_t pending_copy_bytes_ = 0;        // their data, bounded (the server's host memory)
-  std::vector<PendingCopy> inflight_;      // host-to-device copies' data, kept until they are done
+      function_module_;                  // function id -> module id  // function id -> offsets, then total
+  std::map<uint64_t, uint64_t> memory_;  // allocation or mapping base -> bytes
+  std::unordered_map<uint64_t, uint64_t> memory_ctx_;  // context-bound allocation base -> context id
+  std::map<uint64_t, uint64_t> reserved_;              // VMM address ranges: base -> bytes
+  std::vector<PendingCopy> copies_;                    // device-to-host copies the client has not been sent yet
+  uint64_t pending_copy_bytes_ = 0;                    // their data, bounded (the server's host memory)
+  std::vector<PendingCopy> inflight_;                  // host-to-device copies' data, kept until they are done
   uint64_t inflight_bytes_ = 0;
   std::vector<uint8_t> staging_[2];
   std::vector<std::vector<uint8_t>> spare_;
