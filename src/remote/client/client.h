@@ -67,6 +67,7 @@ class Client {
   std::unordered_map<uint64_t, uint64_t> pools, arrays, mipmapped, vmm_handles;  // id -> 0
   std::map<uint64_t, uint64_t> device_memory;  // base -> bytes (allocations and mappings)
   std::map<uint64_t, uint64_t> host_memory;    // pinned host allocations, kept on this side
+  std::mutex primary_mu;                       // guards the primary context's state below (taken before mu)
   uint64_t primary_ctx = 0;                    // id of device 0's primary context, once minted
   int primary_refs = 0;
   unsigned primary_flags = 0;

@@ -200,12 +200,25 @@ void Connection::FlushLoop() {
         AppendRequest(&batch_, Op::kKeepalive, 0, {});
         Write(nullptr, 0);
       }
+      DrainKeepalives();
       continue;
     }
     if (lost_) return;
     queued_.wait_for(lock, std::chrono::microseconds(settings_.flush_us));
     if (!batch_.empty()) Write(nullptr, 0);
   }
+}
+
+void Connection::DrainKeepalives() {
+  // Only while no call waits for its answer (that reader takes them itself); try_lock, as the
+  // order elsewhere is call_mu_ before mu_.
+  if (!call_mu_.try_lock()) return;
+  AnswerHeader h{};
+  while (recv(fd_, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof(h)) && h.kind == kKeepalive &&
+         h.nouts == 0 && h.blob == 0) {
+    recv(fd_, &h, sizeof(h), MSG_DONTWAIT);
+  }
+  call_mu_.unlock();
 }
 
 CUresult Connection::Call(Op op, uint32_t ctx, std::initializer_list<uint64_t> args, Reply* reply, const void* blob,

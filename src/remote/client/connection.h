@@ -71,6 +71,9 @@ class Connection {
   CUresult ReadAnswer(Reply* reply);
   bool ReadCopyData(uint64_t id, uint64_t bytes);
   void FlushLoop();
+  // Reads the keepalives that arrived while nobody waited for an answer (a long idle spell would
+  // fill the socket with them). Called with mu_ held.
+  void DrainKeepalives();
 
   int fd_ = -1;
   Settings settings_;

@@ -48,12 +48,13 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   CUresult result = CheckDevice(dev);
   if (result != CUDA_SUCCESS) return result;
   Client& c = Client::Get();
-  std::lock_guard<std::mutex> lock(c.mu);
+  std::lock_guard<std::mutex> primary(c.primary_mu);  // not c.mu: the tables stay usable meanwhile
   if (c.primary_refs == 0) {
     uint64_t id = c.primary_ctx != 0 ? c.primary_ctx : c.Mint();
     Reply reply;
     result = c.connection().Call(Op::kPrimaryCtxRetain, CurrentContext(), {id, 0}, &reply);
     if (result != CUDA_SUCCESS) return result;
+    std::lock_guard<std::mutex> lock(c.mu);
     c.primary_ctx = id;
     c.contexts[id] = ContextInfo{c.primary_flags, true};
   }
@@ -66,7 +67,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
   CUresult result = CheckDevice(dev);
   if (result != CUDA_SUCCESS) return result;
   Client& c = Client::Get();
-  std::lock_guard<std::mutex> lock(c.mu);
+  std::lock_guard<std::mutex> primary(c.primary_mu);
   if (c.primary_refs == 0) return CUDA_ERROR_INVALID_CONTEXT;
   if (c.primary_refs == 1) {
     Reply reply;
@@ -84,7 +85,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int* flags, i
   CUresult result = CheckDevice(dev);
   if (result != CUDA_SUCCESS) return result;
   Client& c = Client::Get();
-  std::lock_guard<std::mutex> lock(c.mu);
+  std::lock_guard<std::mutex> primary(c.primary_mu);
   *flags = c.primary_flags;
   *active = c.primary_refs > 0 ? 1 : 0;
   return CUDA_SUCCESS;
@@ -97,6 +98,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxSetFlags_v2(CUdevice dev, unsigned int flags)
   Reply reply;
   result = c.connection().Call(Op::kPrimaryCtxSetFlags, CurrentContext(), {0, flags}, &reply);
   if (result == CUDA_SUCCESS) {
+    std::lock_guard<std::mutex> primary(c.primary_mu);
     std::lock_guard<std::mutex> lock(c.mu);
     c.primary_flags = flags;
     if (c.primary_ctx != 0) c.contexts[c.primary_ctx].flags = flags;
