@@ -10,6 +10,7 @@
 
 #include "backend/paths.h"
 #include "common/units.h"
+#include "remote/address.h"
 
 namespace vxpu {
 namespace {
@@ -34,19 +35,13 @@ std::string LocalOnlyOptionsGiven(const RunOptions& o) {
   return given;
 }
 
-bool ValidAddress(const std::string& address) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  char* end = nullptr;
-  long port = std::strtol(address.c_str() + colon + 1, &end, 10);
-  return *end == '\0' && end != address.c_str() + colon + 1 && port > 0 && port <= 65535;
-}
-
 }  // namespace
 
 int RunRemote(const RunOptions& o) {
   if (o.command.empty()) return Fail("no command given (vxpu run --remote HOST:PORT -- COMMAND [ARGS...])");
-  if (!ValidAddress(o.remote)) return Fail("--remote: bad value \"" + o.remote + "\" (want HOST:PORT)");
+  std::string host, port;
+  if (!remote::SplitHostPort(o.remote, &host, &port))
+    return Fail("--remote: bad value \"" + o.remote + "\" (want HOST:PORT)");
   std::string local = LocalOnlyOptionsGiven(o);
   if (!local.empty()) return Fail(local + ": not with --remote (the server decides where and how the slice runs)");
   std::string error;

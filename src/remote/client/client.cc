@@ -96,6 +96,12 @@ CUresult NeedContext() {
   return CurrentContext() != 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
 }
 
+CUresult CheckDevice(CUdevice ordinal) {
+  CUresult ready = Client::Get().Ready();
+  if (ready != CUDA_SUCCESS) return ready;
+  return ordinal == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
 bool IsDeviceMemory(uint64_t ptr, uint64_t bytes) {
   Client& c = Client::Get();
   std::lock_guard<std::mutex> lock(c.mu);

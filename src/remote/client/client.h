@@ -98,8 +98,10 @@ struct PerThreadScope {
 // The wire id of `stream`; CUDA_ERROR_INVALID_HANDLE if this process did not make it.
 CUresult StreamId(CUstream stream, uint64_t* id);
 
-// Common preconditions of a call: initialised and a context current.
+// Common preconditions of a call: initialised and a context current; initialised and the
+// session's one device (ordinal 0).
 CUresult NeedContext();
+CUresult CheckDevice(CUdevice ordinal);
 
 // True if [ptr, ptr+bytes) lies in device memory this process allocated or mapped.
 bool IsDeviceMemory(uint64_t ptr, uint64_t bytes);

@@ -11,10 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "remote/address.h"
 #include "remote/wire.h"
 
 namespace vxpu::remote {
@@ -31,17 +30,6 @@ bool ParseUint(const char* text, uint32_t max, uint32_t* out) {
   if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || value > max) return false;
   *out = static_cast<uint32_t>(value);
   return true;
-}
-
-// "HOST:PORT" or "[V6]:PORT".
-bool SplitAddress(const std::string& text, std::string* host, std::string* port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
-  *host = text.substr(0, colon);
-  *port = text.substr(colon + 1);
-  if (host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
-  uint32_t number = 0;
-  return !host->empty() && ParseUint(port->c_str(), 65535, &number) && number > 0;
 }
 
 int ConnectTo(const std::string& host, const std::string& port, uint32_t timeout_ms, std::string* error) {
@@ -90,7 +78,7 @@ bool SettingsFromEnvironment(Settings* s, std::string* error) {
     *error = "VXPU_REMOTE is not set (HOST:PORT of a vxpu remoted; vxpu run --remote sets it)";
     return false;
   }
-  if (!SplitAddress(address, &s->host, &s->port)) {
+  if (!SplitHostPort(address, &s->host, &s->port)) {
     *error = std::string("VXPU_REMOTE: bad value \"") + address + "\" (want HOST:PORT)";
     return false;
   }
@@ -99,12 +87,7 @@ bool SettingsFromEnvironment(Settings* s, std::string* error) {
     *error = "VXPU_REMOTE_TOKEN_FILE is not set (the file holding the server's token)";
     return false;
   }
-  std::ifstream in(token_file);
-  std::stringstream text;
-  text << in.rdbuf();
-  s->token = text.str();
-  while (!s->token.empty() && (s->token.back() == '\n' || s->token.back() == '\r')) s->token.pop_back();
-  if (!in || s->token.empty() || s->token.size() > kMaxTokenBytes) {
+  if (!ReadTokenFile(token_file, &s->token) || s->token.empty() || s->token.size() > kMaxTokenBytes) {
     *error = std::string("VXPU_REMOTE_TOKEN_FILE: cannot read a token from \"") + token_file + "\"";
     return false;
   }

@@ -9,12 +9,6 @@ using namespace vxpu::remote;
 
 namespace {
 
-CUresult CheckDevice(CUdevice dev) {
-  CUresult ready = Client::Get().Ready();
-  if (ready != CUDA_SUCCESS) return ready;
-  return dev == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
-}
-
 bool KnownContext(CUcontext ctx) {
   Client& c = Client::Get();
   std::lock_guard<std::mutex> lock(c.mu);

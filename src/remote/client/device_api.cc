@@ -9,15 +9,7 @@
 
 using vxpu::remote::Client;
 
-namespace {
-
-CUresult CheckDevice(CUdevice ordinal) {
-  CUresult ready = Client::Get().Ready();
-  if (ready != CUDA_SUCCESS) return ready;
-  return ordinal == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
-}
-
-}  // namespace
+using vxpu::remote::CheckDevice;
 
 extern "C" {
 

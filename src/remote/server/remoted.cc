@@ -15,8 +15,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <cuda.h>
@@ -25,6 +23,7 @@
 #include "cli/run.h"
 #include "common/units.h"
 
+#include "remote/address.h"
 #include "remote/wire.h"
 
 namespace vxpu {
@@ -52,12 +51,7 @@ bool ReadToken(const std::string& path, std::string* token, std::string* error) 
     *error = "--token-file: \"" + path + "\" is readable by others (chmod 600 it)";
     return false;
   }
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  *token = text.str();
-  while (!token->empty() && (token->back() == '\n' || token->back() == '\r')) token->pop_back();
-  if (token->size() < 16 || token->size() > remote::kMaxTokenBytes) {
+  if (!remote::ReadTokenFile(path, token) || token->size() < 16 || token->size() > remote::kMaxTokenBytes) {
     *error = "--token-file: \"" + path + "\" must hold a token of 16 to 4096 bytes";
     return false;
   }
@@ -65,11 +59,8 @@ bool ReadToken(const std::string& path, std::string* token, std::string* error) 
 }
 
 int Listen(const std::string& address, std::string* bound, std::string* error) {
-  size_t colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? "" : address.substr(0, colon);
-  std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() || port.empty()) {
+  std::string host, port;
+  if (!remote::SplitHostPort(address, &host, &port, /*any_port=*/true)) {
     *error = "--listen: bad value \"" + address + "\" (want HOST:PORT)";
     return -1;
   }

@@ -300,9 +300,9 @@ CUresult Session::PoolOf(uint64_t id, CUmemoryPool* out) const {
   return CUDA_SUCCESS;
 }
 
-bool Session::Owns(uint64_t ptr, uint64_t bytes) const {
-  auto it = memory_.upper_bound(ptr);
-  if (it == memory_.begin()) return false;
+bool Session::Within(const std::map<uint64_t, uint64_t>& ranges, uint64_t ptr, uint64_t bytes) {
+  auto it = ranges.upper_bound(ptr);
+  if (it == ranges.begin()) return false;
   --it;
   uint64_t offset = ptr - it->first;
   return offset <= it->second && bytes <= it->second - offset;

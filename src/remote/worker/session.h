@@ -77,10 +77,11 @@ class Session {
   CUresult FunctionOf(uint64_t id, CUfunction* out) const;
   CUresult PoolOf(uint64_t id, CUmemoryPool* out) const;
   CUresult SetContext(uint32_t id);
-  // True if [ptr, ptr+bytes) lies inside one of this session's allocations or mappings.
-  bool Owns(uint64_t ptr, uint64_t bytes) const;
-  // True if [ptr, ptr+bytes) lies inside one of this session's reserved address ranges.
-  bool Reserved(uint64_t ptr, uint64_t bytes) const;
+  // True if [ptr, ptr+bytes) lies inside one of `ranges` (base -> bytes).
+  static bool Within(const std::map<uint64_t, uint64_t>& ranges, uint64_t ptr, uint64_t bytes);
+  // ... of this session's allocations or mappings; of its reserved address ranges.
+  bool Owns(uint64_t ptr, uint64_t bytes) const { return Within(memory_, ptr, bytes); }
+  bool Reserved(uint64_t ptr, uint64_t bytes) const { return Within(reserved_, ptr, bytes); }
   CUresult KnownPool(CUmemoryPool pool, uint64_t proposed, Call& call);
   // Reads a kCopyIn blob into device memory at `dst` in chunks, on `stream` (async) or not.
   CUresult CopyIn(uint64_t dst, uint64_t bytes, CUstream stream, bool async);

@@ -62,14 +62,6 @@ CUresult Session::OnMemAddressFree(Call& call) {
   return result;
 }
 
-bool Session::Reserved(uint64_t ptr, uint64_t bytes) const {
-  auto it = reserved_.upper_bound(ptr);
-  if (it == reserved_.begin()) return false;
-  --it;
-  uint64_t offset = ptr - it->first;
-  return offset <= it->second && bytes <= it->second - offset;
-}
-
 CUresult Session::OnMemMap(Call& call) {
   uint64_t ptr = call.arg(0), size = call.arg(1);
   auto handle = handles_.find(call.arg(3));
