@@ -102,6 +102,26 @@ CUresult CheckDevice(CUdevice ordinal) {
   return ordinal == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
 }
 
+void RememberDeviceMemory(uint64_t base, uint64_t bytes) {
+  Client& c = Client::Get();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.device_memory[base] = bytes;
+}
+
+bool ForgetDeviceMemory(uint64_t base) {
+  Client& c = Client::Get();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.device_memory.erase(base) != 0;
+}
+
+CUresult Allocated(CUresult result, const Reply& reply, CUdeviceptr* dptr, uint64_t bytes) {
+  if (result != CUDA_SUCCESS) return result;
+  if (reply.outs.empty()) return CUDA_ERROR_UNKNOWN;
+  RememberDeviceMemory(reply.outs[0], bytes);
+  *dptr = reply.outs[0];
+  return CUDA_SUCCESS;
+}
+
 bool IsDeviceMemory(uint64_t ptr, uint64_t bytes) {
   Client& c = Client::Get();
   std::lock_guard<std::mutex> lock(c.mu);

@@ -105,6 +105,11 @@ CUresult CheckDevice(CUdevice ordinal);
 
 // True if [ptr, ptr+bytes) lies in device memory this process allocated or mapped.
 bool IsDeviceMemory(uint64_t ptr, uint64_t bytes);
+// Device memory made or unmade (allocations and mappings); Forget: false if it was not known.
+void RememberDeviceMemory(uint64_t base, uint64_t bytes);
+bool ForgetDeviceMemory(uint64_t base);
+// An allocating call's answer: on success *dptr = its address (outs[0]), remembered.
+CUresult Allocated(CUresult result, const Reply& reply, CUdeviceptr* dptr, uint64_t bytes);
 
 template <typename Handle>
 Handle HandleOf(uint64_t id) {

@@ -12,16 +12,6 @@ namespace {
 
 Connection& Wire() { return Client::Get().connection(); }
 
-CUresult Allocated(CUresult result, const Reply& reply, CUdeviceptr* dptr, uint64_t bytes) {
-  if (result != CUDA_SUCCESS) return result;
-  if (reply.outs.empty()) return CUDA_ERROR_UNKNOWN;
-  Client& c = Client::Get();
-  std::lock_guard<std::mutex> lock(c.mu);
-  c.device_memory[reply.outs[0]] = bytes;
-  *dptr = reply.outs[0];
-  return CUDA_SUCCESS;
-}
-
 CUresult CopyHtoD(CUdeviceptr dst, const void* src, size_t bytes, const CUstream* stream) {
   CUresult result = NeedContext();
   if (result != CUDA_SUCCESS) return result;
@@ -188,11 +178,7 @@ CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr) {
   CUresult result = NeedContext();
   if (result != CUDA_SUCCESS) return result;
   if (dptr == 0) return CUDA_SUCCESS;
-  Client& c = Client::Get();
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    if (c.device_memory.erase(dptr) == 0) return CUDA_ERROR_INVALID_VALUE;
-  }
+  if (!ForgetDeviceMemory(dptr)) return CUDA_ERROR_INVALID_VALUE;
   return Wire().Post(Op::kMemFree, CurrentContext(), {dptr});
 }
 

@@ -12,13 +12,6 @@ namespace {
 
 Connection& Wire() { return Client::Get().connection(); }
 
-CUresult Remember(std::map<uint64_t, uint64_t>& table, uint64_t base, uint64_t bytes) {
-  Client& c = Client::Get();
-  std::lock_guard<std::mutex> lock(c.mu);
-  table[base] = bytes;
-  return CUDA_SUCCESS;
-}
-
 bool Known(const std::unordered_map<uint64_t, uint64_t>& table, uint64_t id) {
   Client& c = Client::Get();
   std::lock_guard<std::mutex> lock(c.mu);
@@ -34,11 +27,7 @@ void Add(std::unordered_map<uint64_t, uint64_t>& table, uint64_t id) {
 CUresult AllocAsync(Op op, CUdeviceptr* dptr, size_t bytes, std::initializer_list<uint64_t> args) {
   if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
   Reply reply;
-  CUresult result = Wire().Call(op, CurrentContext(), args, &reply);
-  if (result != CUDA_SUCCESS) return result;
-  if (reply.outs.size() != 1) return CUDA_ERROR_UNKNOWN;
-  *dptr = reply.outs[0];
-  return Remember(Client::Get().device_memory, reply.outs[0], bytes);
+  return Allocated(Wire().Call(op, CurrentContext(), args, &reply), reply, dptr, bytes);
 }
 
 // A pool the server reported by id (the default one, or the device's current one).
@@ -92,11 +81,7 @@ CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream stream) {
   uint64_t id = 0;
   if (result == CUDA_SUCCESS) result = StreamId(stream, &id);
   if (result != CUDA_SUCCESS) return result;
-  Client& c = Client::Get();
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    if (c.device_memory.erase(dptr) == 0) return CUDA_ERROR_INVALID_VALUE;
-  }
+  if (!ForgetDeviceMemory(dptr)) return CUDA_ERROR_INVALID_VALUE;
   return Wire().Post(Op::kMemFreeAsync, CurrentContext(), {dptr, id});
 }
 
@@ -235,7 +220,8 @@ CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGene
   if (!Known(Client::Get().vmm_handles, handle)) return CUDA_ERROR_INVALID_VALUE;
   Reply reply;
   CUresult result = Wire().Call(Op::kMemMap, CurrentContext(), {ptr, size, offset, handle, flags}, &reply);
-  return result == CUDA_SUCCESS ? Remember(Client::Get().device_memory, ptr, size) : result;
+  if (result == CUDA_SUCCESS) RememberDeviceMemory(ptr, size);
+  return result;
 }
 
 CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size) {
@@ -243,11 +229,7 @@ CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size) {
   if (ready != CUDA_SUCCESS) return ready;
   Reply reply;
   CUresult result = Wire().Call(Op::kMemUnmap, CurrentContext(), {ptr, size}, &reply);
-  if (result == CUDA_SUCCESS) {
-    Client& c = Client::Get();
-    std::lock_guard<std::mutex> lock(c.mu);
-    c.device_memory.erase(ptr);
-  }
+  if (result == CUDA_SUCCESS) ForgetDeviceMemory(ptr);
   return result;
 }
 
