@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the agent API's parsers with libFuzzer (docs/fuzzing.md): scripts/fuzz.sh [SECONDS] [TARGET]
-# (default 60 seconds; TARGET agent_api_fuzz, the default, or extender_fuzz, the kube-scheduler
-# extender's JSON, src/k8s; below, agent_api stands for the target's name without "_fuzz").
+# (default 60 seconds; TARGET agent_api_fuzz, the default, agent_http_fuzz, vxpud's HTTP layer, or
+# extender_fuzz, the kube-scheduler extender's JSON, src/k8s, and the others listed below; below,
+# agent_api stands for the target's name without "_fuzz").
 # Builds fuzz/agent_api_fuzz.cc and only what it needs (vxpu_agent_api and its dependencies)
 # with Debian's clang into ./build-fuzz (override with VXPU_FUZZ_BUILD_DIR), every
 # object under -fsanitize=fuzzer-no-link,address,undefined; then runs it from the seeds in
@@ -19,14 +20,15 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
 fi
 target="${2:-agent_api_fuzz}"
 case "$target" in
-  agent_api_fuzz | extender_fuzz | gpu_units_fuzz | remote_wire_fuzz) ;;
-  *) echo "fuzz.sh: unknown TARGET \"$target\" (want agent_api_fuzz, extender_fuzz, gpu_units_fuzz or remote_wire_fuzz)" >&2; exit 2 ;;
+  agent_api_fuzz | agent_http_fuzz | extender_fuzz | gpu_units_fuzz | remote_wire_fuzz) ;;
+  *) echo "fuzz.sh: unknown TARGET \"$target\" (want agent_api_fuzz, agent_http_fuzz, extender_fuzz, gpu_units_fuzz or remote_wire_fuzz)" >&2; exit 2 ;;
 esac
 name="${target%_fuzz}"
 dict=()
 if [ -f "$root/fuzz/$name.dict" ]; then dict=(-dict="$root/fuzz/$name.dict"); fi
 max_len=4096
 if [ "$target" = extender_fuzz ]; then max_len=16384; fi  # a real Pod with two Nodes is 5 KB
+if [ "$target" = agent_http_fuzz ]; then max_len=8192; fi
 build="${VXPU_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 for tool in clang clang++ cmake; do
   command -v "$tool" >/dev/null || { echo "fuzz.sh: $tool not found (apt-get install clang libclang-rt-14-dev cmake)" >&2; exit 2; }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "agent_api/capacity.h"
+#include "common/registered_terms.h"
 
 namespace vxpu {
 namespace {
@@ -75,6 +76,8 @@ bool ReadFile(const std::string& path, std::string* data, std::string* error) {
 
 }  // namespace
 
+std::string TermsDir(const PluginPaths& paths) { return paths.host_lib_dir + "/slices"; }
+
 ContainerEdits EditsForSlice(const SliceSpec& slice, const std::vector<DeviceView>& devices, const PluginPaths& paths,
                              const std::function<bool(const std::string&)>& exists) {
   ContainerEdits edits;
@@ -89,8 +92,11 @@ ContainerEdits EditsForSlice(const SliceSpec& slice, const std::vector<DeviceVie
     edits.env["VXPU_COMPUTE"] = PercentText(slice.compute->guarantee_permille);
     edits.env["VXPU_COMPUTE_LIMIT"] = PercentText(slice.compute->limit_permille);
   }
+  // The registered terms, which the workload's own VXPU_* cannot change (NodeAgent writes them
+  // before Allocate answers; common/registered_terms.h).
   edits.mounts = {{LibPath(paths.host_lib_dir), LibPath(paths.host_lib_dir), true},
                   {kContainerPreload, paths.host_lib_dir + "/ld.so.preload", true},
+                  {kContainerTermsPath, TermsDir(paths) + "/" + slice.name + ".env", true},
                   {paths.state_dir, paths.state_dir, false}};
   edits.devices = DeviceNodes(slice, devices, paths.dev_dir, exists);
   return edits;

@@ -1,8 +1,9 @@
 // What a container needs to run under its slice without the image's cooperation (the answer of
 // the device plugin's Allocate, docs/kubernetes.md): the VXPU_* settings `vxpu run` sets, the
 // GPUs named for the NVIDIA runtime and CUDA, libvxpu.so and an /etc/ld.so.preload naming it
-// mounted in so every process of the container is preloaded, the state directory mounted
-// where the host has it, and the GPUs' device nodes. Pure: file existence is asked of `exists`.
+// mounted in so every process of the container is preloaded, the slice's registered terms
+// mounted read-only (they prevail over the VXPU_* settings), the state directory mounted where
+// the host has it, and the GPUs' device nodes. Pure: file existence is asked of `exists`.
 #pragma once
 
 #include <functional>
@@ -41,6 +42,9 @@ struct PluginPaths {
 };
 
 inline constexpr char kContainerPreload[] = "/etc/ld.so.preload";
+
+// Where the terms files that containers get mounted are kept: <host_lib_dir>/slices.
+std::string TermsDir(const PluginPaths& paths);
 
 // The edits for a container running under `slice` (one of SliceForUnits's).
 ContainerEdits EditsForSlice(const SliceSpec& slice, const std::vector<DeviceView>& devices, const PluginPaths& paths,

@@ -18,15 +18,20 @@
 
 #include "agent/agent_config.h"
 #include "agent/api_server.h"
+#include "agent/container_edits.h"
 #include "agent/device_plugin.h"
 #include "agent/metrics.h"
 #include "agent/node_agent.h"
+#include "agent/state_dir_owner.h"
 #include "backend/paths.h"
 
 namespace {
 
 constexpr int kBadInput = 2;
 constexpr unsigned kSocketMode = 0660;
+// The state directory vxpud makes: its user's and group's (those who may use the socket), sticky
+// like /dev/shm so that one user cannot remove another's segments.
+constexpr mode_t kStateDirMode = 01770;
 
 // On a crash: the signal and a backtrace on stderr (async-signal-safe calls only), then the
 // default action, so that a crash in the field (or in CI) says where it happened.
@@ -53,12 +58,17 @@ void Log(const std::string& line) {
   std::fflush(stderr);
 }
 
-// Creates `dir` (and its parents) if missing; false with *error if it cannot be a directory.
-bool MakeDirs(const std::string& dir, std::string* error) {
+// Creates `dir` (and its parents, 0755) if missing; the directory itself is made kStateDirMode.
+// false with *error if it cannot be a directory. An existing one keeps its mode, with a warning
+// when other users can list it (slice names, device UUIDs and pids are file names there).
+bool MakeStateDir(const std::string& dir, std::string* error) {
   for (size_t at = 1; at <= dir.size(); ++at) {
     if (at != dir.size() && dir[at] != '/') continue;
     std::string part = dir.substr(0, at);
-    if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+    bool leaf = at == dir.size();
+    if (mkdir(part.c_str(), leaf ? 0700 : 0755) == 0) {
+      if (leaf) chmod(part.c_str(), kStateDirMode);  // whatever the umask
+    } else if (errno != EEXIST) {
       *error = "--state-dir " + dir + ": cannot create " + part + ": " + std::strerror(errno);
       return false;
     }
@@ -67,6 +77,12 @@ bool MakeDirs(const std::string& dir, std::string* error) {
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     *error = "--state-dir " + dir + ": not a directory";
     return false;
+  }
+  if ((st.st_mode & 007) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
+    Log("warning: --state-dir " + dir + " is mode " + mode +
+        ": other users can list its slices' names, devices and pids (vxpud makes it 1770)");
   }
   return true;
 }
@@ -108,13 +124,19 @@ bool StartDevicePlugin(const vxpu::AgentConfig& config, vxpu::NodeAgent* agent,
                                     {config.state_dir, config.host_lib_dir, "/dev"},
                                     config.poll_seconds,
                                     config.pod_resources_socket};
+  agent->AddTermsDir(vxpu::TermsDir(options.paths));
   *plugin = vxpu::DevicePlugin::Start(agent, options, Log);
   return true;
 }
 
 int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::string& exposer_address) {
   std::string error;
-  if (!MakeDirs(config.state_dir, &error)) {
+  if (!MakeStateDir(config.state_dir, &error)) {
+    Log(error);
+    return 1;
+  }
+  std::unique_ptr<vxpu::StateDirOwner> owner = vxpu::StateDirOwner::Take(config.state_dir, &error);
+  if (!owner) {
     Log(error);
     return 1;
   }
@@ -144,7 +166,7 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
   exposer->RegisterCollectable(metrics);
   std::string ports;
   for (int port : exposer->GetListeningPorts()) ports += (ports.empty() ? "" : ",") + std::to_string(port);
-  httplib::Server tcp;
+  vxpu::GuardedHttpServer tcp;
   std::string tcp_port;
   if (!config.api_addr.empty()) {
     tcp.set_idle_interval(0, 100 * 1000);

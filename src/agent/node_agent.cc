@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "agent/terms_files.h"
 #include "agent_api/capacity.h"
 #include "common/process.h"
 #include "common/units.h"
@@ -55,9 +56,10 @@ std::unique_ptr<NodeAgent> NodeAgent::Start(const AgentOptions& options, Log log
   if (!registry) return nullptr;
   std::unique_ptr<NodeAgent> agent(new NodeAgent(options, std::move(log), std::move(registry)));
   std::vector<std::string> unreadable;
-  size_t count = agent->registry_->List(&unreadable).size();
+  std::vector<SliceRecord> records;
+  if (!agent->registry_->List(&records, &unreadable, error)) return nullptr;
   for (const std::string& line : unreadable) agent->log_(line);
-  agent->log_("registry " + options.state_dir + "/registry.db: " + std::to_string(count) + " slice(s)");
+  agent->log_("registry " + options.state_dir + "/registry.db: " + std::to_string(records.size()) + " slice(s)");
   agent->Poll();
   return agent;
 }
@@ -65,10 +67,35 @@ std::unique_ptr<NodeAgent> NodeAgent::Start(const AgentOptions& options, Log log
 void NodeAgent::Poll() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& event : inventory_.Refresh()) log_(event);
-  std::vector<SliceRecord> stored = registry_->List();
+  std::vector<SliceRecord> stored;
+  std::string error;
+  if (!ReadRegistry(&stored, &error)) return;  // nothing is adopted or reaped on a guess
   std::vector<SliceView> views = SlicesLocked(stored);
   SampleShares(views);
   AdoptAndReap(views, stored);
+  SyncTermsFiles();
+}
+
+void NodeAgent::AddTermsDir(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(mu_);
+  terms_dirs_.push_back(dir);
+  SyncTermsFiles();
+}
+
+void NodeAgent::SyncTermsFiles() {
+  std::vector<SliceRecord> records;
+  std::string error;
+  if (!ReadRegistry(&records, &error)) return;
+  std::set<std::string> names;
+  for (const SliceRecord& r : records) names.insert(r.spec.name);
+  for (const std::string& dir : terms_dirs_) {
+    for (const SliceRecord& r : records) {
+      if (WriteTermsFile(dir, r.spec, options_.state_dir, &error) || error == terms_error_) continue;
+      log_("slice " + r.spec.name + ": " + error);
+      terms_error_ = error;
+    }
+    RemoveTermsFilesExcept(dir, names);
+  }
 }
 
 void NodeAgent::SampleShares(const std::vector<SliceView>& views) {
@@ -118,7 +145,23 @@ void NodeAgent::Store(const SliceRecord& record) {
   if (!registry_->Put(record, &error)) log_(error);
 }
 
-std::vector<SliceView> NodeAgent::SlicesLocked() { return SlicesLocked(registry_->List()); }
+bool NodeAgent::ReadRegistry(std::vector<SliceRecord>* records, std::string* error) {
+  if (registry_->List(records, nullptr, error)) {
+    if (!registry_error_.empty()) log_("registry readable again");
+    registry_error_.clear();
+    return true;
+  }
+  if (*error != registry_error_) log_(*error);
+  registry_error_ = *error;
+  return false;
+}
+
+bool NodeAgent::SlicesLocked(std::vector<SliceView>* views, std::string* error) {
+  std::vector<SliceRecord> stored;
+  if (!ReadRegistry(&stored, error)) return false;
+  *views = SlicesLocked(stored);
+  return true;
+}
 
 std::vector<SliceView> NodeAgent::SlicesLocked(const std::vector<SliceRecord>& stored) {
   std::vector<SliceView> views = JoinSlices(stored, SliceLedger::ListSlices(), ComputeArbiter::ListSlices(),
@@ -138,19 +181,31 @@ std::vector<DeviceView> NodeAgent::DevicesLocked(const std::vector<SliceRecord>&
   return devices;
 }
 
-std::vector<DeviceView> NodeAgent::Devices() {
+std::vector<DeviceView> NodeAgent::Devices(std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
-  return DevicesLocked(registry_->List());
+  std::vector<SliceRecord> records;
+  std::string why;
+  if (!ReadRegistry(&records, &why)) {
+    if (error != nullptr) *error = why;
+    return {};
+  }
+  return DevicesLocked(records);
 }
 
-std::vector<SliceView> NodeAgent::Slices() {
+std::vector<SliceView> NodeAgent::Slices(std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
-  return SlicesLocked();
+  std::vector<SliceView> views;
+  std::string why;
+  if (!SlicesLocked(&views, &why) && error != nullptr) *error = why;
+  return views;
 }
 
 ApiReply NodeAgent::GetSlice(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const SliceView& v : SlicesLocked()) {
+  std::vector<SliceView> views;
+  std::string error;
+  if (!SlicesLocked(&views, &error)) return Error(500, error);
+  for (const SliceView& v : views) {
     if (v.record.spec.name == name) return ApiReply{200, SlicesToJson({v})[0]};
   }
   return Error(404, "no slice named " + name);
@@ -166,7 +221,8 @@ ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
       return Error(400, "bad slice: owner.pid " + std::to_string(spec->owner.pid) + ": no such process");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<SliceView> views = SlicesLocked();
+  std::vector<SliceView> views;
+  if (!SlicesLocked(&views, &error)) return Error(500, error);
   std::vector<SliceRecord> records;
   for (const SliceView& v : views) records.push_back(v.record);
   for (SliceRecord& r : records) {
@@ -188,6 +244,7 @@ ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
     return Error(409, "slice " + spec->name + " does not fit: " + *refusal);
   SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
   if (!registry_->Put(record, &error)) return Error(500, error);
+  SyncTermsFiles();
   log_("slice " + record.spec.name + " registered (" + OwnerText(record.spec.owner) + ", " + Terms(record.spec) + ", " +
        std::to_string(record.spec.devices.size()) + " device(s))");
   return ApiReply{201, SliceRecordToJson(record)};
@@ -195,12 +252,15 @@ ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
 
 ApiReply NodeAgent::DeleteSlice(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const SliceView& v : SlicesLocked()) {
+  std::vector<SliceView> views;
+  std::string error;
+  if (!SlicesLocked(&views, &error)) return Error(500, error);
+  for (const SliceView& v : views) {
     if (v.record.spec.name != name) continue;
     if (v.HasLiveProcesses())
       return Error(409, "slice " + name + " still has processes running; it goes once they are gone");
-    std::string error;
     if (!registry_->Remove(name, &error) && !error.empty()) return Error(500, error);
+    SyncTermsFiles();
     log_("slice " + name + " deleted");
     return ApiReply{200, {{"deleted", name}}};
   }
@@ -209,9 +269,17 @@ ApiReply NodeAgent::DeleteSlice(const std::string& name) {
 
 std::vector<std::pair<DeviceView, GpuUnits>> NodeAgent::Units() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<SliceRecord> records = registry_->List();
+  std::vector<SliceRecord> records;
+  std::string error;
+  bool readable = ReadRegistry(&records, &error);
   std::vector<std::pair<DeviceView, GpuUnits>> out;
-  for (const DeviceView& d : DevicesLocked(records)) out.push_back({d, UnitsOf(d, records, options_.context_reserve)});
+  for (DeviceView& d : DevicesLocked(records)) {
+    if (!readable) {  // nothing is handed out while what is taken cannot be known
+      d.healthy = false;
+      d.health_reason = "the slice registry cannot be read";
+    }
+    out.push_back({d, UnitsOf(d, records, options_.context_reserve)});
+  }
   return out;
 }
 
@@ -237,13 +305,14 @@ bool NodeAgent::DropEarlierHolders(const SliceSpec& spec, const std::vector<Slic
 
 std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>& ids, std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<SliceView> views = SlicesLocked();
+  std::vector<SliceView> views;
+  if (!SlicesLocked(&views, error)) return std::nullopt;
   std::vector<SliceRecord> records;
   for (const SliceView& v : views) records.push_back(v.record);
   std::vector<DeviceView> devices = DevicesLocked(records);
   std::optional<SliceSpec> spec = SliceForUnits(ids, devices, options_.context_reserve, error);
   if (!spec || !DropEarlierHolders(*spec, views, error)) return std::nullopt;
-  records = registry_->List();
+  if (!ReadRegistry(&records, error)) return std::nullopt;
   for (const SliceRecord& r : records) {
     if (r.spec.name == spec->name && r.spec.SameTerms(*spec)) return spec;  // the same units again
   }
@@ -253,6 +322,7 @@ std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>
   }
   SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
   if (!registry_->Put(record, error)) return std::nullopt;
+  SyncTermsFiles();
   log_("slice " + spec->name + " registered (kubelet, " + Terms(*spec) + ", " + std::to_string(spec->devices.size()) +
        " device(s))");
   return spec;
@@ -290,7 +360,10 @@ void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders,
     std::sort(ids.begin(), ids.end());
     by_ids[ids] = &c;
   }
-  for (const SliceView& v : SlicesLocked()) {
+  std::vector<SliceView> views;
+  std::string error;
+  if (!SlicesLocked(&views, &error)) return;
+  for (const SliceView& v : views) {
     const SliceRecord& r = v.record;
     if (!r.spec.owner.kubelet) continue;
     std::vector<std::string> ids = SortedIds(r);
@@ -307,7 +380,7 @@ void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders,
     }
     bool any_held = std::any_of(ids.begin(), ids.end(), [&](const std::string& id) { return held.count(id) > 0; });
     if (any_held || v.HasLiveProcesses() || now_unix - r.created_unix <= kReleaseGraceSeconds) continue;
-    std::string error;
+    error.clear();
     if (registry_->Remove(r.spec.name, &error)) {
       log_("slice " + r.spec.name + " removed: kubelet lists no container holding its units (" +
            OwnerText(r.spec.owner) + ")");

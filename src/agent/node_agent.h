@@ -48,8 +48,9 @@ class NodeAgent {
 
   void Poll();
 
-  std::vector<DeviceView> Devices();
-  std::vector<SliceView> Slices();
+  // The devices and slices; empty with *error (optional) set when the registry cannot be read.
+  std::vector<DeviceView> Devices(std::string* error = nullptr);
+  std::vector<SliceView> Slices(std::string* error = nullptr);
 
   ApiReply CreateSlice(const std::string& request_body);
   ApiReply DeleteSlice(const std::string& name);
@@ -68,6 +69,10 @@ class NodeAgent {
   void ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, int64_t now_unix);
   static constexpr int64_t kReleaseGraceSeconds = 5;
 
+  // Also keeps the terms files of registered slices in `dir` (agent/terms_files.h): the device
+  // plugin's, which containers get mounted.
+  void AddTermsDir(const std::string& dir);
+
   const AgentOptions& options() const { return options_; }
 
  private:
@@ -75,22 +80,30 @@ class NodeAgent {
       : options_(std::move(options)),
         log_(std::move(log)),
         registry_(std::move(registry)),
-        inventory_(options_.nvml_library) {}
+        inventory_(options_.nvml_library),
+        terms_dirs_{options_.state_dir + "/slices"} {}
 
   // With mu_ held.
-  std::vector<SliceView> SlicesLocked();  // with the registry read afresh
+  // The registry, read afresh; false with *error set (and logged once) if it cannot be read.
+  bool ReadRegistry(std::vector<SliceRecord>* records, std::string* error);
+  bool SlicesLocked(std::vector<SliceView>* views, std::string* error);
   std::vector<SliceView> SlicesLocked(const std::vector<SliceRecord>& stored);
   std::vector<DeviceView> DevicesLocked(const std::vector<SliceRecord>& records);
   void SampleShares(const std::vector<SliceView>& views);
   void AdoptAndReap(const std::vector<SliceView>& views, const std::vector<SliceRecord>& stored);
   void Store(const SliceRecord& record);
   bool DropEarlierHolders(const SliceSpec& spec, const std::vector<SliceView>& views, std::string* error);
+  // Makes the terms files match the registry (read afresh).
+  void SyncTermsFiles();
 
   AgentOptions options_;
   Log log_;
   std::mutex mu_;
   std::unique_ptr<SliceRegistry> registry_;
   DeviceInventory inventory_;
+  std::string registry_error_;  // why the registry could not be read last time, if it could not
+  std::vector<std::string> terms_dirs_;
+  std::string terms_error_;  // the last failure to write a terms file, logged once
   // Per (slice, device): device time and when it was read, and the share since the read before.
   struct Sample {
     uint64_t used_ns = 0;

@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
@@ -26,36 +30,90 @@ std::string Message(sqlite3* db) { return sqlite3_errmsg(db); }
 
 }  // namespace
 
-std::unique_ptr<SliceRegistry> SliceRegistry::Open(const std::string& path, std::string* error) {
+std::unique_ptr<SliceRegistry> SliceRegistry::OpenFile(const std::string& path, int flags, std::string* error) {
   sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     *error = "cannot open registry " + path + ": " + (db != nullptr ? Message(db) : sqlite3_errstr(rc));
     sqlite3_close(db);
     return nullptr;
   }
-  chmod(path.c_str(), 0600);  // its WAL and shared-memory files take the same mode
   sqlite3_busy_timeout(db, 2000);
-  std::unique_ptr<SliceRegistry> registry(new SliceRegistry(db));
+  return std::unique_ptr<SliceRegistry>(new SliceRegistry(db, path));
+}
+
+// Writes a new, empty registry beside `path` and renames it into place.
+bool SliceRegistry::Create(const std::string& path, std::string* error) {
+  const std::string fresh = path + ".new";
+  unlink(fresh.c_str());
   std::string why;
-  if (!registry->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", &why) ||
-      !registry->Exec("CREATE TABLE IF NOT EXISTS slices (name TEXT PRIMARY KEY, record TEXT NOT NULL, "
-                      "created INTEGER NOT NULL)",
-                      &why)) {
-    *error = "registry " + path + ": " + why;
+  {
+    auto registry = OpenFile(fresh, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error);
+    if (!registry) return false;
+    chmod(fresh.c_str(), 0600);
+    if (!registry->Exec(("PRAGMA journal_mode=DELETE; CREATE TABLE slices (name TEXT PRIMARY KEY NOT NULL, record "
+                         "TEXT NOT NULL, created INTEGER NOT NULL); PRAGMA user_version=" +
+                         std::to_string(kSchemaVersion))
+                            .c_str(),
+                        &why)) {
+      *error = "cannot create registry " + fresh + ": " + why;
+      return false;
+    }
+  }
+  if (rename(fresh.c_str(), path.c_str()) != 0) {
+    *error = "cannot create registry " + path + ": " + std::strerror(errno);
+    unlink(fresh.c_str());
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<SliceRegistry> SliceRegistry::Open(const std::string& path, std::string* error) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      *error = "cannot open registry " + path + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    if (!Create(path, error)) return nullptr;
+  } else if (st.st_size == 0) {
+    *error = "registry " + path + " is empty (0 bytes): it was cut short, and its slices are lost to this agent; " +
+             "move it aside to start with none";
     return nullptr;
   }
-  Statement version(db, "PRAGMA user_version");
+  auto registry = OpenFile(path, SQLITE_OPEN_READWRITE, error);
+  if (!registry) return nullptr;
+  chmod(path.c_str(), 0600);  // its WAL and shared-memory files take the same mode
+  std::string why;
+  if (!registry->CheckIntact(&why) || !registry->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", &why)) {
+    *error = "registry " + path + " cannot be read (" + why + "); move it aside to start with no slices";
+    return nullptr;
+  }
+  Statement version(registry->db_, "PRAGMA user_version");
   int found = version.ok() && sqlite3_step(version.get()) == SQLITE_ROW ? sqlite3_column_int(version.get(), 0) : -1;
-  if (found == 0) {
-    registry->Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str(), &why);
-  } else if (found != kSchemaVersion) {
+  if (found != kSchemaVersion) {
     *error = "registry " + path + " has schema version " + std::to_string(found) + ", this vxpud reads " +
              std::to_string(kSchemaVersion);
     return nullptr;
   }
   return registry;
+}
+
+// SQLite's quick check over every page, and the table this registry keeps.
+bool SliceRegistry::CheckIntact(std::string* error) {
+  Statement check(db_, "PRAGMA quick_check");
+  int rc = check.ok() ? sqlite3_step(check.get()) : SQLITE_ERROR;
+  const unsigned char* verdict = rc == SQLITE_ROW ? sqlite3_column_text(check.get(), 0) : nullptr;
+  if (verdict == nullptr || std::string(reinterpret_cast<const char*>(verdict)) != "ok") {
+    *error = verdict != nullptr ? "quick_check: " + std::string(reinterpret_cast<const char*>(verdict)) : Message(db_);
+    return false;
+  }
+  Statement table(db_, "SELECT name, record, created FROM slices LIMIT 0");
+  if (!table.ok()) {
+    *error = Message(db_);
+    return false;
+  }
+  return true;
 }
 
 SliceRegistry::~SliceRegistry() { sqlite3_close(db_); }
@@ -68,29 +126,37 @@ bool SliceRegistry::Exec(const char* sql, std::string* error) {
   return false;
 }
 
-std::vector<SliceRecord> SliceRegistry::List(std::vector<std::string>* unreadable) {
-  std::vector<SliceRecord> out;
+bool SliceRegistry::List(std::vector<SliceRecord>* out, std::vector<std::string>* unreadable, std::string* error) {
+  out->clear();
   Statement select(db_, "SELECT name, record FROM slices ORDER BY created, name");
-  if (!select.ok()) {
-    if (unreadable != nullptr) unreadable->push_back("registry: " + Message(db_));
-    return out;
-  }
-  while (sqlite3_step(select.get()) == SQLITE_ROW) {
-    std::string name = reinterpret_cast<const char*>(sqlite3_column_text(select.get(), 0));
+  int rc = select.ok() ? sqlite3_step(select.get()) : SQLITE_ERROR;
+  for (; rc == SQLITE_ROW; rc = sqlite3_step(select.get())) {
+    const unsigned char* stored_name = sqlite3_column_text(select.get(), 0);
     const unsigned char* text = sqlite3_column_text(select.get(), 1);
-    std::string error;
+    std::string name = stored_name != nullptr ? reinterpret_cast<const char*>(stored_name) : "";
+    std::string why;
     nlohmann::json json =
         nlohmann::json::parse(text != nullptr ? reinterpret_cast<const char*>(text) : "", nullptr, false);
-    std::optional<SliceRecord> record = json.is_discarded() ? std::nullopt : SliceRecordFromJson(json, &error);
-    if (record && record->spec.name != name) error = "stored under another name (" + record->spec.name + ")";
-    if (record && error.empty()) {
-      out.push_back(std::move(*record));
+    std::optional<SliceRecord> record = json.is_discarded() ? std::nullopt : SliceRecordFromJson(json, &why);
+    if (stored_name == nullptr) {
+      why = "no name";
+    } else if (record && record->spec.name != name) {
+      why = "stored under another name (" + record->spec.name + ")";
+    }
+    if (record && why.empty()) {
+      out->push_back(std::move(*record));
     } else if (unreadable != nullptr) {
-      unreadable->push_back("registry: slice " + name + ": unreadable record (" +
-                            (error.empty() ? std::string("not JSON") : error) + "), left in place");
+      std::string label = stored_name != nullptr ? "slice " + name : "a row without a name";
+      unreadable->push_back("registry: " + label + ": unreadable record (" +
+                            (why.empty() ? std::string("not JSON") : why) + "), left in place");
     }
   }
-  return out;
+  if (rc != SQLITE_DONE) {
+    *error = "registry " + path_ + " cannot be read: " + Message(db_);
+    out->clear();
+    return false;
+  }
+  return true;
 }
 
 bool SliceRegistry::Put(const SliceRecord& record, std::string* error) {

@@ -1,8 +1,12 @@
 #include "agent_api/agent_client.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <thread>
 
 #include "agent_api/unix_http.h"
 
@@ -22,6 +26,20 @@ std::optional<nlohmann::json> Answer(const httplib::Result& result, const std::s
     *error = what + ": vxpud answered " + std::to_string(result->status);
   }
   return std::nullopt;
+}
+
+// Sends with `send` again while vxpud turns the connection away for being busy (503: it served
+// nothing), for at most kBusyRetrySeconds.
+constexpr int kBusyRetrySeconds = 5;
+httplib::Result RetryWhileBusy(const std::function<httplib::Result()>& send) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(kBusyRetrySeconds);
+  auto pause = std::chrono::milliseconds(20);
+  for (;;) {
+    httplib::Result result = send();
+    if (!result || result->status != 503 || std::chrono::steady_clock::now() + pause > give_up) return result;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(500));
+  }
 }
 
 }  // namespace
@@ -56,15 +74,16 @@ AgentClient::AgentClient(std::string socket)
 AgentClient::~AgentClient() = default;
 
 std::optional<nlohmann::json> AgentClient::Get(const std::string& path, std::string* error) {
-  return Answer(http_->Get(path.c_str()), "GET " + path, error);
+  return Answer(RetryWhileBusy([&] { return http_->Get(path.c_str()); }), "GET " + path, error);
 }
 
 std::optional<nlohmann::json> AgentClient::Post(const std::string& path, const std::string& body, std::string* error) {
-  return Answer(http_->Post(path.c_str(), body, "application/json"), "POST " + path, error);
+  return Answer(RetryWhileBusy([&] { return http_->Post(path.c_str(), body, "application/json"); }), "POST " + path,
+                error);
 }
 
 std::optional<nlohmann::json> AgentClient::Delete(const std::string& path, std::string* error) {
-  return Answer(http_->Delete(path.c_str()), "DELETE " + path, error);
+  return Answer(RetryWhileBusy([&] { return http_->Delete(path.c_str()); }), "DELETE " + path, error);
 }
 
 bool AdoptAgentStateDir(AgentClient* client, std::string* error) {

@@ -20,7 +20,7 @@ void Committed(const std::vector<SliceRecord>& slices, const std::string& uuid, 
   *compute = 0;
   for (const SliceRecord& r : slices) {
     if (r.spec.name == except || !OnDevice(r.spec, uuid)) continue;
-    if (r.spec.memory_limit) *memory += *r.spec.memory_limit + context_reserve;
+    if (r.spec.memory_limit) *memory = AddCapped(*memory, AddCapped(*r.spec.memory_limit, context_reserve));
     if (r.spec.compute) *compute += r.spec.compute->guarantee_permille;
   }
 }
@@ -38,7 +38,7 @@ void FillCapacity(const std::vector<SliceRecord>& slices, uint64_t context_reser
     uint64_t memory = 0;
     uint32_t compute = 0;
     Committed(slices, d.uuid, context_reserve, "", &memory, &compute);
-    memory += context_reserve;  // the new slice's own context
+    memory = AddCapped(memory, context_reserve);  // the new slice's own context
     d.memory_for_slices = d.memory_total > memory ? d.memory_total - memory : 0;
     d.compute_free_permille = compute >= 1000 ? 0 : 1000 - compute;
     GpuUnits units = UnitsOf(d, slices, context_reserve);
@@ -60,10 +60,13 @@ std::optional<std::string> RefuseSlice(const SliceSpec& spec, const std::vector<
     uint32_t compute = 0;
     Committed(slices, uuid, context_reserve, spec.name, &memory, &compute);
     if (spec.memory_limit) {
-      uint64_t wanted = *spec.memory_limit + context_reserve;
-      if (memory + wanted > device->memory_total) {
-        uint64_t left =
-            device->memory_total > memory + context_reserve ? device->memory_total - memory - context_reserve : 0;
+      if (*spec.memory_limit > device->memory_total)
+        return "memory " + FormatBytes(*spec.memory_limit) + ": more than device " + uuid + " has (" +
+               FormatBytes(device->memory_total) + ")";
+      uint64_t wanted = AddCapped(*spec.memory_limit, context_reserve);
+      if (AddCapped(memory, wanted) > device->memory_total) {
+        uint64_t kept = AddCapped(memory, context_reserve);
+        uint64_t left = device->memory_total > kept ? device->memory_total - kept : 0;
         return "memory " + FormatBytes(*spec.memory_limit) + ": device " + uuid + " has " +
                FormatBytes(device->memory_total) + ", " + FormatBytes(memory) + " promised to other slices and " +
                FormatBytes(context_reserve) + " kept for this slice's context; " + FormatBytes(left) + " is left";

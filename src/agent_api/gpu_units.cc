@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "common/units.h"
 #include "interposer/slice_ledger.h"
 
 namespace vxpu {
@@ -28,7 +29,7 @@ std::string Shown(const std::string& text) {
   return out + (text.size() > 80 ? "...\"" : "\"");
 }
 
-uint64_t CeilDiv(uint64_t a, uint64_t b) { return b == 0 ? 0 : (a + b - 1) / b; }
+uint64_t CeilDiv(uint64_t a, uint64_t b) { return b == 0 ? 0 : a / b + (a % b != 0 ? 1 : 0); }
 
 const DeviceView* FindDevice(const std::vector<DeviceView>& devices, const std::string& uuid) {
   for (const DeviceView& d : devices) {
@@ -44,7 +45,7 @@ unsigned LocalUnits(const DeviceView& device, const std::vector<SliceRecord>& sl
     if (r.spec.owner.kubelet) continue;
     if (std::find(r.spec.devices.begin(), r.spec.devices.end(), device.uuid) == r.spec.devices.end()) continue;
     if (r.spec.compute) compute += r.spec.compute->guarantee_permille;
-    if (r.spec.memory_limit) memory += *r.spec.memory_limit + reserve;
+    if (r.spec.memory_limit) memory = AddCapped(memory, AddCapped(*r.spec.memory_limit, reserve));
   }
   uint64_t by_compute = CeilDiv(compute, 1000 / kUnitsPerGpu);
   uint64_t by_memory = CeilDiv(memory, device.memory_total / kUnitsPerGpu);

@@ -1,15 +1,19 @@
 // HTTP over a unix socket with cpp-httplib (Debian's 0.11 speaks TCP only): a server bound to a
-// socket file and a client that connects to one. The local API of vxpud runs on these.
+// socket file (GuardedHttpServer: capped, with deadlines) and a client that connects to one. The local API of vxpud
+// runs on these.
 #pragma once
 
 #include <httplib.h>
 
 #include <string>
 
+#include "agent_api/guarded_http.h"
+
 namespace vxpu {
 
-class UnixHttpServer : public httplib::Server {
+class UnixHttpServer : public GuardedHttpServer {
  public:
+  explicit UnixHttpServer(HttpLimits limits = HttpLimits()) : GuardedHttpServer(limits) {}
   // Binds the socket file `path` with `mode` (a stale file no one answers on is replaced; a live
   // server there is an error). Then Serve() runs until stop() (within 0.1 s of it; stop() does
   // nothing before Serve() runs: wait for is_running()).

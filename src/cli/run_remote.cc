@@ -11,6 +11,7 @@
 #include "backend/paths.h"
 #include "common/units.h"
 #include "remote/address.h"
+#include "remote/protocol.h"
 
 namespace vxpu {
 namespace {
@@ -51,8 +52,10 @@ int RunRemote(const RunOptions& o) {
   if (token_file == nullptr || *token_file == '\0')
     return Fail("--remote needs --token-file (or VXPU_REMOTE_TOKEN_FILE): the server's token");
   char absolute[PATH_MAX];
-  if (realpath(token_file, absolute) == nullptr || access(absolute, R_OK) != 0)
+  if (realpath(token_file, absolute) == nullptr)
     return Fail(std::string("--token-file: cannot read \"") + token_file + "\": " + std::strerror(errno));
+  std::string token;  // checked here as the client library will read it, for a clear error up front
+  if (!remote::ReadTokenFile("--token-file", absolute, remote::kMaxTokenBytes, &token, &error)) return Fail(error);
   std::string client = RemoteClientDir();
   if (!FileExists(client + "/libcuda.so.1")) return Fail("missing the remote client in " + client);
   const char* path = std::getenv("LD_LIBRARY_PATH");

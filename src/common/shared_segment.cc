@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/futex.h"
+
 #include "common/state_dir.h"
 
 namespace vxpu {
@@ -19,15 +21,27 @@ constexpr int kInitWaitSteps = 200;  // x 5 ms: how long a creator may take to i
 // What glibc's shm_open does in /dev/shm: no symbolic link followed, mode 0600 (less the umask).
 int OpenFile(const std::string& path, int flags) { return open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0600); }
 
+// Whether the file behind `fd` is `size` bytes, all of them backed by storage: a sparse segment
+// (an older vxpu's, or one on a file system that filled up) would fault on a full tmpfs.
+bool Allocated(const struct stat& st, size_t size) {
+  return static_cast<size_t>(st.st_size) == size && static_cast<uint64_t>(st.st_blocks) * 512 >= size;
+}
+
 SegmentHeader* Map(int fd, size_t size) {
   void* addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   return addr == MAP_FAILED ? nullptr : static_cast<SegmentHeader*>(addr);
 }
 
-SegmentHeader* Create(int fd, size_t size, uint64_t magic, void (*init)(SegmentHeader*, const void*), const void* arg) {
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0) return nullptr;
+// Sizes the new file `fd` for real, maps and initialises it; empty with *err (an errno) set on failure.
+SegmentMapping Create(int fd, size_t size, uint64_t magic, void (*init)(SegmentHeader*, const void*), const void* arg,
+                      int* err) {
+  *err = posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (*err != 0) return SegmentMapping();
   SegmentHeader* segment = Map(fd, size);
-  if (segment == nullptr) return nullptr;
+  if (segment == nullptr) {
+    *err = errno;
+    return SegmentMapping();
+  }
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);
   pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
@@ -36,99 +50,94 @@ SegmentHeader* Create(int fd, size_t size, uint64_t magic, void (*init)(SegmentH
   pthread_mutexattr_destroy(&attr);
   if (init != nullptr) init(segment, arg);
   segment->magic.store(magic, std::memory_order_release);
-  return segment;
+  return SegmentMapping(segment, size);
 }
 
-// Waits for the creator to publish `magic`; nullptr if it never does or the segment is foreign.
-SegmentHeader* AwaitInitialised(int fd, size_t size, uint64_t magic) {
+// Waits for the creator to publish `magic`; empty if it never does or the segment is foreign.
+SegmentMapping AwaitInitialised(int fd, size_t size, uint64_t magic) {
   for (int step = 0; step < kInitWaitSteps; ++step, usleep(5000)) {
     struct stat st;
-    if (fstat(fd, &st) != 0) return nullptr;
+    if (fstat(fd, &st) != 0) return SegmentMapping();
     if (static_cast<size_t>(st.st_size) < size) continue;
-    if (static_cast<size_t>(st.st_size) > size) return nullptr;
-    SegmentHeader* segment = Map(fd, size);
-    if (segment == nullptr) return nullptr;
+    if (!Allocated(st, size)) return SegmentMapping();
+    SegmentMapping mapping(Map(fd, size), size);
+    if (!mapping) return mapping;
     for (; step < kInitWaitSteps; ++step, usleep(5000)) {
-      uint64_t seen = segment->magic.load(std::memory_order_acquire);
-      if (seen == magic) return segment;
+      uint64_t seen = mapping.header()->magic.load(std::memory_order_acquire);
+      if (seen == magic) return mapping;
       if (seen != 0) break;  // another layout
     }
-    munmap(segment, size);
-    return nullptr;
+    return SegmentMapping();
   }
-  return nullptr;
+  return SegmentMapping();
+}
+
+void Lock(SegmentHeader* segment) {
+  if (pthread_mutex_lock(&segment->mutex) == EOWNERDEAD) pthread_mutex_consistent(&segment->mutex);
 }
 
 }  // namespace
 
-SegmentHeader* OpenSharedSegment(const std::string& name, size_t size, uint64_t magic,
-                                 void (*init)(SegmentHeader*, const void*), const void* arg, std::string* error) {
-  std::string path;
-  if (!SegmentPath(name, &path, error)) return nullptr;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    int fd = OpenFile(path, O_RDWR | O_CREAT | O_EXCL);
-    if (fd >= 0) {
-      SegmentHeader* segment = Create(fd, size, magic, init, arg);
-      int saved = errno;
-      close(fd);
-      if (segment != nullptr) return segment;
-      unlink(path.c_str());
-      *error = "cannot create shared segment " + path + ": " + std::strerror(saved);
-      return nullptr;
-    }
-    if (errno != EEXIST) {
-      *error = "cannot open shared segment " + path + ": " + std::strerror(errno);
-      return nullptr;
-    }
-    fd = OpenFile(path, O_RDWR);
-    if (fd < 0) continue;  // removed meanwhile: create it
-    SegmentHeader* segment = AwaitInitialised(fd, size, magic);
-    close(fd);
-    if (segment != nullptr) return segment;
-    unlink(path.c_str());  // abandoned half-way, or foreign: start afresh
-  }
-  *error = "shared segment " + path + " is unusable";
-  return nullptr;
+SegmentMapping::~SegmentMapping() {
+  if (header_ != nullptr) munmap(header_, size_);
 }
 
-void CloseSharedSegment(SegmentHeader* segment, size_t size) { munmap(segment, size); }
+SegmentLock::SegmentLock(const SegmentMapping& mapping) : header_(mapping.header()) { Lock(header_); }
 
-SegmentHeader* OpenLockedSegment(const std::string& name, size_t size, uint64_t magic,
-                                 void (*init)(SegmentHeader*, const void*), const void* arg, std::string* error) {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    SegmentHeader* segment = OpenSharedSegment(name, size, magic, init, arg, error);
-    if (segment == nullptr) return nullptr;
-    LockSegment(segment);
-    if (segment->retired.load(std::memory_order_relaxed) == 0) return segment;
-    UnlockSegment(segment);
-    CloseSharedSegment(segment, size);
-  }
-  *error = "shared segment " + name + " keeps being retired";
-  return nullptr;
-}
+SegmentLock::~SegmentLock() { pthread_mutex_unlock(&header_->mutex); }
 
-void RetireSegment(SegmentHeader* segment, const std::string& name) {
-  segment->retired.store(1, std::memory_order_relaxed);
+void SegmentLock::Retire(const std::string& name) {
+  header_->retired.store(1, std::memory_order_relaxed);
   UnlinkSegment(name);
 }
 
-SegmentHeader* MapExistingSegment(const std::string& name, size_t size, uint64_t magic) {
-  std::string path, error;
-  if (!SegmentPath(name, &path, &error)) return nullptr;
-  int fd = OpenFile(path, O_RDWR);
-  if (fd < 0) return nullptr;
-  struct stat st;
-  void* addr = MAP_FAILED;
-  if (fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) == size)
-    addr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  close(fd);
-  if (addr == MAP_FAILED) return nullptr;
-  auto* segment = static_cast<SegmentHeader*>(addr);
-  if (segment->magic.load(std::memory_order_acquire) == magic) return segment;
-  munmap(addr, size);
-  return nullptr;
+void SegmentLock::WaitUnlocked(std::atomic<uint32_t>* word, uint32_t seen, uint64_t timeout_ns) {
+  pthread_mutex_unlock(&header_->mutex);
+  FutexWait(word, seen, timeout_ns);
+  Lock(header_);
 }
 
+SegmentMapping OpenSharedSegment(const std::string& name, size_t size, uint64_t magic,
+                                 void (*init)(SegmentHeader*, const void*), const void* arg, std::string* error) {
+  std::string path;
+  if (!SegmentPath(name, &path, error)) return SegmentMapping();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    int fd = OpenFile(path, O_RDWR | O_CREAT | O_EXCL);
+    if (fd >= 0) {
+      int rc = 0;
+      SegmentMapping created = Create(fd, size, magic, init, arg, &rc);
+      close(fd);
+      if (created) return created;
+      unlink(path.c_str());
+      *error = "cannot create shared segment " + path + ": " + std::strerror(rc);
+      return SegmentMapping();
+    }
+    if (errno != EEXIST) {
+      *error = "cannot open shared segment " + path + ": " + std::strerror(errno);
+      return SegmentMapping();
+    }
+    fd = OpenFile(path, O_RDWR);
+    if (fd < 0) continue;  // removed meanwhile: create it
+    SegmentMapping mapping = AwaitInitialised(fd, size, magic);
+    close(fd);
+    if (mapping) return mapping;
+    unlink(path.c_str());  // abandoned half-way, or foreign: start afresh
+  }
+  *error = "shared segment " + path + " is unusable";
+  return SegmentMapping();
+}
+
+SegmentMapping MapExistingSegment(const std::string& name, size_t size, uint64_t magic) {
+  std::string path, error;
+  if (!SegmentPath(name, &path, &error)) return SegmentMapping();
+  int fd = OpenFile(path, O_RDWR);
+  if (fd < 0) return SegmentMapping();
+  struct stat st;
+  SegmentMapping mapping(fstat(fd, &st) == 0 && Allocated(st, size) ? Map(fd, size) : nullptr, size);
+  close(fd);
+  if (mapping && mapping.header()->magic.load(std::memory_order_acquire) == magic) return mapping;
+  return SegmentMapping();
+}
 bool SegmentPath(const std::string& name, std::string* path, std::string* error) {
   std::string dir;
   if (!StateDir(&dir, error)) return false;
@@ -167,11 +176,5 @@ void UnlinkSegmentsOfDevice(const std::string& device_uuid) {
     if (name.find(device_uuid) != std::string::npos) UnlinkSegment(name);
   }
 }
-
-void LockSegment(SegmentHeader* segment) {
-  if (pthread_mutex_lock(&segment->mutex) == EOWNERDEAD) pthread_mutex_consistent(&segment->mutex);
-}
-
-void UnlockSegment(SegmentHeader* segment) { pthread_mutex_unlock(&segment->mutex); }
 
 }  // namespace vxpu

@@ -29,4 +29,7 @@ std::optional<uint32_t> ParseSharePermille(std::string_view text, std::string* e
 // 85899345920 -> "80.0 GiB"; small values stay in bytes ("512 B").
 std::string FormatBytes(uint64_t bytes);
 
+// a + b, or UINT64_MAX where the sum would wrap: sums of untrusted sizes never come out small.
+constexpr uint64_t AddCapped(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+
 }  // namespace vxpu

@@ -146,12 +146,12 @@ void SweepDead(ArbiterState* s, uint64_t lease_ns) {
   FreeAbandonedEntries(s->tenants, [s, lease_ns](int i) { FreeTenant(s, i, lease_ns); });
 }
 
-// With the lock held: removes the arbiter if it has no tenant left.
-void RetireIfUnused(ArbiterState* s, const std::string& name) {
+// Removes the arbiter if it has no tenant left.
+void RetireIfUnused(SegmentLock& lock, ArbiterState* s, const std::string& name) {
   for (const TenantRecord& t : s->tenants) {
     if (t.process.in_use) return;
   }
-  RetireSegment(&s->header, name);
+  lock.Retire(name);
 }
 
 std::string Describe(const ComputeTerms& t) {
@@ -225,91 +225,82 @@ std::unique_ptr<ComputeArbiter> ComputeArbiter::Open(const std::string& device_u
     return nullptr;
   }
   const std::string name = SegmentName(device_uuid);
-  SegmentHeader* header = OpenLockedSegment(name, sizeof(ArbiterState), kArbiterMagic, InitState, nullptr, error);
-  if (header == nullptr) return nullptr;
-  auto* s = reinterpret_cast<ArbiterState*>(header);
   int tenant = -1;
-  SweepDead(s, lease_ns);
-  int slice = JoinSlice(s, terms, device_uuid, error);
-  if (slice >= 0) {
-    tenant = ClaimEntry(s->tenants, TenantRecord{{}, slice, 0});
-    if (tenant < 0) {
-      *error = "device " + device_uuid + " has " + std::to_string(kMax) + " compute tenants already";
-      FreeSliceIfEmpty(s, slice);  // it may have just been created for this process
+  auto join = [&](SegmentLock& lock, const SegmentMapping& mapping) {
+    auto* s = mapping.As<ArbiterState>();
+    SweepDead(s, lease_ns);
+    int slice = JoinSlice(s, terms, device_uuid, error);
+    if (slice >= 0) {
+      tenant = ClaimEntry(s->tenants, TenantRecord{{}, slice, 0});
+      if (tenant < 0) {
+        *error = "device " + device_uuid + " has " + std::to_string(kMax) + " compute tenants already";
+        FreeSliceIfEmpty(s, slice);  // it may have just been created for this process
+      }
     }
-  }
-  if (tenant < 0) RetireIfUnused(s, name);
-  UnlockSegment(header);
-  if (tenant < 0) {
-    CloseSharedSegment(header, sizeof(ArbiterState));
-    return nullptr;
-  }
-  return std::unique_ptr<ComputeArbiter>(new ComputeArbiter(s, tenant, lease_ns, name));
+    if (tenant < 0) RetireIfUnused(lock, s, name);
+  };
+  SegmentMapping mapping = OpenLiveSegment(name, sizeof(ArbiterState), kArbiterMagic, InitState, nullptr, error, join);
+  if (tenant < 0) return nullptr;
+  return std::unique_ptr<ComputeArbiter>(new ComputeArbiter(std::move(mapping), tenant, lease_ns, name));
 }
 
 std::vector<ComputeSliceUsage> ComputeArbiter::ListSlices() {
   std::vector<ComputeSliceUsage> slices;
   for (const std::string& file : SegmentsWithPrefix(SegmentPrefix())) {
-    SegmentHeader* header = MapExistingSegment(file, sizeof(ArbiterState), kArbiterMagic);
-    if (header == nullptr) continue;
-    auto* s = reinterpret_cast<ArbiterState*>(header);
-    {
-      SegmentLock lock(&s->header);
-      SweepDead(s, 0);
-      RetireIfUnused(s, file);  // left by tenants that were killed
-      for (int i = 0; i < kMax && s->header.retired.load(std::memory_order_relaxed) == 0; ++i) {
-        if (!s->slices[i].in_use) continue;
-        ComputeSliceUsage usage{
-            s->slices[i].name, file.substr(SegmentPrefix().size()), TermsOf(s->slices[i]), s->slices[i].used_ns, {}};
-        for (const TenantRecord& t : s->tenants) {
-          if (t.process.in_use && t.slice == i) usage.pids.push_back(t.process.pid);
-        }
-        slices.push_back(std::move(usage));
+    SegmentMapping mapping = MapExistingSegment(file, sizeof(ArbiterState), kArbiterMagic);
+    if (!mapping) continue;
+    auto* s = mapping.As<ArbiterState>();
+    SegmentLock lock(mapping);
+    if (lock.retired()) continue;
+    SweepDead(s, 0);
+    RetireIfUnused(lock, s, file);  // left by tenants that were killed
+    for (int i = 0; i < kMax && !lock.retired(); ++i) {
+      if (!s->slices[i].in_use) continue;
+      ComputeSliceUsage usage{
+          s->slices[i].name, file.substr(SegmentPrefix().size()), TermsOf(s->slices[i]), s->slices[i].used_ns, {}};
+      for (const TenantRecord& t : s->tenants) {
+        if (t.process.in_use && t.slice == i) usage.pids.push_back(t.process.pid);
       }
+      slices.push_back(std::move(usage));
     }
-    CloseSharedSegment(header, sizeof(ArbiterState));
   }
   return slices;
 }
 
 int32_t ComputeArbiter::HolderPid(const std::string& device_uuid) {
-  SegmentHeader* header = MapExistingSegment(SegmentName(device_uuid), sizeof(ArbiterState), kArbiterMagic);
-  if (header == nullptr) return 0;
-  auto* s = reinterpret_cast<ArbiterState*>(header);
-  int32_t pid = 0;
-  {
-    SegmentLock lock(&s->header);
-    if (s->holder >= 0) pid = s->tenants[s->holder].process.pid;
-  }
-  CloseSharedSegment(header, sizeof(ArbiterState));
-  return pid;
+  SegmentMapping mapping = MapExistingSegment(SegmentName(device_uuid), sizeof(ArbiterState), kArbiterMagic);
+  if (!mapping) return 0;
+  auto* s = mapping.As<ArbiterState>();
+  SegmentLock lock(mapping);
+  return s->holder >= 0 ? s->tenants[s->holder].process.pid : 0;
 }
 
 void ComputeArbiter::Unlink(const std::string& device_uuid) { UnlinkSegment(SegmentName(device_uuid)); }
 
-ComputeArbiter::~ComputeArbiter() {
-  Leave();
-  CloseSharedSegment(&state_->header, sizeof(ArbiterState));
-}
+ComputeArbiter::ComputeArbiter(SegmentMapping mapping, int tenant, uint64_t lease_ns, std::string segment_name)
+    : mapping_(std::move(mapping)),
+      state_(mapping_.As<ArbiterState>()),
+      tenant_(tenant),
+      lease_ns_(lease_ns),
+      segment_name_(std::move(segment_name)) {}
+
+ComputeArbiter::~ComputeArbiter() { Leave(); }
 
 void ComputeArbiter::Leave() {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_) return;
   left_ = true;
   if (getpid() != owner_) return;  // a forked child: the entry is its parent's
   FreeTenant(state_, tenant_, lease_ns_);
   ProcessEntry::ReleasedByThisProcess();
-  RetireIfUnused(state_, segment_name_);
+  RetireIfUnused(lock, state_, segment_name_);
   FutexWakeAll(&state_->wake_word);  // this process's own waiters return
 }
 
 void ComputeArbiter::Acquire() {
   ArbiterState* s = state_;
-  LockSegment(&s->header);
-  if (left_) {
-    UnlockSegment(&s->header);
-    return;
-  }
+  SegmentLock lock(mapping_);
+  if (left_) return;
   TenantRecord& me = s->tenants[tenant_];
   SliceRecord& mine = s->slices[me.slice];
   // A slice that idled for a while rejoins level with the active ones (no credit banked while
@@ -341,15 +332,12 @@ void ComputeArbiter::Acquire() {
     if (s->holder == tenant_) break;
     uint32_t seen = s->wake_word.load(std::memory_order_acquire);
     uint64_t wait_ns = s->holder < 0 ? 1000000ull : kLivenessCheckMs * 1000000ull;
-    UnlockSegment(&s->header);
-    FutexWait(&s->wake_word, seen, wait_ns);
-    LockSegment(&s->header);
+    lock.WaitUnlocked(&s->wake_word, seen, wait_ns);
   }
-  UnlockSegment(&s->header);
 }
 
 bool ComputeArbiter::Finish(uint64_t used_ns, bool more) {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_ || state_->holder != tenant_) return false;
   SliceRecord& slice = state_->slices[state_->tenants[tenant_].slice];
   ChargeDeviceTime(&slice.account, used_ns);
@@ -363,7 +351,7 @@ bool ComputeArbiter::Finish(uint64_t used_ns, bool more) {
 }
 
 bool ComputeArbiter::Renew(uint64_t used_ns) {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_ || state_->holder != tenant_ || state_->yield_requested.load(std::memory_order_relaxed)) return false;
   int slice = state_->tenants[tenant_].slice;
   ShareAccount& account = state_->slices[slice].account;
@@ -384,7 +372,7 @@ bool ComputeArbiter::Renew(uint64_t used_ns) {
 bool ComputeArbiter::YieldRequested() const { return state_->yield_requested.load(std::memory_order_relaxed) != 0; }
 
 bool ComputeArbiter::OthersWaiting() {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_) return false;
   for (int i = 0; i < kMax; ++i) {
     if (i != tenant_ && state_->tenants[i].process.in_use && state_->tenants[i].wants) return true;

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/shared_segment.h"
+
 namespace vxpu {
 
 struct ArbiterState;
@@ -83,10 +85,10 @@ class ComputeArbiter {
   uint64_t lease_ns() const { return lease_ns_; }
 
  private:
-  ComputeArbiter(ArbiterState* state, int tenant, uint64_t lease_ns, std::string segment_name)
-      : state_(state), tenant_(tenant), lease_ns_(lease_ns), segment_name_(std::move(segment_name)) {}
+  ComputeArbiter(SegmentMapping mapping, int tenant, uint64_t lease_ns, std::string segment_name);
 
-  ArbiterState* state_;
+  SegmentMapping mapping_;
+  ArbiterState* state_;  // in mapping_
   int tenant_;
   uint64_t lease_ns_;
   std::string segment_name_;

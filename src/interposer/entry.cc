@@ -155,6 +155,7 @@ void* PerThreadFromDriver(const HookEntry& e) {
 }
 
 __attribute__((constructor)) void LoadInterposer() {
+  ApplyRegisteredTerms();
   LoadQuotaConfig();
   LoadComputeConfig();
   if (QuotaEnabled() || ComputeEnabled()) CheckStateDirFromEnv();

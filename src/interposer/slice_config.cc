@@ -1,10 +1,13 @@
 #include "interposer/slice_config.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
+#include "common/registered_terms.h"
 #include "common/state_dir.h"
 #include "interposer/real_driver.h"
 #include "interposer/slice_ledger.h"
@@ -15,6 +18,46 @@ void RefuseToRun(const std::string& why) {
   std::fprintf(stderr, "vxpu: %s; refusing to run without the slice's limits\n", why.c_str());
   std::fflush(stderr);
   _exit(125);
+}
+
+namespace {
+
+// The terms file of slice `slice` in the state directory `dir`, if the agent wrote one: vars
+// without the slice and the directory (those found it). Only root or the directory's owner (the
+// agent) may have written it.
+bool AgentTermsOf(const std::string& dir, const std::string& slice, TermsVars* vars) {
+  std::string path = TermsFileOfSlice(dir, slice), error;
+  unsigned owner = 0;
+  if (!ReadTermsFile(path, vars, &error, &owner)) {
+    if (!error.empty()) RefuseToRun(error);
+    return false;
+  }
+  struct stat state_dir;
+  if (owner != 0 && (stat(dir.c_str(), &state_dir) != 0 || owner != state_dir.st_uid))
+    RefuseToRun(path + " is not the agent's (owned by neither root nor the state directory's owner)");
+  std::erase_if(*vars, [](const auto& v) { return v.first == "VXPU_SLICE" || v.first == "VXPU_STATE_DIR"; });
+  return true;
+}
+
+}  // namespace
+
+void ApplyRegisteredTerms() {
+  TermsVars vars;
+  std::string error;
+  bool contained = ReadTermsFile(kContainerTermsPath, &vars, &error);
+  if (!contained && !error.empty()) RefuseToRun(error);
+  if (!contained) {
+    const char* dir = std::getenv("VXPU_STATE_DIR");
+    const char* slice = std::getenv("VXPU_SLICE");
+    if (dir == nullptr || *dir != '/' || slice == nullptr || !SliceLedger::ValidSliceName(slice)) return;
+    if (!AgentServes(dir)) return;  // a stopped agent's files are not the truth
+    if (!AgentTermsOf(dir, slice, &vars)) return;
+  }
+  for (const char* key : kTermsKeys) {
+    bool found_by = std::strcmp(key, "VXPU_SLICE") == 0 || std::strcmp(key, "VXPU_STATE_DIR") == 0;
+    if (contained || !found_by) unsetenv(key);
+  }
+  for (const auto& [key, value] : vars) setenv(key.c_str(), value.c_str(), 1);
 }
 
 std::string SliceNameFromEnv() {

@@ -12,6 +12,12 @@ namespace vxpu::interposer {
 // Prints "vxpu: <why>; refusing to run without the slice's limits" and exits with 125.
 [[noreturn]] void RefuseToRun(const std::string& why);
 
+// Puts the terms of a slice an agent registered in the environment in place of the process's
+// own (common/registered_terms.h): a container's mounted terms file, else the agent's file of
+// VXPU_SLICE in VXPU_STATE_DIR. Runs before anything reads VXPU_*; refuses to run on a terms
+// file it cannot read or parse, or that is not the agent's.
+void ApplyRegisteredTerms();
+
 // VXPU_SLICE, or "pid-<pid>" when unset; refuses to run on a malformed name.
 std::string SliceNameFromEnv();
 

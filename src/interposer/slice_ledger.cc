@@ -60,9 +60,9 @@ bool AnyAlive(LedgerState* s) {
   return false;
 }
 
-// With the lock held: removes the ledger if none of its processes lives any more.
-void RetireIfUnused(LedgerState* s, const std::string& name) {
-  if (!AnyAlive(s)) RetireSegment(&s->header, name);
+// Removes the ledger if none of its processes lives any more.
+void RetireIfUnused(SegmentLock& lock, LedgerState* s, const std::string& name) {
+  if (!AnyAlive(s)) lock.Retire(name);
 }
 
 // Sets the slice's limit if it has no live process, else checks it agrees, then registers this
@@ -86,25 +86,18 @@ int JoinLocked(LedgerState* s, const std::string& slice, uint64_t limit, std::st
 bool Summarise(const std::string& file, SliceSummary* out) {
   std::string rest = file.substr(SegmentPrefix().size());
   if (rest.size() < kUuidLength + 2 || rest[kUuidLength] != '-') return false;
-  SegmentHeader* header = MapExistingSegment(file, sizeof(LedgerState), kLedgerMagic);
-  if (header == nullptr) return false;
-  auto* s = reinterpret_cast<LedgerState*>(header);
-  {
-    SegmentLock lock(&s->header);
-    if (s->header.retired.load(std::memory_order_relaxed) != 0) {
-      UnlockSegment(&s->header);
-      CloseSharedSegment(header, sizeof(LedgerState));
-      return false;
-    }
-    RetireIfUnused(s, file);  // left by processes that were killed
-    out->slice = rest.substr(kUuidLength + 1);
-    out->device = rest.substr(0, kUuidLength);
-    out->limit = s->limit;
-    for (const LedgerEntry& e : s->entries) {
-      if (e.process.in_use) out->processes.push_back({e.process.pid, e.used});
-    }
+  SegmentMapping mapping = MapExistingSegment(file, sizeof(LedgerState), kLedgerMagic);
+  if (!mapping) return false;
+  auto* s = mapping.As<LedgerState>();
+  SegmentLock lock(mapping);
+  if (lock.retired()) return false;
+  RetireIfUnused(lock, s, file);  // left by processes that were killed
+  out->slice = rest.substr(kUuidLength + 1);
+  out->device = rest.substr(0, kUuidLength);
+  out->limit = s->limit;
+  for (const LedgerEntry& e : s->entries) {
+    if (e.process.in_use) out->processes.push_back({e.process.pid, e.used});
   }
-  CloseSharedSegment(header, sizeof(LedgerState));
   return !out->processes.empty();
 }
 
@@ -131,17 +124,14 @@ std::unique_ptr<SliceLedger> SliceLedger::Open(const std::string& slice, const s
     return nullptr;
   }
   const std::string name = SegmentName(slice, device_uuid);
-  SegmentHeader* header = OpenLockedSegment(name, sizeof(LedgerState), kLedgerMagic, nullptr, nullptr, error);
-  if (header == nullptr) return nullptr;
-  auto* s = reinterpret_cast<LedgerState*>(header);
-  int entry = JoinLocked(s, slice, limit, error);
-  if (entry < 0) RetireIfUnused(s, name);
-  UnlockSegment(header);
-  if (entry < 0) {
-    CloseSharedSegment(header, sizeof(LedgerState));
-    return nullptr;
-  }
-  return std::unique_ptr<SliceLedger>(new SliceLedger(s, entry, limit, name));
+  int entry = -1;
+  SegmentMapping mapping = OpenLiveSegment(name, sizeof(LedgerState), kLedgerMagic, nullptr, nullptr, error,
+                                           [&](SegmentLock& lock, const SegmentMapping& m) {
+                                             entry = JoinLocked(m.As<LedgerState>(), slice, limit, error);
+                                             if (entry < 0) RetireIfUnused(lock, m.As<LedgerState>(), name);
+                                           });
+  if (entry < 0) return nullptr;
+  return std::unique_ptr<SliceLedger>(new SliceLedger(std::move(mapping), entry, limit, name));
 }
 
 std::vector<SliceSummary> SliceLedger::ListSlices() {
@@ -157,23 +147,27 @@ void SliceLedger::Unlink(const std::string& slice, const std::string& device_uui
   UnlinkSegment(SegmentName(slice, device_uuid));
 }
 
-SliceLedger::~SliceLedger() {
-  Leave();
-  CloseSharedSegment(&state_->header, sizeof(LedgerState));
-}
+SliceLedger::SliceLedger(SegmentMapping mapping, int entry, uint64_t limit, std::string segment_name)
+    : mapping_(std::move(mapping)),
+      state_(mapping_.As<LedgerState>()),
+      entry_(entry),
+      limit_(limit),
+      segment_name_(std::move(segment_name)) {}
+
+SliceLedger::~SliceLedger() { Leave(); }
 
 void SliceLedger::Leave() {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_) return;
   left_ = true;
   if (getpid() != owner_) return;  // a forked child: the entry is its parent's
   Drop(state_, &state_->entries[entry_]);
   ProcessEntry::ReleasedByThisProcess();
-  RetireIfUnused(state_, segment_name_);
+  RetireIfUnused(lock, state_, segment_name_);
 }
 
 bool SliceLedger::Reserve(uint64_t bytes, uint64_t* slice_used) {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_) return false;
   auto fits = [&] { return state_->total + bytes <= limit_ && state_->total + bytes >= bytes; };
   if (!fits()) SweepDead(state_);  // the dead may be holding what we need
@@ -187,14 +181,14 @@ bool SliceLedger::Reserve(uint64_t bytes, uint64_t* slice_used) {
 }
 
 void SliceLedger::Charge(uint64_t bytes) {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_) return;
   state_->entries[entry_].used += bytes;
   state_->total += bytes;
 }
 
 void SliceLedger::Release(uint64_t bytes) {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   if (left_) return;
   uint64_t& used = state_->entries[entry_].used;
   uint64_t released = used >= bytes ? bytes : used;
@@ -203,13 +197,13 @@ void SliceLedger::Release(uint64_t bytes) {
 }
 
 uint64_t SliceLedger::Used() {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   SweepDead(state_);
   return state_->total;
 }
 
 std::vector<SliceProcess> SliceLedger::Processes() {
-  SegmentLock lock(&state_->header);
+  SegmentLock lock(mapping_);
   SweepDead(state_);
   std::vector<SliceProcess> out;
   for (const LedgerEntry& e : state_->entries) {

@@ -17,9 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/shared_segment.h"
+
 namespace vxpu {
 
-struct SegmentHeader;
 struct LedgerState;
 
 struct SliceProcess {
@@ -72,10 +73,10 @@ class SliceLedger {
   std::vector<SliceProcess> Processes();  // live processes and what each holds
 
  private:
-  SliceLedger(LedgerState* state, int entry, uint64_t limit, std::string segment_name)
-      : state_(state), entry_(entry), limit_(limit), segment_name_(std::move(segment_name)) {}
+  SliceLedger(SegmentMapping mapping, int entry, uint64_t limit, std::string segment_name);
 
-  LedgerState* state_;
+  SegmentMapping mapping_;
+  LedgerState* state_;  // in mapping_
   int entry_;
   uint64_t limit_;
   std::string segment_name_;

@@ -2,10 +2,13 @@
 // server address and a token file. Dependency-free (the client library includes it).
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <cstring>
 #include <string>
 
 namespace vxpu::remote {
@@ -25,14 +28,41 @@ inline bool SplitHostPort(const std::string& text, std::string* host, std::strin
          (number > 0 || any_port);
 }
 
-// The token a file holds (its trailing newlines dropped); false if it cannot be read.
-inline bool ReadTokenFile(const std::string& path, std::string* token) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  *token = text.str();
+// The token in the file `path`, which must be a regular file its owner alone may read or write
+// (mode 0600 or stricter: a token others can read is no secret) of 16 to `max_bytes` bytes, its
+// trailing newlines dropped. A FIFO or device is refused without being read. False with *error:
+// `what` (the flag or variable that named the file) and the problem, on one line.
+inline bool ReadTokenFile(const std::string& what, const std::string& path, size_t max_bytes, std::string* token,
+                          std::string* error) {
+  const std::string named = what + ": \"" + path + "\"";
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = named + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  std::string why;
+  if (fstat(fd, &st) != 0) {
+    why = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    why = "not a regular file";
+  } else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    why = "others may read or write it (chmod 600 it)";
+  } else if (static_cast<size_t>(st.st_size) > max_bytes + 2) {
+    why = "over " + std::to_string(max_bytes) + " bytes";
+  }
+  token->clear();
+  char buffer[1024];
+  ssize_t n = 0;
+  while (why.empty() && token->size() <= max_bytes + 2 && (n = read(fd, buffer, sizeof(buffer))) > 0)
+    token->append(buffer, static_cast<size_t>(n));
+  if (why.empty() && n < 0) why = std::strerror(errno);
+  close(fd);
   while (!token->empty() && (token->back() == '\n' || token->back() == '\r')) token->pop_back();
-  return static_cast<bool>(in);
+  if (why.empty() && (token->size() < 16 || token->size() > max_bytes))
+    why = "must hold a token of 16 to " + std::to_string(max_bytes) + " bytes";
+  if (!why.empty()) *error = named + ": " + why;
+  return why.empty();
 }
 
 }  // namespace vxpu::remote

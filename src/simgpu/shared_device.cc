@@ -38,9 +38,6 @@ struct SharedState {
 
 namespace {
 
-void Lock(SharedState* s) { vxpu::LockSegment(&s->header); }
-void Unlock(SharedState* s) { vxpu::UnlockSegment(&s->header); }
-
 void WakeAll(SharedState* s) { vxpu::FutexWakeAll(&s->wake_word); }
 
 int NextWanter(SharedState* s, int after) {
@@ -113,9 +110,7 @@ std::unique_ptr<SharedDevice> SharedDevice::Open(const DeviceSpec& spec, std::st
   return std::unique_ptr<SharedDevice>(new SharedDevice(spec, SegmentName(spec)));
 }
 
-SharedDevice::~SharedDevice() {
-  if (state_ != nullptr) vxpu::CloseSharedSegment(&state_->header, sizeof(SharedState));
-}
+SharedDevice::~SharedDevice() = default;
 
 void SharedDevice::Unlink(const DeviceSpec& spec) { vxpu::UnlinkSegment(SegmentName(spec)); }
 
@@ -124,65 +119,61 @@ int SharedDevice::Register(std::string* error) {
     *error = "this process is a client of the device already";
     return -1;
   }
-  vxpu::SegmentHeader* header = vxpu::OpenLockedSegment(name_, sizeof(SharedState), kMagic, InitState, &spec_, error);
-  if (header == nullptr) return -1;
-  auto* s = reinterpret_cast<SharedState*>(header);
-  SweepDead(s);
-  Slot fresh{};
-  fresh.start_ns = MonotonicNs();
-  int slot = vxpu::ClaimEntry(s->slots, fresh);
-  if (slot < 0 && NoClients(s)) vxpu::RetireSegment(header, name_);
-  vxpu::UnlockSegment(header);
-  if (slot < 0) {
+  int slot = -1;
+  auto join = [&](vxpu::SegmentLock& lock, const vxpu::SegmentMapping& mapping) {
+    auto* s = mapping.As<SharedState>();
+    SweepDead(s);
+    Slot fresh{};
+    fresh.start_ns = MonotonicNs();
+    slot = vxpu::ClaimEntry(s->slots, fresh);
+    if (slot >= 0) return;
     *error = "the device has " + std::to_string(kMaxClients) + " clients already";
-    vxpu::CloseSharedSegment(header, sizeof(SharedState));
-    return -1;
-  }
-  state_ = s;
+    if (NoClients(s)) lock.Retire(name_);
+  };
+  vxpu::SegmentMapping mapping =
+      vxpu::OpenLiveSegment(name_, sizeof(SharedState), kMagic, InitState, &spec_, error, join);
+  if (slot < 0) return -1;
+  mapping_.emplace(std::move(mapping));
+  state_ = mapping_->As<SharedState>();
   return slot;
 }
 
 void SharedDevice::Unregister(int slot) {
   {
-    vxpu::SegmentLock lock(&state_->header);
+    vxpu::SegmentLock lock(*mapping_);
     FreeSlot(state_, slot);
     vxpu::ProcessEntry::ReleasedByThisProcess();
-    if (NoClients(state_)) vxpu::RetireSegment(&state_->header, name_);
+    if (NoClients(state_)) lock.Retire(name_);
   }
-  vxpu::CloseSharedSegment(&state_->header, sizeof(SharedState));
   state_ = nullptr;
+  mapping_.reset();
 }
 
 template <typename Read>
 bool SharedDevice::ReadLocked(Read read, bool sweep) {
   if (state_ != nullptr) {
-    vxpu::SegmentLock lock(&state_->header);
+    vxpu::SegmentLock lock(*mapping_);
     if (sweep) SweepDead(state_);
     read(state_);
     return true;
   }
-  vxpu::SegmentHeader* header = vxpu::MapExistingSegment(name_, sizeof(SharedState), kMagic);
-  if (header == nullptr) return false;
-  auto* s = reinterpret_cast<SharedState*>(header);
-  bool live = false;
-  {
-    vxpu::SegmentLock lock(header);
-    if (header->retired.load(std::memory_order_relaxed) == 0) {
-      if (sweep) SweepDead(s);
-      live = !NoClients(s);
-      if (live) {
-        read(s);
-      } else if (sweep) {
-        vxpu::RetireSegment(header, name_);  // left by clients that were killed
-      }
-    }
+  vxpu::SegmentMapping mapping = vxpu::MapExistingSegment(name_, sizeof(SharedState), kMagic);
+  if (!mapping) return false;
+  auto* s = mapping.As<SharedState>();
+  vxpu::SegmentLock lock(mapping);
+  if (lock.retired()) return false;
+  if (sweep) SweepDead(s);
+  bool live = !NoClients(s);
+  if (live) {
+    read(s);
+  } else if (sweep) {
+    lock.Retire(name_);  // left by clients that were killed
   }
-  vxpu::CloseSharedSegment(header, sizeof(SharedState));
   return live;
 }
 
 bool SharedDevice::Charge(int slot, uint64_t bytes) {
-  vxpu::SegmentLock lock(&state_->header);
+  vxpu::SegmentLock lock(*mapping_);
   if (SumMemory(state_) + bytes > state_->total_memory || SumMemory(state_) + bytes < bytes) {
     SweepDead(state_);
     if (SumMemory(state_) + bytes > state_->total_memory || SumMemory(state_) + bytes < bytes) return false;
@@ -192,7 +183,7 @@ bool SharedDevice::Charge(int slot, uint64_t bytes) {
 }
 
 void SharedDevice::Uncharge(int slot, uint64_t bytes) {
-  vxpu::SegmentLock lock(&state_->header);
+  vxpu::SegmentLock lock(*mapping_);
   uint64_t& used = state_->slots[slot].memory_used;
   used = used >= bytes ? used - bytes : 0;
 }
@@ -216,7 +207,7 @@ std::vector<ClientInfo> SharedDevice::Clients() {
 }
 
 void SharedDevice::Acquire(int slot) {
-  Lock(state_);
+  vxpu::SegmentLock lock(*mapping_);
   state_->slots[slot].wants_device = 1;
   uint64_t last_check = MonotonicNs();
   while (state_->holder != slot) {
@@ -235,15 +226,12 @@ void SharedDevice::Acquire(int slot) {
       }
     }
     uint32_t seen = state_->wake_word.load(std::memory_order_acquire);
-    Unlock(state_);
-    vxpu::FutexWait(&state_->wake_word, seen, kLivenessCheckMs * 1000000ull);
-    Lock(state_);
+    lock.WaitUnlocked(&state_->wake_word, seen, kLivenessCheckMs * 1000000ull);
   }
-  Unlock(state_);
 }
 
 uint64_t SharedDevice::QuantumLeft(int slot) {
-  vxpu::SegmentLock lock(&state_->header);
+  vxpu::SegmentLock lock(*mapping_);
   if (state_->holder != slot) return 0;
   uint64_t used = MonotonicNs() - state_->holder_since_ns;
   uint64_t quantum = uint64_t{quantum_us()} * 1000;
@@ -251,20 +239,20 @@ uint64_t SharedDevice::QuantumLeft(int slot) {
 }
 
 void SharedDevice::EndQuantum(int slot) {
-  vxpu::SegmentLock lock(&state_->header);
+  vxpu::SegmentLock lock(*mapping_);
   if (state_->holder != slot) return;
   if (MonotonicNs() - state_->holder_since_ns < uint64_t{quantum_us()} * 1000) return;
   PassOn(state_, slot);  // the next waiting client, or this one again for a fresh quantum
 }
 
 void SharedDevice::Release(int slot) {
-  vxpu::SegmentLock lock(&state_->header);
+  vxpu::SegmentLock lock(*mapping_);
   state_->slots[slot].wants_device = 0;
   if (state_->holder == slot) PassOn(state_, slot);
 }
 
 void SharedDevice::AddBusy(int slot, uint64_t ns) {
-  vxpu::SegmentLock lock(&state_->header);
+  vxpu::SegmentLock lock(*mapping_);
   state_->slots[slot].busy_ns += ns;
 }
 

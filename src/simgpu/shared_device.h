@@ -12,11 +12,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/process.h"
+#include "common/shared_segment.h"
 #include "simgpu/device_config.h"
 
 namespace simgpu {
@@ -86,7 +88,8 @@ class SharedDevice {
 
   DeviceSpec spec_;
   std::string name_;
-  SharedState* state_ = nullptr;  // mapped while registered
+  std::optional<vxpu::SegmentMapping> mapping_;  // while registered
+  SharedState* state_ = nullptr;                 // in mapping_
 };
 
 using vxpu::MonotonicNs;

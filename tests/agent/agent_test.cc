@@ -18,113 +18,11 @@
 #include "../simgpu/sim_env.h"
 #include "agent_api/agent_client.h"
 #include "agent_api/unix_http.h"
+#include "vxpud_harness.h"
 
 namespace {
 
-using nlohmann::json;
-using std::chrono::seconds;
-
-const std::string kVxpud = VXPU_BIN_DIR "/vxpud";
-const std::string kVxpu = VXPU_BIN_DIR "/vxpu";
-const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
-
-// A fresh state directory, removed with everything in it.
-class StateDir {
- public:
-  StateDir() {
-    char pattern[] = "/tmp/vxpud-test-XXXXXX";
-    path_ = mkdtemp(pattern) != nullptr ? pattern : "";
-  }
-  ~StateDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string env() const { return "VXPU_STATE_DIR=" + path_; }
-
- private:
-  std::string path_;
-};
-
-// vxpud --sim on the test binary's simulated devices, polling every 0.2 s.
-class Agent {
- public:
-  explicit Agent(const std::string& state_dir, std::vector<std::string> env = {}) : dir_(state_dir), env_(env) {}
-
-  // Starts it and waits for its API to answer.
-  bool Start() {
-    child_ = simtest::StartChild(
-        {kVxpud, "--sim", "--state-dir", dir_, "--metrics-addr", "127.0.0.1:0", "--poll-interval", "0.2"}, env_);
-    bool up = simtest::PollFor(seconds(10), [this] {
-      child_->Poll();
-      return vxpu::UnixSocketAnswers(socket()) || !child_->running();
-    });
-    return up && child_->running();
-  }
-  // SIGTERM; the exit code.
-  int Stop() {
-    kill(child_->pid(), SIGTERM);
-    return child_->Wait();
-  }
-  std::string socket() const { return dir_ + "/vxpud.sock"; }
-  std::string log() {
-    child_->Poll();
-    return child_->output();
-  }
-
-  // GET `path`; the JSON, or null (and a test failure) if the agent does not answer with 2xx.
-  json Get(const std::string& path) {
-    std::string error;
-    auto client = vxpu::AgentClient::Connect(socket(), &error);
-    if (!client) return json();
-    auto answer = client->Get(path, &error);
-    EXPECT_TRUE(answer.has_value()) << path << ": " << error;
-    return answer.value_or(json());
-  }
-  // The slice named `name` in GET /v1/slices, or null.
-  json Slice(const std::string& name) {
-    for (const json& s : Get("/v1/slices")) {
-      if (s["name"] == name) return s;
-    }
-    return json();
-  }
-  bool Lists(const std::string& name) { return !Slice(name).is_null(); }
-
- private:
-  std::string dir_;
-  std::vector<std::string> env_;
-  std::unique_ptr<vxpu::ChildProcess> child_;
-};
-
-// A raw request to the agent: the status and body.
-std::pair<int, json> Request(const std::string& socket, const std::string& method, const std::string& path,
-                             const std::string& body = "") {
-  vxpu::UnixHttpClient http(socket);
-  httplib::Result r = method == "POST"     ? http.Post(path.c_str(), body, "application/json")
-                      : method == "DELETE" ? http.Delete(path.c_str())
-                                           : http.Get(path.c_str());
-  if (!r) return {-1, json()};
-  return {r->status, json::parse(r->body, nullptr, false)};
-}
-
-// `vxpu run --sim ARGS -- COMMAND` in the state directory.
-std::unique_ptr<vxpu::ChildProcess> VxpuRun(const StateDir& dir, std::vector<std::string> args,
-                                            const std::vector<std::string>& command,
-                                            std::vector<std::string> env = {}) {
-  std::vector<std::string> argv = {kVxpu, "run", "--sim"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back("--");
-  argv.insert(argv.end(), command.begin(), command.end());
-  env.push_back(dir.env());
-  return simtest::StartChild(argv, env);
-}
-
-// `vxpu ARGS` in the state directory, to completion: exit code and output.
-std::pair<int, std::string> Vxpu(const StateDir& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), kVxpu);
-  auto child = simtest::StartChild(args, {dir.env()});
-  int code = child->Wait();
-  return {code, child->output()};
-}
-
-std::string DeviceUuid(int index) { return simtest::UniqueUuid(index); }
+using namespace vxpudtest;  // NOLINT: the harness is this test's vocabulary
 
 class VxpudTest : public ::testing::Test {
  protected:
@@ -433,7 +331,9 @@ TEST(Vxpud, ASecondAgentOnTheSameSocketIsRefused) {
   StateDir dir;
   Agent first(dir.path());
   ASSERT_TRUE(first.Start()) << first.log();
-  auto second = simtest::StartChild({kVxpud, "--sim", "--state-dir", dir.path(), "--metrics-addr", "127.0.0.1:0"}, {});
+  StateDir other;  // the same state dir is refused before its socket is looked at
+  auto second = simtest::StartChild(
+      {kVxpud, "--sim", "--state-dir", other.path(), "--socket", first.socket(), "--metrics-addr", "127.0.0.1:0"}, {});
   EXPECT_EQ(second->Wait(), 1);
   EXPECT_NE(second->output().find("is in use: another vxpud runs there"), std::string::npos) << second->output();
   EXPECT_TRUE(vxpu::UnixSocketAnswers(first.socket()));

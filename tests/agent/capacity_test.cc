@@ -46,6 +46,23 @@ TEST(Capacity, EachSliceIsCountedWithRoomForItsContext) {
   EXPECT_FALSE(RefuseSlice(Slice("all", "GPU-a", 4 * kGiB - kReserve).spec, {}, kReserve, devices).has_value());
 }
 
+TEST(Capacity, AQuotaPastTheDeviceIsRefusedAndNoSumWraps) {
+  // 2^64-1 bytes was admitted, and its quota plus context room wrapped round to a small number,
+  // so a 70 GiB slice then fitted beside it on an 80 GiB device.
+  std::vector<DeviceView> devices = {Device("GPU-a", 80 * kGiB)};
+  auto huge = RefuseSlice(Slice("huge", "GPU-a", UINT64_MAX).spec, {}, kReserve, devices);
+  ASSERT_TRUE(huge.has_value());
+  EXPECT_EQ(*huge, "memory 16777216.0 TiB: more than device GPU-a has (80.0 GiB)");
+  EXPECT_TRUE(RefuseSlice(Slice("over", "GPU-a", 80 * kGiB + 1).spec, {}, kReserve, devices).has_value());
+  // A record that got in anyway (an older agent's registry) still counts as the whole device.
+  std::vector<SliceRecord> slices = {Slice("huge", "GPU-a", UINT64_MAX)};
+  EXPECT_TRUE(RefuseSlice(Slice("next", "GPU-a", 70 * kGiB).spec, slices, kReserve, devices).has_value());
+  EXPECT_TRUE(RefuseSlice(Slice("next", "GPU-a", 70 * kGiB).spec, slices, UINT64_MAX, devices).has_value());
+  FillCapacity(slices, kReserve, &devices);
+  EXPECT_EQ(devices[0].memory_for_slices, 0u);
+  EXPECT_EQ(devices[0].units_free, 0u);
+}
+
 TEST(Capacity, TheSliceItselfIsNotCountedTwice) {
   std::vector<DeviceView> devices = {Device("GPU-a", 4 * kGiB)};
   std::vector<SliceRecord> slices = {Slice("one", "GPU-a", 3 * kGiB)};

@@ -253,7 +253,8 @@ TEST_F(VxpuPs, TopShowsEachComputeSlicesShareOfDeviceTime) {
   EXPECT_EQ(mine["top-b"]["pids"].size(), 1u);
   EXPECT_NEAR(mine["top-a"]["share_percent"].get<double>(), 30.0, 8.0) << r.output;
   EXPECT_NEAR(mine["top-b"]["share_percent"].get<double>(), 70.0, 8.0) << r.output;
-  EXPECT_LE(mine["top-a"]["share_percent"].get<double>() + mine["top-b"]["share_percent"].get<double>(), 100.0);
+  // top scales a device's shares down to 100% when leases overran the interval: 100 up to rounding.
+  EXPECT_LE(mine["top-a"]["share_percent"].get<double>() + mine["top-b"]["share_percent"].get<double>(), 100.0 + 1e-9);
   const std::string uuid = mine["top-a"]["device"].get<std::string>();
   Result table = RunVxpu("top -n 1 --interval 0.2");
   EXPECT_EQ(table.exit_code, 0);

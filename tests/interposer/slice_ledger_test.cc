@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/shared_segment.h"
+
 namespace vxpu {
 namespace {
 
@@ -143,6 +145,34 @@ TEST_F(SliceLedgerTest, AKilledLastProcesssSegmentGoesWithTheNextListing) {
   EXPECT_EQ(SegmentMode(LedgerSegment(device_, "b")), 0600);  // nobody could remove it yet
   for (const SliceSummary& s : SliceLedger::ListSlices()) EXPECT_NE(s.device, device_) << s.slice;
   EXPECT_EQ(SegmentMode(LedgerSegment(device_, "b")), -1);
+}
+
+// The race the churn tests found (vxpud and `vxpu ps` died of SIGSEGV listing slices): a lister
+// maps a ledger just as its last process retires it. Recreated exactly by putting the retired
+// segment back under its name; the listing runs in a child so that a crash is an exit status.
+TEST_F(SliceLedgerTest, AListingSkipsALedgerRetiredUnderItsFeet) {
+  std::string path, error;
+  ASSERT_TRUE(SegmentPath(LedgerSegment(device_, "a"), &path, &error)) << error;
+  auto ledger = Open("a", 100 * kMiB);
+  ASSERT_EQ(link(path.c_str(), (path + ".kept").c_str()), 0);
+  ledger.reset();  // its last process: retired and removed
+  ASSERT_EQ(SegmentMode(LedgerSegment(device_, "a")), -1);
+  ASSERT_EQ(rename((path + ".kept").c_str(), path.c_str()), 0);
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int i = 0; i < 3; ++i) {
+      for (const SliceSummary& s : SliceLedger::ListSlices()) {
+        if (s.device == device_) _exit(2);  // a retired ledger is no slice
+      }
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the listing died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  unlink(path.c_str());
 }
 
 TEST_F(SliceLedgerTest, AProcessThatLeftNeitherReservesNorReleases) {

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 namespace testkubelet {
 namespace {
@@ -19,28 +20,35 @@ namespace {
   _exit(120);
 }
 
-// Makes `path` exist as a mount point for a file; /etc gets an overlay first if it lacks it.
-void MakeFileTarget(const std::string& path) {
+// Makes `path` exist as a mount point for a file: a directory that lacks it gets an overlay (the
+// host's own untouched), once, before anything is bound under it (an overlay laid over a
+// directory later would hide what was bound there).
+void MakeFileTarget(const std::string& path, std::set<std::string>* overlaid) {
   if (access(path.c_str(), F_OK) == 0) return;
   std::string dir = path.substr(0, path.rfind('/'));
-  char scratch[] = "/tmp/vxpu-container-XXXXXX";
-  if (mkdtemp(scratch) == nullptr) Fail("mkdtemp");
-  if (mount("none", scratch, "tmpfs", 0, nullptr) != 0) Fail("tmpfs");
-  std::string upper = std::string(scratch) + "/upper", work = std::string(scratch) + "/work";
-  mkdir(upper.c_str(), 0755);
-  mkdir(work.c_str(), 0755);
-  std::string options = "lowerdir=" + dir + ",upperdir=" + upper + ",workdir=" + work;
-  if (mount("overlay", dir.c_str(), "overlay", 0, options.c_str()) != 0) Fail("overlay");
+  if (overlaid->insert(dir).second) {
+    char scratch[] = "/tmp/vxpu-container-XXXXXX";
+    if (mkdtemp(scratch) == nullptr) Fail("mkdtemp");
+    if (mount("none", scratch, "tmpfs", 0, nullptr) != 0) Fail("tmpfs");
+    std::string upper = std::string(scratch) + "/upper", work = std::string(scratch) + "/work";
+    mkdir(upper.c_str(), 0755);
+    mkdir(work.c_str(), 0755);
+    std::string options = "lowerdir=" + dir + ",upperdir=" + upper + ",workdir=" + work;
+    if (mount("overlay", dir.c_str(), "overlay", 0, options.c_str()) != 0) Fail("overlay");
+  }
   int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) Fail("create mount point");
   close(fd);
 }
 
 void ApplyMounts(const v1beta1::ContainerAllocateResponse& answer) {
+  std::set<std::string> overlaid;
   for (const v1beta1::Mount& m : answer.mounts()) {
     struct stat st;
     if (stat(m.host_path().c_str(), &st) != 0) Fail(("host path " + m.host_path()).c_str());
-    if (!S_ISDIR(st.st_mode)) MakeFileTarget(m.container_path());
+    if (!S_ISDIR(st.st_mode)) MakeFileTarget(m.container_path(), &overlaid);
+  }
+  for (const v1beta1::Mount& m : answer.mounts()) {
     if (mount(m.host_path().c_str(), m.container_path().c_str(), nullptr, MS_BIND, nullptr) != 0) Fail("bind");
     if (m.read_only() &&
         mount(nullptr, m.container_path().c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)

@@ -28,9 +28,9 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testkubelet::Dirs;
 using testkubelet::PluginClient;
 using testkubelet::TestKubelet;
-using testkubelet::Dirs;
 using Agent = testkubelet::PluginAgent;
 
 const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
@@ -245,6 +245,29 @@ TEST_F(DevicePluginTest, AContainerStartedFromTheAnswerIsHeldToItsSlice) {
   EXPECT_EQ(report["device_total"], quota) << run.output;
   EXPECT_EQ(report["total"], quota);
   EXPECT_EQ(report["succeeded"], quota / (100 * kMiB)) << run.output;  // then refused
+}
+
+TEST_F(DevicePluginTest, TheContainersOwnSettingsCannotWidenItsSlice) {
+  // A workload that sets VXPU_MEMORY, VXPU_SLICE or VXPU_STATE_DIR itself (in its image, or for a
+  // child) got 4 GiB of an 8 GiB GPU out of a 2-unit slice: the registered terms hold instead.
+  if (geteuid() != 0) GTEST_SKIP() << "starting a container (mount and pid namespaces) needs root";
+  v1beta1::AllocateResponse response;
+  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 5), Unit(0, 6)}}, &response).ok());
+  const uint64_t quota = (8 * kGiB / 10 * 2 - 512 * kMiB) / kMiB * kMiB;
+  for (const std::vector<std::string>& widened : {std::vector<std::string>{"VXPU_MEMORY=4GiB"},
+                                                  {"VXPU_MEMORY=4GiB", "VXPU_SLICE=other"},
+                                                  {"VXPU_MEMORY=4GiB", "VXPU_STATE_DIR=/tmp"},
+                                                  {"VXPU_COMPUTE=", "VXPU_MEMORY="}}) {
+    std::vector<std::string> env = widened;  // before the answer's: getenv finds these first
+    env.push_back("LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR);
+    env.push_back(std::string("VXPU_SIMGPU_CONFIG=") + std::getenv("VXPU_SIMGPU_CONFIG"));
+    auto run = testkubelet::RunInContainer(response.container_responses(0), {kProbe, "alloc", "100", "40"}, env);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    json report = json::parse(run.output.substr(run.output.rfind('{')), nullptr, false);
+    ASSERT_TRUE(report.is_object()) << run.output;
+    EXPECT_EQ(report["device_total"], quota) << ::testing::PrintToString(widened) << run.output;
+    EXPECT_EQ(report["succeeded"], quota / (100 * kMiB)) << ::testing::PrintToString(widened) << run.output;
+  }
 }
 
 TEST_F(DevicePluginTest, TheHostAgentSeesTheContainersProcessesInItsSlice) {

@@ -3,6 +3,7 @@
 // message.
 #pragma once
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -31,7 +32,9 @@ class RawSession {
     if (fd_ >= 0) close(fd_);
   }
 
-  bool Connect(const std::string& address) {
+  // Connects to `address` (HOST:PORT), from the local address `source` when one is given (a
+  // loopback address other than 127.0.0.1 plays another client host).
+  bool Connect(const std::string& address, const std::string& source = "") {
     size_t colon = address.rfind(':');
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
@@ -39,7 +42,11 @@ class RawSession {
     if (getaddrinfo(address.substr(0, colon).c_str(), address.substr(colon + 1).c_str(), &hints, &found) != 0)
       return false;
     fd_ = socket(found->ai_family, SOCK_STREAM, 0);
-    bool ok = fd_ >= 0 && connect(fd_, found->ai_addr, found->ai_addrlen) == 0;
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    bool bound = source.empty() || (inet_pton(AF_INET, source.c_str(), &from.sin_addr) == 1 &&
+                                    bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) == 0);
+    bool ok = fd_ >= 0 && bound && connect(fd_, found->ai_addr, found->ai_addrlen) == 0;
     freeaddrinfo(found);
     return ok;
   }

@@ -231,7 +231,7 @@ TEST(RemoteProtocol, HelloIsBoundedInSizeAndTime) {
   ASSERT_EQ(first.Hello(Token(*server)).result, CUDA_SUCCESS);
   ASSERT_EQ(second.Hello(Token(*server)).result, CUDA_SUCCESS);
   ASSERT_TRUE(third.Connect(server->address()));
-  remotetest::Answer full = third.Read();
+  remotetest::Answer full = third.Hello(Token(*server));  // a connection is a session once its Hello passes
   ASSERT_TRUE(full.ok);
   EXPECT_EQ(full.result, CUDA_ERROR_NO_DEVICE);
   EXPECT_EQ(full.blob, "the server runs its most sessions (2)");

@@ -87,10 +87,7 @@ bool SettingsFromEnvironment(Settings* s, std::string* error) {
     *error = "VXPU_REMOTE_TOKEN_FILE is not set (the file holding the server's token)";
     return false;
   }
-  if (!ReadTokenFile(token_file, &s->token) || s->token.empty() || s->token.size() > kMaxTokenBytes) {
-    *error = std::string("VXPU_REMOTE_TOKEN_FILE: cannot read a token from \"") + token_file + "\"";
-    return false;
-  }
+  if (!ReadTokenFile("VXPU_REMOTE_TOKEN_FILE", token_file, kMaxTokenBytes, &s->token, error)) return false;
   if (const char* v = std::getenv("VXPU_REMOTE_MEMORY")) s->memory = v;
   if (const char* v = std::getenv("VXPU_REMOTE_COMPUTE")) s->compute = v;
   if (s->memory.size() > 64 || s->compute.size() > 64) {

@@ -15,15 +15,18 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include <cuda.h>
 #include "backend/device_list.h"
 #include "backend/paths.h"
 #include "cli/run.h"
+#include "common/log_limiter.h"
 #include "common/units.h"
 
 #include "remote/address.h"
+#include "remote/server/admission.h"
 #include "remote/wire.h"
 
 namespace vxpu {
@@ -42,20 +45,7 @@ int Fail(const std::string& message) {
 }
 
 bool ReadToken(const std::string& path, std::string* token, std::string* error) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    *error = "--token-file: cannot read \"" + path + "\": " + std::strerror(errno);
-    return false;
-  }
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-    *error = "--token-file: \"" + path + "\" is readable by others (chmod 600 it)";
-    return false;
-  }
-  if (!remote::ReadTokenFile(path, token) || token->size() < 16 || token->size() > remote::kMaxTokenBytes) {
-    *error = "--token-file: \"" + path + "\" must hold a token of 16 to 4096 bytes";
-    return false;
-  }
-  return true;
+  return remote::ReadTokenFile("--token-file", path, remote::kMaxTokenBytes, token, error);
 }
 
 int Listen(const std::string& address, std::string* bound, std::string* error) {
@@ -124,12 +114,12 @@ class HelloSource : public ByteSource {
   std::chrono::steady_clock::time_point deadline_;
 };
 
+// Answers the client's Hello with a refusal (the client reports `why`).
 void Refuse(int fd, CUresult result, const std::string& why) {
   std::string head;
   remote::AppendAnswer(&head, remote::kReply, result, nullptr, 0, why.size());
   iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(why.data()), why.size()}};
   remote::WriteFull(fd, iov, 2);
-  std::fprintf(stderr, "vxpu remoted: session %d refused: %s\n", getpid(), why.c_str());
 }
 
 struct Server {
@@ -138,9 +128,26 @@ struct Server {
   uint64_t device_bytes = 0;
 };
 
+// What a session process tells the server over its control socket, one line each: the first
+// byte says what, the rest of the line why. Only the server logs, so that it can hold back floods.
+enum Told : char {
+  kBadHello = 'H',       // refused before the token was looked at
+  kWrongToken = 'T',     // refused: the server may bar the address for a while
+  kAuthenticated = 'A',  // asks to become a session; the server answers kYes or kNo
+  kSliceRefused = 'R',   // a session refused after all (its slice, its worker)
+  kStarted = 'S',        // the worker starts: its slice
+};
+constexpr char kYes = 'Y', kNo = 'N';
+
+void Tell(int control, Told what, const std::string& text = "") {
+  std::string line(1, static_cast<char>(what));
+  for (char c : text) line += c == '\n' ? ' ' : c;
+  line += '\n';
+  send(control, line.data(), line.size(), MSG_NOSIGNAL);
+}
+
 // In the forked session process: Hello, then the worker replaces this process.
-[[noreturn]] void ServeSession(const Server& server, int fd, const char* peer) {
-  std::fprintf(stderr, "vxpu remoted: session %d from %s\n", getpid(), peer);
+[[noreturn]] void ServeSession(const Server& server, int fd, int control) {
   remote::TuneSocket(fd, server.options.timeout_ms);
   HelloSource source(fd);
   remote::Request request;
@@ -158,17 +165,29 @@ struct Server {
   if (!read || !remote::ReadBlob(source, request, &blob, &error) ||
       !remote::ParseHello(request, blob, &hello, &error)) {
     Refuse(fd, CUDA_ERROR_INVALID_VALUE, "bad Hello: " + error);
+    Tell(control, kBadHello, "bad Hello: " + error);
     _exit(1);
   }
   if (!remote::TokenMatches(server.token, hello.token)) {
     Refuse(fd, CUDA_ERROR_NOT_PERMITTED, "wrong token");
+    Tell(control, kWrongToken);
     _exit(1);
   }
+  Tell(control, kAuthenticated);
+  char verdict = 0;
+  if (recv(control, &verdict, 1, 0) != 1 || verdict != kYes) {
+    Refuse(fd, CUDA_ERROR_NO_DEVICE,
+           "the server runs its most sessions (" + std::to_string(server.options.max_sessions) + ")");
+    _exit(1);
+  }
+  auto refuse = [&](CUresult result, const std::string& why) {
+    Refuse(fd, result, why);
+    Tell(control, kSliceRefused, why);
+    _exit(1);
+  };
   remote::SessionSlice slice;
-  if (!remote::DecideSlice(hello, server.options.limits, server.device_bytes, &slice, &error)) {
-    Refuse(fd, CUDA_ERROR_INVALID_VALUE, error);
-    _exit(1);
-  }
+  if (!remote::DecideSlice(hello, server.options.limits, server.device_bytes, &slice, &error))
+    refuse(CUDA_ERROR_INVALID_VALUE, error);
   RunOptions run;
   run.sim = server.options.sim;
   run.device = server.options.device;
@@ -177,34 +196,180 @@ struct Server {
   if (!run.compute.empty()) run.compute_step = "0.1";  // the server's limits decide the granularity
   run.name = "remote-" + std::to_string(getpid());
   run.name_given = true;
-  if (!PrepareSlice(run, &error)) {
-    Refuse(fd, CUDA_ERROR_NO_DEVICE, error);
-    _exit(1);
-  }
+  if (!PrepareSlice(run, &error)) refuse(CUDA_ERROR_NO_DEVICE, error);
   fcntl(fd, F_SETFD, 0);  // the worker inherits the connection
   std::string worker = CompanionPath("vxpu-remote-worker");
   std::string fd_text = std::to_string(fd), timeout = std::to_string(server.options.timeout_ms);
-  std::fprintf(stderr, "vxpu remoted: session %d: slice %s, memory %s, compute %s\n", getpid(), run.name.c_str(),
-               slice.memory.c_str(), slice.compute.empty() ? "shared" : (slice.compute + "%").c_str());
+  Tell(control, kStarted,
+       "slice " + run.name + ", memory " + slice.memory + ", compute " +
+           (slice.compute.empty() ? "shared" : slice.compute + "%"));
   execl(worker.c_str(), worker.c_str(), "--fd", fd_text.c_str(), "--timeout-ms", timeout.c_str(), nullptr);
-  Refuse(fd, CUDA_ERROR_NOT_INITIALIZED, "cannot start " + worker + ": " + std::strerror(errno));
-  _exit(1);
+  refuse(CUDA_ERROR_NOT_INITIALIZED, "cannot start " + worker + ": " + std::strerror(errno));
+  _exit(1);  // refuse does not return
 }
 
-int live_sessions = 0;
+// The server's side: accepts, forks a session process per connection, and keeps count of who is
+// pending and who is a session (remote/server/admission.h) from what each one tells it.
+class SessionTable {
+ public:
+  SessionTable(const Server& server, int listener)
+      : server_(server), listener_(listener), admission_(server.options.max_sessions), log_(5, kLogWindow) {}
 
-void ReapSessions() {
-  int status = 0;
-  pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    --live_sessions;
-    if (WIFSIGNALED(status)) {
-      std::fprintf(stderr, "vxpu remoted: session %d ended by signal %d\n", pid, WTERMSIG(status));
-    } else {
-      std::fprintf(stderr, "vxpu remoted: session %d ended (%d)\n", pid, WEXITSTATUS(status));
+  // Serves until a stop is requested.
+  void Run() {
+    while (!stop_requested) {
+      Reap();
+      std::vector<pollfd> fds = {{listener_, POLLIN, 0}};
+      for (const auto& [pid, c] : children_) {
+        if (c.control >= 0) fds.push_back({c.control, POLLIN, 0});
+      }
+      if (poll(fds.data(), fds.size(), 200) <= 0) continue;
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].revents != 0) Hear(fds[i].fd);
+      }
+      if (fds[0].revents & POLLIN) Accept();
     }
   }
-}
+
+ private:
+  static constexpr std::chrono::seconds kLogWindow{10};
+  enum class State { kPending, kSession, kDone };
+  struct Child {
+    std::string peer;
+    int control = -1;
+    State state = State::kPending;
+    std::string heard;  // a line not yet complete
+  };
+
+  void Log(const std::string& kind, const std::string& line) {
+    std::string out = log_.Pass(kind, line, remote::Admission::Clock::now());
+    if (!out.empty()) std::fprintf(stderr, "vxpu remoted: %s\n", out.c_str());
+  }
+
+  void Accept() {
+    sockaddr_storage address{};
+    socklen_t len = sizeof(address);
+    int fd = accept4(listener_, reinterpret_cast<sockaddr*>(&address), &len, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    char host[NI_MAXHOST] = "?";
+    getnameinfo(reinterpret_cast<sockaddr*>(&address), len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST);
+    std::string peer = host;
+    std::string turned_away = admission_.Connect(peer, remote::Admission::Clock::now());
+    if (!turned_away.empty()) {
+      int flags = fcntl(fd, F_GETFL);
+      fcntl(fd, F_SETFL, flags | O_NONBLOCK);  // a refusal never waits on a client
+      Refuse(fd,
+             turned_away.find("wrong tokens") != std::string::npos ? CUDA_ERROR_NOT_PERMITTED : CUDA_ERROR_NO_DEVICE,
+             turned_away);
+      close(fd);
+      Log("away " + peer, "turned away a connection: " + turned_away);
+      return;
+    }
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      admission_.LeftPending(peer);
+      close(fd);
+      return;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(1);
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      close(listener_);
+      close(pair[0]);
+      for (const auto& [other, c] : children_) {
+        if (c.control >= 0) close(c.control);
+      }
+      ServeSession(server_, fd, pair[1]);
+    }
+    close(pair[1]);
+    close(fd);
+    if (pid < 0) {
+      close(pair[0]);
+      admission_.LeftPending(peer);
+      Log("fork", "cannot start a session for " + peer + ": " + std::strerror(errno));
+      return;
+    }
+    children_[pid] = Child{peer, pair[0], State::kPending, ""};
+  }
+
+  // Reads what the session process on `control` says.
+  void Hear(int control) {
+    for (auto& [pid, c] : children_) {
+      if (c.control != control) continue;
+      char buffer[512];
+      ssize_t n = recv(control, buffer, sizeof(buffer), MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+          close(c.control);  // it exec'd its worker or died: waitpid says which
+          c.control = -1;
+        }
+        return;
+      }
+      c.heard.append(buffer, static_cast<size_t>(n));
+      for (size_t end; c.heard.size() < 4096 && (end = c.heard.find('\n')) != std::string::npos;) {
+        std::string line = c.heard.substr(0, end);
+        c.heard.erase(0, end + 1);
+        if (!line.empty()) Handle(pid, &c, static_cast<Told>(line[0]), line.substr(1));
+      }
+      return;
+    }
+  }
+
+  void Handle(pid_t pid, Child* c, Told what, const std::string& text) {
+    std::string session = "session " + std::to_string(pid);
+    auto now = remote::Admission::Clock::now();
+    if (what == kAuthenticated && c->state == State::kPending) {
+      bool room = admission_.Authenticated(c->peer);
+      c->state = room ? State::kSession : State::kDone;
+      char verdict = room ? kYes : kNo;
+      send(c->control, &verdict, 1, MSG_NOSIGNAL);
+      if (!room)
+        Log("full", "refused " + c->peer + ": the server runs its most sessions (" +
+                        std::to_string(server_.options.max_sessions) + ")");
+    } else if (what == kWrongToken && c->state == State::kPending) {
+      admission_.AuthenticationFailed(c->peer, now);
+      c->state = State::kDone;
+      Log("token " + c->peer, "refused " + c->peer + ": wrong token");
+    } else if (what == kBadHello && c->state == State::kPending) {
+      admission_.LeftPending(c->peer);
+      c->state = State::kDone;
+      Log("hello " + c->peer, "refused " + c->peer + ": " + text);
+    } else if (what == kSliceRefused) {
+      Log("slice", session + " refused: " + text + " (from " + c->peer + ")");
+    } else if (what == kStarted) {
+      Log("started", session + ": " + text + " (from " + c->peer + ")");
+    }
+  }
+
+  void Reap() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      auto it = children_.find(pid);
+      if (it == children_.end()) continue;
+      Child& c = it->second;
+      if (c.state == State::kPending) admission_.LeftPending(c.peer);
+      if (c.state == State::kSession) {
+        admission_.SessionEnded();
+        Log("ended", WIFSIGNALED(status)
+                         ? "session " + std::to_string(pid) + " ended by signal " + std::to_string(WTERMSIG(status))
+                         : "session " + std::to_string(pid) + " ended (" + std::to_string(WEXITSTATUS(status)) + ")");
+      }
+      if (c.control >= 0) close(c.control);
+      children_.erase(it);
+    }
+  }
+
+  const Server& server_;
+  int listener_;
+  remote::Admission admission_;
+  LogLimiter log_;
+  std::map<pid_t, Child> children_;
+};
 
 bool CheckOptions(const RemotedOptions& o, Server* server, std::string* error) {
   if (o.token_file.empty()) {
@@ -255,36 +420,7 @@ int ServeRemote(const RemotedOptions& options) {
                options.limits.compute.empty() ? "" : (", " + options.limits.compute + "% compute").c_str());
   std::printf("{\"listening\":\"%s\"}\n", bound.c_str());
   std::fflush(stdout);
-  pid_t parent = getpid();
-  while (!stop_requested) {
-    ReapSessions();
-    pollfd pfd{listener, POLLIN, 0};
-    if (poll(&pfd, 1, 200) <= 0) continue;
-    sockaddr_storage peer{};
-    socklen_t len = sizeof(peer);
-    int fd = accept4(listener, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    if (live_sessions >= options.max_sessions) {  // each session is a process: bounded
-      Refuse(fd, CUDA_ERROR_NO_DEVICE,
-             "the server runs its most sessions (" + std::to_string(options.max_sessions) + ")");
-      close(fd);
-      continue;
-    }
-    char host[NI_MAXHOST] = "?";
-    getnameinfo(reinterpret_cast<sockaddr*>(&peer), len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST);
-    pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      signal(SIGINT, SIG_DFL);
-      signal(SIGTERM, SIG_DFL);
-      close(listener);
-      ServeSession(server, fd, host);
-    }
-    if (pid > 0) ++live_sessions;
-    if (pid < 0) std::fprintf(stderr, "vxpu remoted: cannot start a session for %s: %s\n", host, std::strerror(errno));
-    close(fd);
-  }
+  SessionTable(server, listener).Run();
   close(listener);
   std::fprintf(stderr, "vxpu remoted: stopping\n");
   return 0;

@@ -1,0 +1,253 @@
+#include "agent_api/guarded_http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace vxpu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::milliseconds kStopCheck{100};  // how soon an idle connection notices stop()
+
+// Set on the accepting thread while it turns away a connection the pool has no room for.
+thread_local bool t_turning_away = false;
+
+// A fixed pool of threads that never queues: a task that finds every thread taken runs at once
+// on the caller's thread with t_turning_away set (process_and_close_socket then only refuses).
+class NoQueuePool : public httplib::TaskQueue {
+ public:
+  explicit NoQueuePool(size_t threads) : capacity_(threads) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (taken_ < capacity_) {
+        ++taken_;
+        jobs_.push_back(std::move(fn));
+        cv_.notify_one();
+        return;
+      }
+    }
+    t_turning_away = true;
+    fn();
+    t_turning_away = false;
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+      std::lock_guard<std::mutex> lock(mu_);
+      --taken_;
+    }
+  }
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  size_t taken_ = 0;  // queued or running
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+int MillisLeft(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+// Waits until `sock` has `events`, at most until `deadline`.
+bool WaitFor(int sock, short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{sock, events, 0};
+    int n = poll(&p, 1, MillisLeft(deadline));
+    if (n > 0) return (p.revents & (events | POLLHUP | POLLERR)) != 0;
+    if (n == 0 || errno != EINTR) return false;
+  }
+}
+
+}  // namespace
+
+// A socket read through a buffer, every wait bounded by the current request's deadline.
+class DeadlineStream : public httplib::Stream {
+ public:
+  explicit DeadlineStream(int sock) : sock_(sock) {}
+
+  void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+  // Whether another request starts within `idle`.
+  bool AwaitRequest(std::chrono::milliseconds idle) {
+    return begin_ < end_ || WaitFor(sock_, POLLIN, Clock::now() + idle);
+  }
+
+  bool is_readable() const override { return begin_ < end_ || WaitFor(sock_, POLLIN, deadline_); }
+  bool is_writable() const override { return WaitFor(sock_, POLLOUT, deadline_); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (begin_ == end_) {
+      if (!is_readable()) return -1;
+      ssize_t n = recv(sock_, buffer_, sizeof(buffer_), 0);
+      if (n <= 0) return n;
+      begin_ = 0;
+      end_ = static_cast<size_t>(n);
+    }
+    size_t take = std::min(size, end_ - begin_);
+    std::copy(buffer_ + begin_, buffer_ + begin_ + take, ptr);
+    begin_ += take;
+    return static_cast<ssize_t>(take);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    return send(sock_, ptr, size, MSG_NOSIGNAL);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { Address(getpeername, &ip, &port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { Address(getsockname, &ip, &port); }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  using NameOf = int (*)(int, sockaddr*, socklen_t*);
+  void Address(NameOf name_of, std::string* ip, int* port) const {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    char text[INET6_ADDRSTRLEN] = "";
+    *port = 0;
+    if (name_of(sock_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return;
+    if (address.ss_family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(&address);
+      inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+      *port = ntohs(in->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+      inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+      *port = ntohs(in6->sin6_port);
+    }
+    *ip = text;
+  }
+
+  int sock_;
+  Clock::time_point deadline_ = Clock::now();
+  char buffer_[4096];
+  size_t begin_ = 0, end_ = 0;
+};
+
+namespace {
+
+// The peer's address for per-peer counting: its IP for TCP, empty (not counted) otherwise.
+std::string PeerOf(int sock) {
+  DeadlineStream stream(sock);
+  std::string ip;
+  int port = 0;
+  stream.get_remote_ip_and_port(ip, port);
+  return ip;
+}
+
+// Answers 503 without waiting (a full socket buffer drops it) and closes.
+void TurnAway(int sock) {
+  static const char kBusy[] =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Content-Length: 52\r\n\r\n{\"error\": \"too many connections; try again shortly\"}\n";
+  send(sock, kBusy, sizeof(kBusy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  shutdown(sock, SHUT_RDWR);
+  close(sock);
+}
+
+}  // namespace
+
+GuardedHttpServer::GuardedHttpServer(HttpLimits limits) : limits_(limits) {
+  size_t threads = limits_.max_connections;
+  new_task_queue = [threads] { return new NoQueuePool(threads); };
+  set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));  // not SO_REUSEPORT
+  });
+}
+
+bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
+  if (t_turning_away) {
+    TurnAway(sock);
+    return false;
+  }
+  std::string peer = PeerOf(sock);
+  if (!AdmitPeer(peer)) {
+    TurnAway(sock);
+    return false;
+  }
+  ServeConnection(sock);
+  ReleasePeer(peer);
+  shutdown(sock, SHUT_RDWR);
+  close(sock);
+  return true;
+}
+
+// Whether another request begins on `stream` before it has been idle for the idle timeout; looks
+// in steps, so that stop() is not kept waiting by an idle keep-alive connection.
+bool GuardedHttpServer::AwaitRequest(DeadlineStream& stream, bool while_listening) {
+  auto give_up = Clock::now() + limits_.idle_timeout;
+  while ((is_running() || !while_listening) && Clock::now() < give_up) {
+    if (stream.AwaitRequest(std::min<std::chrono::milliseconds>(kStopCheck, limits_.idle_timeout))) return true;
+  }
+  return false;
+}
+
+void GuardedHttpServer::ServeConnection(int sock, bool while_listening) {
+  DeadlineStream stream(sock);
+  for (size_t served = 0; served < keep_alive_max_count_; ++served) {
+    if (!AwaitRequest(stream, while_listening)) return;
+    stream.set_deadline(Clock::now() + limits_.request_deadline);
+    bool last = served + 1 == keep_alive_max_count_;
+    bool closed = false;
+    try {
+      if (!process_request(stream, last, closed, nullptr) || closed) return;
+    } catch (...) {
+      return;  // nothing was answered: the client sees the connection close
+    }
+  }
+}
+
+bool GuardedHttpServer::AdmitPeer(const std::string& peer) {
+  if (peer.empty()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t& count = per_peer_[peer];
+  if (count >= limits_.max_per_peer) return false;
+  ++count;
+  return true;
+}
+
+void GuardedHttpServer::ReleasePeer(const std::string& peer) {
+  if (peer.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_peer_.find(peer);
+  if (it != per_peer_.end() && --it->second == 0) per_peer_.erase(it);
+}
+
+}  // namespace vxpu

@@ -1,0 +1,54 @@
+// An HTTP server (cpp-httplib's routing and parsing) that keeps serving while some of its
+// clients misbehave. Connections are served by a fixed pool of `max_connections` threads; one
+// more is answered 503 and closed at once, so new clients never queue behind slow ones. One TCP
+// address gets at most `max_per_peer` of them (unix sockets are not counted per peer). Each
+// request must arrive and be answered within `request_deadline`, however it trickles in; an
+// idle keep-alive connection is closed after `idle_timeout`. An exception, from a handler or
+// from the library, closes its connection and nothing else. Ports are bound without
+// SO_REUSEPORT: a port another server holds is refused, not shared.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace vxpu {
+
+class DeadlineStream;
+
+struct HttpLimits {
+  size_t max_connections = 32;
+  size_t max_per_peer = 8;
+  std::chrono::milliseconds request_deadline{5000};
+  std::chrono::milliseconds idle_timeout{2000};
+};
+
+class GuardedHttpServer : public httplib::Server {
+ public:
+  explicit GuardedHttpServer(HttpLimits limits = HttpLimits());
+
+  const HttpLimits& limits() const { return limits_; }
+
+ protected:
+  // Serves the requests of the connected socket `sock` under the deadlines, leaving it open:
+  // process_and_close_socket's work past admission (which stops once the server does), and a
+  // fuzzer's on a socket pair (with `while_listening` false: its server never listens).
+  void ServeConnection(int sock, bool while_listening = true);
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+  bool AwaitRequest(DeadlineStream& stream, bool while_listening);
+  // Counts a connection of `peer` (empty: not counted); false if it has its share already.
+  bool AdmitPeer(const std::string& peer);
+  void ReleasePeer(const std::string& peer);
+
+  HttpLimits limits_;
+  std::mutex mu_;
+  std::map<std::string, size_t> per_peer_;  // guarded by mu_
+};
+
+}  // namespace vxpu

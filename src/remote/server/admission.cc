@@ -1,0 +1,62 @@
+#include "remote/server/admission.h"
+
+#include <algorithm>
+
+namespace vxpu::remote {
+
+std::string Admission::Connect(const std::string& peer, Clock::time_point now) {
+  Peer& p = peers_[peer];
+  if (p.failures > 0 && now - p.last_failure >= kForgiveAfter) p.failures = 0;
+  if (now < p.barred_until) {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(p.barred_until - now).count();
+    return "too many wrong tokens from " + peer + "; try again in " + std::to_string((wait + 999) / 1000) + " s";
+  }
+  if (p.pending >= kMaxPendingPerPeer)
+    return peer + " has " + std::to_string(kMaxPendingPerPeer) + " connections waiting to say Hello already";
+  if (pending_ >= kMaxPending)
+    return "the server has " + std::to_string(kMaxPending) + " connections waiting to say Hello already";
+  ++p.pending;
+  ++pending_;
+  return "";
+}
+
+bool Admission::Authenticated(const std::string& peer) {
+  LeftPending(peer);
+  Peer& p = peers_[peer];
+  p.failures = 0;
+  p.barred_until = {};
+  if (sessions_ >= max_sessions_) return false;
+  ++sessions_;
+  return true;
+}
+
+void Admission::AuthenticationFailed(const std::string& peer, Clock::time_point now) {
+  LeftPending(peer);
+  Peer& p = peers_[peer];
+  ++p.failures;
+  p.last_failure = now;
+  if (p.failures <= kFreeFailures) return;
+  int doublings = std::min(p.failures - kFreeFailures - 1, 16);
+  auto wait = std::min<std::chrono::milliseconds>(kFirstWait * (1 << doublings), kLongestWait);
+  p.barred_until = now + wait;
+}
+
+void Admission::LeftPending(const std::string& peer) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end() || it->second.pending == 0) return;
+  --it->second.pending;
+  --pending_;
+  Forget(peer);
+}
+
+void Admission::SessionEnded() {
+  if (sessions_ > 0) --sessions_;
+}
+
+// Drops what is kept of `peer` once it tells nothing: no pending connection, no failure.
+void Admission::Forget(const std::string& peer) {
+  auto it = peers_.find(peer);
+  if (it != peers_.end() && it->second.pending == 0 && it->second.failures == 0) peers_.erase(it);
+}
+
+}  // namespace vxpu::remote

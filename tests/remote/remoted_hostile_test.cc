@@ -1,0 +1,144 @@
+// `vxpu remoted` under attack on loopback: connections that never say Hello, wrong tokens by the
+// thousand, token files that are not what they should be. Other loopback addresses play other
+// hosts. Each test holds an outcome that failed before its fix: legitimate clients still get in,
+// the log stays short, a bad token file is one line.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../simgpu/sim_env.h"
+#include "remote/raw_session.h"
+#include "remote/remote_server.h"
+
+namespace {
+
+using remotetest::RawSession;
+using remotetest::RemoteServer;
+using std::chrono::seconds;
+
+const std::string kVxpu = VXPU_CLI_PATH;
+const std::string kVectorAdd = VXPU_BIN_DIR "/vxpu-vector_add";
+
+std::string Token(const RemoteServer& server) {
+  std::ifstream in(server.token_path());
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+// `vxpu run --remote` of vector_add against `server` with `token_file`: exit code and output.
+std::pair<int, std::string> RunVectorAdd(const RemoteServer& server, const std::string& token_file) {
+  auto child = simtest::StartChild(
+      {kVxpu, "run", "--remote", server.address(), "--token-file", token_file, "--", kVectorAdd}, {});
+  int code = child->Wait();
+  return {code, child->output()};
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(RemotedUnderAttack, ConnectionsThatNeverSayHelloDoNotTakeSessions) {
+  // With --max-sessions 2, silent connections (each waiting out its 5 s Hello deadline) were
+  // counted as sessions: no legitimate client got in.
+  RemoteServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start({"--memory", "2GiB", "--max-sessions", "2"}, &error)) << error;
+  std::vector<std::unique_ptr<RawSession>> silent;
+  for (int i = 0; i < 20; ++i) {
+    silent.push_back(std::make_unique<RawSession>());
+    ASSERT_TRUE(silent.back()->Connect(server.address(), "127.0.0.2"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int run = 0; run < 2; ++run) {
+    auto [code, output] = RunVectorAdd(server, server.token_path());
+    EXPECT_EQ(code, 0) << output << server.log();
+    EXPECT_NE(output.find("vector_add: OK"), std::string::npos) << output;
+  }
+  // Past eight waiting from one address, the rest were turned away at once, not forked.
+  EXPECT_NE(server.log().find("127.0.0.2 has 8 connections waiting to say Hello already"), std::string::npos)
+      << server.log();
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+TEST(RemotedUnderAttack, WrongTokensAreThrottledAndTheirLogStaysShort) {
+  RemoteServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start({"--memory", "2GiB"}, &error)) << error;
+  int wrong = 0, barred = 0;
+  for (int i = 0; i < 60; ++i) {
+    RawSession guess;
+    ASSERT_TRUE(guess.Connect(server.address(), "127.0.0.3"));
+    remotetest::Answer a = guess.Hello("0000000000000000000000000000000" + std::to_string(i % 10));
+    wrong += a.blob == "wrong token" ? 1 : 0;
+    barred += a.blob.find("too many wrong tokens from 127.0.0.3") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(wrong + barred, 60);
+  EXPECT_LE(wrong, 10) << "past three free tries, each wrong token bars the address for longer";
+  std::string log = server.log();
+  EXPECT_LE(Count(log, "127.0.0.3"), 12u) << log;  // 60 refusals, at most 5 lines per kind per 10 s
+  // The right token from another address gets in meanwhile.
+  auto [code, output] = RunVectorAdd(server, server.token_path());
+  EXPECT_EQ(code, 0) << output << server.log();
+  // And once the wait is over, the barred address too (a right token clears its record).
+  RawSession late;
+  ASSERT_TRUE(late.Connect(server.address(), "127.0.0.4"));
+  EXPECT_EQ(late.Hello(Token(server)).result, 0);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+TEST(RemotedUnderAttack, ATokenFileThatIsNotAPrivateRegularFileIsOneLine) {
+  // A FIFO as the token file hung remoted at start; the client took a 0644 file without a word.
+  char pattern[] = "/tmp/vxpu-token-test-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string dir = pattern, fifo = dir + "/fifo", open_file = dir + "/readable";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto remoted = simtest::StartChild(
+      {kVxpu, "remoted", "--sim", "--listen", "127.0.0.1:0", "--token-file", fifo, "--memory", "1GiB"}, {});
+  bool exited = simtest::PollFor(seconds(5), [&] {
+    remoted->Poll();
+    return !remoted->running();
+  });
+  if (!exited) remoted->Kill();
+  EXPECT_TRUE(exited) << "remoted hung on a FIFO";
+  EXPECT_EQ(remoted->Wait(), 2);
+  EXPECT_NE(remoted->output().find("--token-file: \"" + fifo + "\": not a regular file"), std::string::npos)
+      << remoted->output();
+
+  RemoteServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start({"--memory", "2GiB"}, &error)) << error;
+  { std::ofstream(open_file) << Token(server) << "\n"; }
+  ASSERT_EQ(chmod(open_file.c_str(), 0644), 0);
+  auto [code, output] = RunVectorAdd(server, open_file);
+  EXPECT_EQ(code, 125) << output;
+  EXPECT_NE(output.find("--token-file: \"" + open_file + "\": others may read or write it (chmod 600 it)"),
+            std::string::npos)
+      << output;
+  // The client library itself refuses it too (a program run with the variables set by hand).
+  std::vector<std::string> env = server.Env();
+  env.back() = "VXPU_REMOTE_TOKEN_FILE=" + open_file;
+  auto direct = simtest::StartChild({kVectorAdd}, env);
+  EXPECT_NE(direct->Wait(), 0);
+  EXPECT_NE(direct->output().find("VXPU_REMOTE_TOKEN_FILE: \"" + open_file + "\": others may read or write it"),
+            std::string::npos)
+      << direct->output();
+  EXPECT_EQ(server.Stop(), 0);
+  std::remove(fifo.c_str());
+  std::remove(open_file.c_str());
+  rmdir(dir.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return simtest::RunAllTestsOn(argc, argv, {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"}});
+}
