@@ -111,29 +111,44 @@ TEST_F(HostileClientTest, BytesThatAreNotUtf8AreAnsweredNotFatal) {
   // One unauthenticated GET /%FF aborted vxpud (its 404 message could not be serialised).
   struct Case {
     std::string request;
-    int status;
+    int on_unix, on_tcp;  // TCP is read-only (writes 405) and lists no slices (403)
   };
   const std::string end = " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   for (const Case& c : {
-           Case{"GET /%FF" + end, 404},
-           Case{"GET /v1/slices/%FF%FE" + end, 400},
-           Case{"DELETE /v1/slices/%C3%28" + end, 400},
-           Case{"GET /\xff\xfe" + end, 404},
-           Case{"GET /v1/info HTTP/1.1\r\nHost: \xff\r\nX-\xfe: \xc3\x28\r\nConnection: close\r\n\r\n", 200},
-           Case{"\xff\xfe /v1/info" + end, 400},
-           Case{"POST /%FF HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\n\xff\xfe\xfd", 404},
+           Case{"GET /%FF" + end, 404, 404},
+           Case{"GET /v1/slices/%FF%FE" + end, 400, 403},
+           Case{"DELETE /v1/slices/%C3%28" + end, 400, 405},
+           Case{"GET /\xff\xfe" + end, 404, 404},
+           Case{"GET /v1/info HTTP/1.1\r\nHost: \xff\r\nX-\xfe: \xc3\x28\r\nConnection: close\r\n\r\n", 200, 200},
+           Case{"\xff\xfe /v1/info" + end, 400, 400},
+           Case{"POST /%FF HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\n\xff\xfe\xfd", 404,
+                405},
        }) {
     for (bool tcp : {false, true}) {
-      // TCP is read-only: a POST there is refused (405), whatever its path.
-      int want = tcp && c.request.rfind("POST", 0) == 0     ? 405
-                 : tcp && c.request.rfind("DELETE", 0) == 0 ? 405
-                                                            : c.status;
       std::string answer = tcp ? Exchange(Tcp(), c.request) : Exchange(Unix(), c.request);
-      EXPECT_EQ(StatusOf(answer), want) << (tcp ? "tcp: " : "unix: ") << answer;
+      EXPECT_EQ(StatusOf(answer), tcp ? c.on_tcp : c.on_unix) << (tcp ? "tcp: " : "unix: ") << answer;
       ASSERT_TRUE(agent_.running()) << agent_.log();
     }
   }
   EXPECT_EQ(agent_.Get("/v1/info")["state_dir"], dir_.path());
+}
+
+TEST_F(HostileClientTest, TheTcpApiShowsTheNodeAndItsDevicesNotItsSlicesOrPaths) {
+  // Anyone who reached the TCP port learnt every slice's owner pid and uid.
+  auto run = VxpuRun(dir_, {"--memory", "1GiB", "--name", "private"}, {"sleep", "5"});
+  ASSERT_TRUE(simtest::PollFor(seconds(5), [&] { return agent_.Lists("private"); })) << agent_.log();
+  const std::string get = " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  for (const char* path : {"/v1/slices", "/v1/slices/private"}) {
+    std::string answer = Exchange(Tcp(), std::string("GET ") + path + get);
+    EXPECT_EQ(StatusOf(answer), 403) << answer;
+    EXPECT_EQ(answer.find("\"pid\""), std::string::npos) << answer;
+  }
+  std::string info = Exchange(Tcp(), "GET /v1/info" + get);
+  EXPECT_EQ(StatusOf(info), 200) << info;
+  EXPECT_EQ(info.find(dir_.path()), std::string::npos) << info;
+  EXPECT_EQ(StatusOf(Exchange(Tcp(), "GET /v1/devices" + get)), 200);
+  run->Kill();
+  run->Wait();
 }
 
 // Opens `count` connections with `connect` and feeds each one byte of a request every `gap`

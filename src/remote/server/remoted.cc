@@ -241,9 +241,12 @@ class SessionTable {
     std::string heard;  // a line not yet complete
   };
 
+  // Lines about sessions that passed the token are all printed; those a stranger can cause (a
+  // connection turned away, a bad Hello, a wrong token) go through the limiter under `kind`.
+  static void Log(const std::string& line) { std::fprintf(stderr, "vxpu remoted: %s\n", line.c_str()); }
   void Log(const std::string& kind, const std::string& line) {
     std::string out = log_.Pass(kind, line, remote::Admission::Clock::now());
-    if (!out.empty()) std::fprintf(stderr, "vxpu remoted: %s\n", out.c_str());
+    if (!out.empty()) Log(out);
   }
 
   void Accept() {
@@ -262,7 +265,7 @@ class SessionTable {
              turned_away.find("wrong tokens") != std::string::npos ? CUDA_ERROR_NOT_PERMITTED : CUDA_ERROR_NO_DEVICE,
              turned_away);
       close(fd);
-      Log("away " + peer, "turned away a connection: " + turned_away);
+      Log("away " + peer, "turned away a connection from " + peer + ": " + turned_away);
       return;
     }
     int pair[2];
@@ -290,7 +293,7 @@ class SessionTable {
     if (pid < 0) {
       close(pair[0]);
       admission_.LeftPending(peer);
-      Log("fork", "cannot start a session for " + peer + ": " + std::strerror(errno));
+      Log("cannot start a session for " + peer + ": " + std::strerror(errno));
       return;
     }
     children_[pid] = Child{peer, pair[0], State::kPending, ""};
@@ -327,21 +330,24 @@ class SessionTable {
       c->state = room ? State::kSession : State::kDone;
       char verdict = room ? kYes : kNo;
       send(c->control, &verdict, 1, MSG_NOSIGNAL);
-      if (!room)
-        Log("full", "refused " + c->peer + ": the server runs its most sessions (" +
-                        std::to_string(server_.options.max_sessions) + ")");
+      if (room) {
+        Log(session + " from " + c->peer);
+      } else {
+        Log(session + " refused: the server runs its most sessions (" + std::to_string(server_.options.max_sessions) +
+            ") (from " + c->peer + ")");
+      }
     } else if (what == kWrongToken && c->state == State::kPending) {
       admission_.AuthenticationFailed(c->peer, now);
       c->state = State::kDone;
-      Log("token " + c->peer, "refused " + c->peer + ": wrong token");
+      Log("token " + c->peer, session + " refused: wrong token (from " + c->peer + ")");
     } else if (what == kBadHello && c->state == State::kPending) {
       admission_.LeftPending(c->peer);
       c->state = State::kDone;
-      Log("hello " + c->peer, "refused " + c->peer + ": " + text);
+      Log("hello " + c->peer, session + " refused: " + text + " (from " + c->peer + ")");
     } else if (what == kSliceRefused) {
-      Log("slice", session + " refused: " + text + " (from " + c->peer + ")");
+      Log(session + " refused: " + text);
     } else if (what == kStarted) {
-      Log("started", session + ": " + text + " (from " + c->peer + ")");
+      Log(session + ": " + text);
     }
   }
 
@@ -355,9 +361,9 @@ class SessionTable {
       if (c.state == State::kPending) admission_.LeftPending(c.peer);
       if (c.state == State::kSession) {
         admission_.SessionEnded();
-        Log("ended", WIFSIGNALED(status)
-                         ? "session " + std::to_string(pid) + " ended by signal " + std::to_string(WTERMSIG(status))
-                         : "session " + std::to_string(pid) + " ended (" + std::to_string(WEXITSTATUS(status)) + ")");
+        Log(WIFSIGNALED(status)
+                ? "session " + std::to_string(pid) + " ended by signal " + std::to_string(WTERMSIG(status))
+                : "session " + std::to_string(pid) + " ended (" + std::to_string(WEXITSTATUS(status)) + ")");
       }
       if (c.control >= 0) close(c.control);
       children_.erase(it);
