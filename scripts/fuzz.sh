@@ -39,6 +39,11 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DVXPU_FUZZ=ON -DVXPU_BUILD_TE
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" >/dev/null
 cmake --build "$build" --target "$target" -j "$(nproc 2>/dev/null || echo 2)"
 
+if [ "$target" = agent_http_fuzz ] && [ -z "${VXPU_SIMGPU_DIR:-}" ]; then
+  # The agent under the HTTP layer serves simgpu's devices: the normal build's (scripts/build.sh).
+  export VXPU_SIMGPU_DIR="${VXPU_BUILD_DIR:-$root/build}/lib/simgpu"
+  [ -f "$VXPU_SIMGPU_DIR/libnvidia-ml.so.1" ] || { echo "fuzz.sh: agent_http_fuzz needs simgpu: run scripts/build.sh first" >&2; exit 2; }
+fi
 work="$build/corpus/$name"
 artifacts="$build/artifacts"
 log="$build/$target.log"

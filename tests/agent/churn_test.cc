@@ -105,6 +105,43 @@ TEST(Churn, ShortLivedSlicesListedWhileTheyComeAndGoKillNobody) {
   EXPECT_TRUE(left.empty()) << ::testing::PrintToString(left);
 }
 
+TEST(Churn, AHundredConcurrentRunsAreEachRegisteredAndReaped) {
+  // 100 `vxpu run`s at once with one API reader killed vxpud, left stale rows and failed runs
+  // with "no answer from vxpud".
+  StateDir dir;
+  // 100 slices of 64 MiB fit the 8 GiB device with 1 MiB kept beside each for its context.
+  Agent agent(dir.path(), {}, {"--poll-interval", "0.05", "--context-reserve", "1MiB"});
+  ASSERT_TRUE(agent.Start()) << agent.log();
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, failed_reads{0};
+  std::thread reader([&] {
+    while (!stop) {
+      auto [status, body] = Request(agent.socket(), "GET", "/v1/slices");
+      ++reads;
+      failed_reads += status == 200 ? 0 : 1;
+    }
+  });
+  std::vector<std::unique_ptr<vxpu::ChildProcess>> runs;
+  for (int i = 0; i < 100; ++i) {
+    runs.push_back(simtest::StartChild(
+        {kVxpu, "run", "--sim", "--memory", "64MiB", "--name", "burst-" + std::to_string(i), "--", "true"},
+        {dir.env()}));
+  }
+  int failed = 0;
+  for (auto& run : runs) {
+    int code = run->Wait();
+    if (code != 0 && ++failed <= 3) ADD_FAILURE() << "exit " << code << ": " << run->output();
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(failed_reads, 0) << "of " << reads;
+  ASSERT_TRUE(agent.running()) << agent.log();
+  EXPECT_TRUE(simtest::PollFor(seconds(10), [&] { return agent.Get("/v1/slices").empty(); }))
+      << agent.Get("/v1/slices").size() << " stale rows";
+  EXPECT_EQ(agent.Stop(), 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

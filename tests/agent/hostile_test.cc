@@ -350,6 +350,32 @@ TEST(VxpudState, AQuotaPastTheDeviceIsRefused) {
   EXPECT_EQ(agent.Stop(), 0);
 }
 
+TEST(VxpudState, AFullStateDirIsOneLineNotASigbus) {
+  // On a full tmpfs a daemonless workload died of SIGBUS in pthread_mutex_init (its segment was
+  // sized by ftruncate), and vxpud of SIGBUS reading a segment left sparse by such a death.
+  if (geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  StateDir dir;
+  const std::string full = dir.path() + "/full";
+  ASSERT_EQ(mkdir(full.c_str(), 0700), 0);
+  // In a mount namespace of its own: a 1 MiB tmpfs with a sparse "ledger" left in it, filled up;
+  // then a workload, then vxpud, each on it.
+  const std::string script = "mount -t tmpfs -o size=1m none " + full + " || exit 99; " +  //
+                             "truncate -s 66688 " + full + "/vxpu-slice-0-" + DeviceUuid(0) + "-dead; " +
+                             "dd if=/dev/zero of=" + full + "/filler bs=4k 2>/dev/null; " + "VXPU_STATE_DIR=" + full +
+                             " LD_PRELOAD=" VXPU_INTERPOSER " LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR +
+                             " VXPU_MEMORY=256MiB " + kProbe + " alloc 10 1; echo \"workload exit $?\"; " + kVxpud +
+                             " --sim --state-dir " + full + " --metrics-addr 127.0.0.1:0; echo \"vxpud exit $?\"";
+  auto child = simtest::StartChild({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script}, {});
+  int code = child->Wait();
+  if (code == 99) GTEST_SKIP() << "cannot mount a tmpfs here: " << child->output();
+  const std::string out = child->output();
+  EXPECT_EQ(out.find("workload exit 135"), std::string::npos) << out;  // 128 + SIGBUS
+  EXPECT_EQ(out.find("workload exit 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
+  EXPECT_NE(out.find("vxpud exit 1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("crashed"), std::string::npos) << out;
+}
+
 TEST(VxpudEscapes, AChildThatWidensItsQuotaInTheEnvironmentGetsTheRegisteredOne) {
   // Inside a 1 GiB slice registered with the agent, a child with VXPU_MEMORY=4GiB got 4 GiB.
   StateDir dir;

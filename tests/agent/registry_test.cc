@@ -40,6 +40,16 @@ std::vector<SliceRecord> List(SliceRegistry* registry, std::vector<std::string>*
   return out;
 }
 
+// Overwrites `bytes` of the file at `path` from `offset` with junk, as a damaged disk would.
+void ScribbleOver(const std::string& path, long offset, size_t bytes) {
+  FILE* f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, offset, SEEK_SET);
+  std::string junk(bytes, '\x5a');
+  EXPECT_EQ(std::fwrite(junk.data(), 1, junk.size(), f), bytes);
+  std::fclose(f);
+}
+
 // Runs `sql` on the database at `path` behind the registry's back.
 void Sql(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -182,15 +192,7 @@ TEST_F(RegistryTest, ADamagedPageIsAnErrorNotAnEmptyNode) {
     std::string error;
     for (int i = 0; i < 200; ++i) ASSERT_TRUE(registry->Put(Record("slice-" + std::to_string(i), i), &error)) << error;
   }
-  {
-    // Scribble over the second page, the table's first.
-    FILE* f = std::fopen(path_.c_str(), "r+b");
-    ASSERT_NE(f, nullptr);
-    std::fseek(f, 4096, SEEK_SET);
-    std::string junk(4096, '\x5a');
-    std::fwrite(junk.data(), 1, junk.size(), f);
-    std::fclose(f);
-  }
+  ScribbleOver(path_, 4096, 4096);  // the second page, the table's first
   std::string error;
   EXPECT_EQ(SliceRegistry::Open(path_, &error), nullptr);
   EXPECT_NE(error.find("registry " + path_ + " cannot be read ("), std::string::npos) << error;
@@ -201,12 +203,7 @@ TEST_F(RegistryTest, DamageFoundWhileRunningIsAnErrorNotAnEmptyList) {
   std::string error;
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(registry->Put(Record("slice-" + std::to_string(i), i), &error)) << error;
   Sql(path_, "PRAGMA wal_checkpoint(TRUNCATE)");
-  FILE* f = std::fopen(path_.c_str(), "r+b");
-  ASSERT_NE(f, nullptr);
-  std::fseek(f, 4096, SEEK_SET);
-  std::string junk(8192, '\x5a');
-  std::fwrite(junk.data(), 1, junk.size(), f);
-  std::fclose(f);
+  ScribbleOver(path_, 4096, 8192);
   std::vector<SliceRecord> out{Record("stale", 1)};
   error.clear();
   EXPECT_FALSE(registry->List(&out, nullptr, &error));
