@@ -71,13 +71,13 @@ std::string Drain(int fd) {
   return out;
 }
 
-// Checks the first answer in `answer` (`head`: it answers a HEAD, which carries no body).
-void CheckAnswer(const std::string& answer, bool head) {
+// Checks the first answer in `answer` (`is_head`: it answers a HEAD, which carries no body).
+void CheckAnswer(const std::string& answer, bool is_head) {
   if (answer.empty()) return;  // closed without answering: a request it could not read
   FUZZ_CHECK(answer.rfind("HTTP/1.1 ", 0) == 0, answer.substr(0, 200));
   size_t body = answer.find("\r\n\r\n");
   FUZZ_CHECK(body != std::string::npos, answer.substr(0, 200));
-  if (head) return;
+  if (is_head) return;
   std::string head = answer.substr(0, body + 2);
   if (head.find("Content-Type: application/json\r\n") == std::string::npos ||
       head.find("Content-Range: ") != std::string::npos)
