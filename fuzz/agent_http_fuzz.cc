@@ -2,8 +2,9 @@
 // lines, methods, paths, headers, bodies, several requests pipelined) go through the same
 // GuardedHttpServer (src/agent_api/guarded_http.h), cpp-httplib's parser and vxpud's routes
 // (src/agent/api_server.h) as on the real socket, on a socket pair, with a NodeAgent over a
-// throwaway state directory and simgpu's devices. Besides "never crashes" (an exception out of
-// a handler or out of the library would abort), it checks that:
+// throwaway state directory and simgpu's devices. Besides "never crashes", it checks that:
+//   - no answer throws (the server's last guard catches it and closes the connection unanswered:
+//     GuardedHttpServer::escaped_exceptions counts those);
 //   - whatever is answered begins with an HTTP/1.1 status line;
 //   - an answer's JSON body (a whole one: not the parts a Range asks for) parses, and an error in
 //     it is one line.
@@ -111,6 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   target->server.Serve(pair[1]);
   shutdown(pair[1], SHUT_WR);
   CheckAnswer(Drain(pair[0]), size >= 4 && std::memcmp(data, "HEAD", 4) == 0);
+  FUZZ_CHECK(target->server.escaped_exceptions() == 0, "an answer threw (the connection closed unanswered)");
   close(pair[0]);
   close(pair[1]);
   return 0;

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -173,10 +174,12 @@ std::string PeerOf(int sock) {
 
 // Answers 503 without waiting (a full socket buffer drops it) and closes.
 void TurnAway(int sock) {
-  static const char kBusy[] =
+  static const std::string kBody = "{\"error\": \"too many connections; try again shortly\"}\n";
+  static const std::string kBusy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-      "Content-Length: 52\r\n\r\n{\"error\": \"too many connections; try again shortly\"}\n";
-  send(sock, kBusy, sizeof(kBusy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+      "Content-Length: " +
+      std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+  send(sock, kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   shutdown(sock, SHUT_RDWR);
   close(sock);
 }
@@ -229,6 +232,7 @@ void GuardedHttpServer::ServeConnection(int sock, bool while_listening) {
     try {
       if (!process_request(stream, last, closed, nullptr) || closed) return;
     } catch (...) {
+      ++escaped_exceptions_;
       return;  // nothing was answered: the client sees the connection close
     }
   }

@@ -10,8 +10,10 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -32,6 +34,9 @@ class GuardedHttpServer : public httplib::Server {
   explicit GuardedHttpServer(HttpLimits limits = HttpLimits());
 
   const HttpLimits& limits() const { return limits_; }
+  // How many exceptions reached this server's last guard (each closed its connection unanswered):
+  // a handler or error handler that throws is a bug the fuzzer looks for.
+  uint64_t escaped_exceptions() const { return escaped_exceptions_.load(); }
 
  protected:
   // Serves the requests of the connected socket `sock` under the deadlines, leaving it open:
@@ -47,6 +52,7 @@ class GuardedHttpServer : public httplib::Server {
   void ReleasePeer(const std::string& peer);
 
   HttpLimits limits_;
+  std::atomic<uint64_t> escaped_exceptions_{0};
   std::mutex mu_;
   std::map<std::string, size_t> per_peer_;  // guarded by mu_
 };

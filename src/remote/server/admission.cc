@@ -4,20 +4,23 @@
 
 namespace vxpu::remote {
 
-std::string Admission::Connect(const std::string& peer, Clock::time_point now) {
+Admission::Verdict Admission::Connect(const std::string& peer, Clock::time_point now) {
   Peer& p = peers_[peer];
   if (p.failures > 0 && now - p.last_failure >= kForgiveAfter) p.failures = 0;
   if (now < p.barred_until) {
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(p.barred_until - now).count();
-    return "too many wrong tokens from " + peer + "; try again in " + std::to_string((wait + 999) / 1000) + " s";
+    return {false, true,
+            "too many wrong tokens from " + peer + "; try again in " + std::to_string((wait + 999) / 1000) + " s"};
   }
   if (p.pending >= kMaxPendingPerPeer)
-    return peer + " has " + std::to_string(kMaxPendingPerPeer) + " connections waiting to say Hello already";
+    return {false, false,
+            peer + " has " + std::to_string(kMaxPendingPerPeer) + " connections waiting to say Hello already"};
   if (pending_ >= kMaxPending)
-    return "the server has " + std::to_string(kMaxPending) + " connections waiting to say Hello already";
+    return {false, false,
+            "the server has " + std::to_string(kMaxPending) + " connections waiting to say Hello already"};
   ++p.pending;
   ++pending_;
-  return "";
+  return {};
 }
 
 bool Admission::Authenticated(const std::string& peer) {

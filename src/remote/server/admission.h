@@ -24,8 +24,14 @@ class Admission {
 
   explicit Admission(int max_sessions) : max_sessions_(max_sessions) {}
 
-  // A new connection from `peer`: "" when it is taken (pending), else why it is turned away.
-  std::string Connect(const std::string& peer, Clock::time_point now);
+  // Whether a connection is taken, and if not, why (`barred`: for wrong tokens, else too many).
+  struct Verdict {
+    bool taken = true;
+    bool barred = false;
+    std::string why;
+  };
+  // A new connection from `peer`: taken (now pending) or turned away.
+  Verdict Connect(const std::string& peer, Clock::time_point now);
   // Its Hello carried the token: true (now a session) if there is room for one more.
   bool Authenticated(const std::string& peer);
   // Its Hello carried a wrong token.

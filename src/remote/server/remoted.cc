@@ -257,15 +257,13 @@ class SessionTable {
     char host[NI_MAXHOST] = "?";
     getnameinfo(reinterpret_cast<sockaddr*>(&address), len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST);
     std::string peer = host;
-    std::string turned_away = admission_.Connect(peer, remote::Admission::Clock::now());
-    if (!turned_away.empty()) {
+    remote::Admission::Verdict verdict = admission_.Connect(peer, remote::Admission::Clock::now());
+    if (!verdict.taken) {
       int flags = fcntl(fd, F_GETFL);
       fcntl(fd, F_SETFL, flags | O_NONBLOCK);  // a refusal never waits on a client
-      Refuse(fd,
-             turned_away.find("wrong tokens") != std::string::npos ? CUDA_ERROR_NOT_PERMITTED : CUDA_ERROR_NO_DEVICE,
-             turned_away);
+      Refuse(fd, verdict.barred ? CUDA_ERROR_NOT_PERMITTED : CUDA_ERROR_NO_DEVICE, verdict.why);
       close(fd);
-      Log("away " + peer, "turned away a connection from " + peer + ": " + turned_away);
+      Log("away " + peer, "turned away a connection from " + peer + ": " + verdict.why);
       return;
     }
     int pair[2];
