@@ -87,15 +87,34 @@ void NodeAgent::SyncTermsFiles() {
   std::string error;
   if (!ReadRegistry(&records, &error)) return;
   std::set<std::string> names;
-  for (const SliceRecord& r : records) names.insert(r.spec.name);
-  for (const std::string& dir : terms_dirs_) {
-    for (const SliceRecord& r : records) {
-      if (WriteTermsFile(dir, r.spec, options_.state_dir, &error) || error == terms_error_) continue;
-      log_("slice " + r.spec.name + ": " + error);
-      terms_error_ = error;
-    }
-    RemoveTermsFilesExcept(dir, names);
+  bool written = true;
+  for (const SliceRecord& r : records) {
+    names.insert(r.spec.name);
+    if (WriteTerms(r.spec, &error)) continue;
+    written = false;
+    if (error != terms_error_) log_("slice " + r.spec.name + ": " + error);
+    terms_error_ = error;
   }
+  if (written) terms_error_.clear();
+  for (const std::string& dir : terms_dirs_) RemoveTermsFilesExcept(dir, names);
+}
+
+bool NodeAgent::WriteTerms(const SliceSpec& spec, std::string* error) {
+  for (const std::string& dir : terms_dirs_) {
+    if (!WriteTermsFile(dir, spec, options_.state_dir, error)) return false;
+  }
+  return true;
+}
+
+bool NodeAgent::Register(const SliceRecord& record, std::string* error) {
+  if (!registry_->Put(record, error)) return false;
+  if (WriteTerms(record.spec, error)) return true;
+  // Unregistered again: its processes would run on whatever their environment says.
+  *error = "slice " + record.spec.name + " not registered: its terms could not be kept: " + *error;
+  std::string ignored;
+  registry_->Remove(record.spec.name, &ignored);
+  SyncTermsFiles();
+  return false;
 }
 
 void NodeAgent::SampleShares(const std::vector<SliceView>& views) {
@@ -243,8 +262,7 @@ ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
   if (auto refusal = RefuseSlice(*spec, records, options_.context_reserve, DevicesLocked(records)))
     return Error(409, "slice " + spec->name + " does not fit: " + *refusal);
   SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
-  if (!registry_->Put(record, &error)) return Error(500, error);
-  SyncTermsFiles();
+  if (!Register(record, &error)) return Error(500, error);
   log_("slice " + record.spec.name + " registered (" + OwnerText(record.spec.owner) + ", " + Terms(record.spec) + ", " +
        std::to_string(record.spec.devices.size()) + " device(s))");
   return ApiReply{201, SliceRecordToJson(record)};
@@ -321,8 +339,7 @@ std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>
     return std::nullopt;
   }
   SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
-  if (!registry_->Put(record, error)) return std::nullopt;
-  SyncTermsFiles();
+  if (!Register(record, error)) return std::nullopt;
   log_("slice " + spec->name + " registered (kubelet, " + Terms(*spec) + ", " + std::to_string(spec->devices.size()) +
        " device(s))");
   return spec;

@@ -95,6 +95,10 @@ class NodeAgent {
   bool DropEarlierHolders(const SliceSpec& spec, const std::vector<SliceView>& views, std::string* error);
   // Makes the terms files match the registry (read afresh).
   void SyncTermsFiles();
+  // Writes the terms file of `spec` in every terms directory; false with *error.
+  bool WriteTerms(const SliceSpec& spec, std::string* error);
+  // Stores a new slice with its terms files; neither stays if either cannot be written.
+  bool Register(const SliceRecord& record, std::string* error);
 
   AgentOptions options_;
   Log log_;

@@ -1,6 +1,7 @@
 #include "agent/state_dir_owner.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,7 +13,8 @@ namespace vxpu {
 
 std::unique_ptr<StateDirOwner> StateDirOwner::Take(const std::string& state_dir, std::string* error) {
   const std::string path = AgentLockPath(state_dir);
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  // 0644: workloads of the agent's group look at the lock (AgentServes) to know the agent runs.
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = "--state-dir " + state_dir + ": cannot create " + path + ": " + std::strerror(errno);
     return nullptr;
@@ -33,6 +35,7 @@ std::unique_ptr<StateDirOwner> StateDirOwner::Take(const std::string& state_dir,
                  : "--state-dir " + state_dir + ": cannot lock " + path + ": " + std::strerror(why);
     return nullptr;
   }
+  fchmod(fd, 0644);  // whatever the umask
   std::string pid = std::to_string(getpid()) + "\n";
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     // The pid is for the message above only; the lock is what counts.

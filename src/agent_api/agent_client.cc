@@ -1,5 +1,8 @@
 #include "agent_api/agent_client.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -28,15 +31,50 @@ std::optional<nlohmann::json> Answer(const httplib::Result& result, const std::s
   return std::nullopt;
 }
 
-// Sends with `send` again while vxpud turns the connection away for being busy (503: it served
-// nothing), for at most kBusyRetrySeconds.
+// While alive, a SIGPIPE this thread raises (writing to a connection vxpud has closed: cpp-httplib
+// sends without MSG_NOSIGNAL) is held back and then dropped instead of killing the process. The
+// signal's disposition, which `vxpu run`'s command inherits, is left as it is.
+class SigpipeHeldBack {
+ public:
+  SigpipeHeldBack() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeHeldBack() {
+    sigset_t pending;
+    sigpending(&pending);
+    timespec now{};
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) sigtimedwait(&pipe_, nullptr, &now);
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeHeldBack(const SigpipeHeldBack&) = delete;
+  SigpipeHeldBack& operator=(const SigpipeHeldBack&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
+// Whether vxpud turned the connection away before reading the request (it served nothing): a
+// 503, or the request's write failing on the connection it closed.
+bool TurnedAway(const httplib::Result& result) {
+  return result ? result->status == 503 : result.error() == httplib::Error::Write;
+}
+
+// Sends with `send` again while vxpud turns the connection away for being busy, for at most
+// kBusyRetrySeconds.
 constexpr int kBusyRetrySeconds = 5;
 httplib::Result RetryWhileBusy(const std::function<httplib::Result()>& send) {
+  SigpipeHeldBack held;
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(kBusyRetrySeconds);
   auto pause = std::chrono::milliseconds(20);
   for (;;) {
     httplib::Result result = send();
-    if (!result || result->status != 503 || std::chrono::steady_clock::now() + pause > give_up) return result;
+    if (!TurnedAway(result) || std::chrono::steady_clock::now() + pause > give_up) return result;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(500));
   }

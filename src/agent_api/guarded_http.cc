@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -19,6 +20,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kStopCheck{100};  // how soon an idle connection notices stop()
+constexpr size_t kHeaderBudget = 64 * 1024;           // bytes of request line and headers, past the body's
 
 // Set on the accepting thread while it turns away a connection the pool has no room for.
 thread_local bool t_turning_away = false;
@@ -98,21 +100,29 @@ bool WaitFor(int sock, short events, Clock::time_point deadline) {
 
 }  // namespace
 
-// A socket read through a buffer, every wait bounded by the current request's deadline.
+// A socket read through a buffer for one request at a time: every wait ends at the request's
+// deadline, after which nothing more is read or written, and at most `budget` bytes are read for
+// it (however fast a client sends endless headers or chunks, it is cut off).
 class DeadlineStream : public httplib::Stream {
  public:
   explicit DeadlineStream(int sock) : sock_(sock) {}
 
-  void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+  void BeginRequest(Clock::time_point deadline, size_t budget) {
+    deadline_ = deadline;
+    budget_ = budget;
+  }
   // Whether another request starts within `idle`.
   bool AwaitRequest(std::chrono::milliseconds idle) {
     return begin_ < end_ || WaitFor(sock_, POLLIN, Clock::now() + idle);
   }
 
-  bool is_readable() const override { return begin_ < end_ || WaitFor(sock_, POLLIN, deadline_); }
-  bool is_writable() const override { return WaitFor(sock_, POLLOUT, deadline_); }
+  bool is_readable() const override {
+    return !Expired() && budget_ > 0 && (begin_ < end_ || WaitFor(sock_, POLLIN, deadline_));
+  }
+  bool is_writable() const override { return !Expired() && WaitFor(sock_, POLLOUT, deadline_); }
 
   ssize_t read(char* ptr, size_t size) override {
+    if (Expired() || budget_ == 0) return -1;
     if (begin_ == end_) {
       if (!is_readable()) return -1;
       ssize_t n = recv(sock_, buffer_, sizeof(buffer_), 0);
@@ -120,9 +130,10 @@ class DeadlineStream : public httplib::Stream {
       begin_ = 0;
       end_ = static_cast<size_t>(n);
     }
-    size_t take = std::min(size, end_ - begin_);
+    size_t take = std::min({size, end_ - begin_, budget_});
     std::copy(buffer_ + begin_, buffer_ + begin_ + take, ptr);
     begin_ += take;
+    budget_ -= take;
     return static_cast<ssize_t>(take);
   }
 
@@ -136,6 +147,8 @@ class DeadlineStream : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
+  bool Expired() const { return Clock::now() >= deadline_; }
+
   using NameOf = int (*)(int, sockaddr*, socklen_t*);
   void Address(NameOf name_of, std::string* ip, int* port) const {
     sockaddr_storage address{};
@@ -157,6 +170,7 @@ class DeadlineStream : public httplib::Stream {
 
   int sock_;
   Clock::time_point deadline_ = Clock::now();
+  size_t budget_ = 0;
   char buffer_[4096];
   size_t begin_ = 0, end_ = 0;
 };
@@ -216,7 +230,7 @@ bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
 // in steps, so that stop() is not kept waiting by an idle keep-alive connection.
 bool GuardedHttpServer::AwaitRequest(DeadlineStream& stream, bool while_listening) {
   auto give_up = Clock::now() + limits_.idle_timeout;
-  while ((is_running() || !while_listening) && Clock::now() < give_up) {
+  while ((Listening() || !while_listening) && Clock::now() < give_up) {
     if (stream.AwaitRequest(std::min<std::chrono::milliseconds>(kStopCheck, limits_.idle_timeout))) return true;
   }
   return false;
@@ -226,7 +240,7 @@ void GuardedHttpServer::ServeConnection(int sock, bool while_listening) {
   DeadlineStream stream(sock);
   for (size_t served = 0; served < keep_alive_max_count_; ++served) {
     if (!AwaitRequest(stream, while_listening)) return;
-    stream.set_deadline(Clock::now() + limits_.request_deadline);
+    stream.BeginRequest(Clock::now() + limits_.request_deadline, payload_max_length_ + kHeaderBudget);
     bool last = served + 1 == keep_alive_max_count_;
     bool closed = false;
     try {

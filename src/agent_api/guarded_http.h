@@ -2,8 +2,10 @@
 // clients misbehave. Connections are served by a fixed pool of `max_connections` threads; one
 // more is answered 503 and closed at once, so new clients never queue behind slow ones. One TCP
 // address gets at most `max_per_peer` of them (unix sockets are not counted per peer). Each
-// request must arrive and be answered within `request_deadline`, however it trickles in; an
-// idle keep-alive connection is closed after `idle_timeout`. An exception, from a handler or
+// request must arrive and be answered within `request_deadline`, however it trickles in, and
+// may not be more than its body's limit (set_payload_max_length) plus 64 KiB of headers, however
+// fast it comes; an idle keep-alive connection is closed after `idle_timeout`, and at once when
+// the server stops. An exception, from a handler or
 // from the library, closes its connection and nothing else. Ports are bound without
 // SO_REUSEPORT: a port another server holds is refused, not shared.
 #pragma once
@@ -47,6 +49,8 @@ class GuardedHttpServer : public httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
   bool AwaitRequest(DeadlineStream& stream, bool while_listening);
+  // False once stop() has begun (httplib says is_running() until its pool has drained).
+  bool Listening() const { return svr_sock_ != INVALID_SOCKET; }
   // Counts a connection of `peer` (empty: not counted); false if it has its share already.
   bool AdmitPeer(const std::string& peer);
   void ReleasePeer(const std::string& peer);

@@ -21,10 +21,24 @@ constexpr int kInitWaitSteps = 200;  // x 5 ms: how long a creator may take to i
 // What glibc's shm_open does in /dev/shm: no symbolic link followed, mode 0600 (less the umask).
 int OpenFile(const std::string& path, int flags) { return open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0600); }
 
-// Whether the file behind `fd` is `size` bytes, all of them backed by storage: a sparse segment
-// (an older vxpu's, or one on a file system that filled up) would fault on a full tmpfs.
-bool Allocated(const struct stat& st, size_t size) {
-  return static_cast<size_t>(st.st_size) == size && static_cast<uint64_t>(st.st_blocks) * 512 >= size;
+// Makes sure every page of the existing `size`-byte segment behind `fd` is backed by storage
+// before it is touched: a sparse one (left by a creator that died, or by an older vxpu) would
+// fault on a full tmpfs. 0, or the errno (ENOSPC). fallocate(2) leaves allocated pages and their
+// data alone; a file system without it (EOPNOTSUPP) is taken as it is, since posix_fallocate's
+// emulation writes zeros another process may be racing.
+int AllocateExisting(int fd, size_t size) {
+  int rc;
+  do rc = fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0 ? 0 : errno;
+  while (rc == EINTR);
+  return rc == EOPNOTSUPP ? 0 : rc;
+}
+
+// Removes `path` if it is still the file behind `fd` (not a fresh one made there meanwhile).
+void UnlinkIfSame(const std::string& path, int fd) {
+  struct stat mine, named;
+  if (fstat(fd, &mine) == 0 && stat(path.c_str(), &named) == 0 && mine.st_dev == named.st_dev &&
+      mine.st_ino == named.st_ino)
+    unlink(path.c_str());
 }
 
 SegmentHeader* Map(int fd, size_t size) {
@@ -35,7 +49,8 @@ SegmentHeader* Map(int fd, size_t size) {
 // Sizes the new file `fd` for real, maps and initialises it; empty with *err (an errno) set on failure.
 SegmentMapping Create(int fd, size_t size, uint64_t magic, void (*init)(SegmentHeader*, const void*), const void* arg,
                       int* err) {
-  *err = posix_fallocate(fd, 0, static_cast<off_t>(size));
+  do *err = posix_fallocate(fd, 0, static_cast<off_t>(size));  // nobody else writes a new one yet
+  while (*err == EINTR);
   if (*err != 0) return SegmentMapping();
   SegmentHeader* segment = Map(fd, size);
   if (segment == nullptr) {
@@ -53,13 +68,15 @@ SegmentMapping Create(int fd, size_t size, uint64_t magic, void (*init)(SegmentH
   return SegmentMapping(segment, size);
 }
 
-// Waits for the creator to publish `magic`; empty if it never does or the segment is foreign.
-SegmentMapping AwaitInitialised(int fd, size_t size, uint64_t magic) {
+// Waits for the creator to publish `magic`; empty if it never does or the segment is foreign,
+// or with *err set (an errno) if its pages cannot be backed.
+SegmentMapping AwaitInitialised(int fd, size_t size, uint64_t magic, int* err) {
   for (int step = 0; step < kInitWaitSteps; ++step, usleep(5000)) {
     struct stat st;
     if (fstat(fd, &st) != 0) return SegmentMapping();
     if (static_cast<size_t>(st.st_size) < size) continue;
-    if (!Allocated(st, size)) return SegmentMapping();
+    if (static_cast<size_t>(st.st_size) > size) return SegmentMapping();
+    if ((*err = AllocateExisting(fd, size)) != 0) return SegmentMapping();
     SegmentMapping mapping(Map(fd, size), size);
     if (!mapping) return mapping;
     for (; step < kInitWaitSteps; ++step, usleep(5000)) {
@@ -118,10 +135,15 @@ SegmentMapping OpenSharedSegment(const std::string& name, size_t size, uint64_t 
     }
     fd = OpenFile(path, O_RDWR);
     if (fd < 0) continue;  // removed meanwhile: create it
-    SegmentMapping mapping = AwaitInitialised(fd, size, magic);
+    int err = 0;
+    SegmentMapping mapping = AwaitInitialised(fd, size, magic, &err);
+    if (!mapping && err == 0) UnlinkIfSame(path, fd);  // abandoned half-way, or foreign: start afresh
     close(fd);
     if (mapping) return mapping;
-    unlink(path.c_str());  // abandoned half-way, or foreign: start afresh
+    if (err != 0) {
+      *error = "cannot use shared segment " + path + ": " + std::strerror(err);
+      return SegmentMapping();
+    }
   }
   *error = "shared segment " + path + " is unusable";
   return SegmentMapping();
@@ -133,7 +155,8 @@ SegmentMapping MapExistingSegment(const std::string& name, size_t size, uint64_t
   int fd = OpenFile(path, O_RDWR);
   if (fd < 0) return SegmentMapping();
   struct stat st;
-  SegmentMapping mapping(fstat(fd, &st) == 0 && Allocated(st, size) ? Map(fd, size) : nullptr, size);
+  bool usable = fstat(fd, &st) == 0 && static_cast<size_t>(st.st_size) == size && AllocateExisting(fd, size) == 0;
+  SegmentMapping mapping(usable ? Map(fd, size) : nullptr, size);
   close(fd);
   if (mapping && mapping.header()->magic.load(std::memory_order_acquire) == magic) return mapping;
   return SegmentMapping();

@@ -111,8 +111,8 @@ SegmentMapping OpenLiveSegment(const std::string& name, size_t size, uint64_t ma
 }
 
 // Maps the existing, initialised segment `name` (with or without the leading '/') of `size`
-// bytes and `magic`, creating nothing; empty if there is none such, or if its space is not all
-// allocated (touching it could fault). For readers like `vxpu ps` (a reader that locks it
+// bytes and `magic`, creating nothing; empty if there is none such, or if its pages cannot all be
+// backed by storage (touching them would fault). For readers like `vxpu ps` (a reader that locks it
 // should skip it if it is retired).
 SegmentMapping MapExistingSegment(const std::string& name, size_t size, uint64_t magic);
 

@@ -101,6 +101,35 @@ TEST(RemotedUnderAttack, WrongTokensAreThrottledAndTheirLogStaysShort) {
   EXPECT_EQ(server.Stop(), 0);
 }
 
+TEST(RemotedUnderAttack, WrongTokensSentInParallelAreCountedAllTheSame) {
+  // A session process that told the server "wrong token" and exited before the server read it
+  // was reaped as a connection that merely left, its guess uncounted (found by review). This test
+  // guards the outcome, eight parallel guesses bar the address; it did not catch that race in a
+  // dozen runs of the old server, whose window is narrow (it fails if failures are not counted).
+  RemoteServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start({"--memory", "2GiB"}, &error)) << error;
+  int barred = 0;
+  for (int round = 0; round < 6 && barred == 0; ++round) {
+    std::vector<std::unique_ptr<RawSession>> guesses;
+    for (int i = 0; i < 8; ++i) {
+      guesses.push_back(std::make_unique<RawSession>());
+      ASSERT_TRUE(guesses.back()->Connect(server.address(), "127.0.0.5"));
+    }
+    std::vector<std::thread> threads;
+    std::vector<std::string> answers(guesses.size());
+    for (size_t i = 0; i < guesses.size(); ++i)
+      threads.emplace_back([&, i] { answers[i] = guesses[i]->Hello("ffffffffffffffffffffffffffffffff").blob; });
+    for (std::thread& t : threads) t.join();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the server hears of them
+    RawSession probe;
+    ASSERT_TRUE(probe.Connect(server.address(), "127.0.0.5"));
+    barred += probe.Hello(Token(server)).blob.find("too many wrong tokens") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(barred, 1) << "eight wrong tokens at once must bar the address" << server.log();
+  EXPECT_EQ(server.Stop(), 0);
+}
+
 TEST(RemotedUnderAttack, ATokenFileThatIsNotAPrivateRegularFileIsOneLine) {
   // A FIFO as the token file hung remoted at start; the client took a 0644 file without a word.
   char pattern[] = "/tmp/vxpu-token-test-XXXXXX";

@@ -1,10 +1,18 @@
 #include "remote/server/admission.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace vxpu::remote {
 
 Admission::Verdict Admission::Connect(const std::string& peer, Clock::time_point now) {
+  if (peers_.size() > kMaxPeersKept) Prune(now);
+  Verdict verdict = Judge(peer, now);
+  if (!verdict.taken) Forget(peer);
+  return verdict;
+}
+
+Admission::Verdict Admission::Judge(const std::string& peer, Clock::time_point now) {
   Peer& p = peers_[peer];
   if (p.failures > 0 && now - p.last_failure >= kForgiveAfter) p.failures = 0;
   if (now < p.barred_until) {
@@ -28,6 +36,7 @@ bool Admission::Authenticated(const std::string& peer) {
   Peer& p = peers_[peer];
   p.failures = 0;
   p.barred_until = {};
+  Forget(peer);
   if (sessions_ >= max_sessions_) return false;
   ++sessions_;
   return true;
@@ -54,6 +63,16 @@ void Admission::LeftPending(const std::string& peer) {
 
 void Admission::SessionEnded() {
   if (sessions_ > 0) --sessions_;
+}
+
+// Drops the addresses whose failures are forgiven and that wait for nothing.
+void Admission::Prune(Clock::time_point now) {
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    const Peer& p = it->second;
+    bool quiet =
+        p.pending == 0 && (p.failures == 0 || (now - p.last_failure >= kForgiveAfter && now >= p.barred_until));
+    it = quiet ? peers_.erase(it) : std::next(it);
+  }
 }
 
 // Drops what is kept of `peer` once it tells nothing: no pending connection, no failure.

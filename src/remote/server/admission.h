@@ -51,7 +51,10 @@ class Admission {
     Clock::time_point last_failure;
     Clock::time_point barred_until;
   };
+  Verdict Judge(const std::string& peer, Clock::time_point now);
   void Forget(const std::string& peer);
+  void Prune(Clock::time_point now);
+  static constexpr size_t kMaxPeersKept = 4096;  // past this, forgiven addresses are dropped
 
   int max_sessions_;
   int sessions_ = 0;

@@ -300,24 +300,32 @@ class SessionTable {
   // Reads what the session process on `control` says.
   void Hear(int control) {
     for (auto& [pid, c] : children_) {
-      if (c.control != control) continue;
-      char buffer[512];
-      ssize_t n = recv(control, buffer, sizeof(buffer), MSG_DONTWAIT);
-      if (n <= 0) {
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-          close(c.control);  // it exec'd its worker or died: waitpid says which
-          c.control = -1;
-        }
+      if (c.control == control) {
+        HearFrom(pid, &c);
         return;
       }
-      c.heard.append(buffer, static_cast<size_t>(n));
-      for (size_t end; c.heard.size() < 4096 && (end = c.heard.find('\n')) != std::string::npos;) {
-        std::string line = c.heard.substr(0, end);
-        c.heard.erase(0, end + 1);
-        if (!line.empty()) Handle(pid, &c, static_cast<Told>(line[0]), line.substr(1));
-      }
-      return;
     }
+  }
+
+  // Reads and handles what `c` has sent; false once nothing more is there (its end closed: it
+  // exec'd its worker or died, which waitpid tells apart).
+  bool HearFrom(pid_t pid, Child* c) {
+    char buffer[512];
+    ssize_t n = recv(c->control, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close(c->control);
+        c->control = -1;
+      }
+      return false;
+    }
+    c->heard.append(buffer, static_cast<size_t>(n));
+    for (size_t end; c->heard.size() < 4096 && (end = c->heard.find('\n')) != std::string::npos;) {
+      std::string line = c->heard.substr(0, end);
+      c->heard.erase(0, end + 1);
+      if (!line.empty()) Handle(pid, c, static_cast<Told>(line[0]), line.substr(1));
+    }
+    return true;
   }
 
   void Handle(pid_t pid, Child* c, Told what, const std::string& text) {
@@ -356,6 +364,9 @@ class SessionTable {
       auto it = children_.find(pid);
       if (it == children_.end()) continue;
       Child& c = it->second;
+      // What it said before it went counts (a wrong token told and exited between two looks).
+      while (c.control >= 0 && HearFrom(pid, &c)) {
+      }
       if (c.state == State::kPending) admission_.LeftPending(c.peer);
       if (c.state == State::kSession) {
         admission_.SessionEnded();
