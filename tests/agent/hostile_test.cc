@@ -278,6 +278,13 @@ void Sql(const StateDir& dir, const std::string& sql) {
   sqlite3_close(db);
 }
 
+// POST /v1/slices of a pod-owned slice `name` of `memory` bytes on device 0: status and body.
+std::pair<int, json> PostPodSlice(Agent& agent, const std::string& name, const std::string& memory) {
+  return Request(agent.socket(), "POST", "/v1/slices",
+                 R"({"name":")" + name + R"(","devices":[")" + DeviceUuid(0) + R"("],"memory_limit_bytes":)" + memory +
+                     R"(,"owner":{"namespace":"n","pod":"p","container":"c"}})");
+}
+
 // vxpud started on `dir` to completion (it is expected to refuse): its exit code and output.
 std::pair<int, std::string> RefusedStart(const StateDir& dir, std::vector<std::string> args = {}) {
   std::vector<std::string> argv = {kVxpud, "--sim", "--state-dir", dir.path(), "--metrics-addr", "127.0.0.1:0"};
@@ -313,10 +320,7 @@ TEST(VxpudState, ARegistryThatCannotBeReadStopsTheAgentInsteadOfEmptyingTheNode)
   StateDir dir;
   Agent agent(dir.path());
   ASSERT_TRUE(agent.Start()) << agent.log();
-  auto [status, body] =
-      Request(agent.socket(), "POST", "/v1/slices",
-              R"({"name":"kept","devices":[")" + DeviceUuid(0) +
-                  R"("],"memory_limit_bytes":1073741824,"owner":{"namespace":"n","pod":"p","container":"c"}})");
+  auto [status, body] = PostPodSlice(agent, "kept", "1073741824");
   ASSERT_EQ(status, 201) << body.dump();
   ASSERT_EQ(agent.Stop(), 0);
   const std::string registry = dir.path() + "/registry.db";
@@ -358,10 +362,7 @@ TEST(VxpudState, ASliceWhoseTermsCannotBeKeptIsNotRegistered) {
   { std::ofstream(dir.path() + "/slices") << "in the way"; }
   Agent agent(dir.path());
   ASSERT_TRUE(agent.Start()) << agent.log();
-  auto [status, body] =
-      Request(agent.socket(), "POST", "/v1/slices",
-              R"({"name":"termless","devices":[")" + DeviceUuid(0) +
-                  R"("],"memory_limit_bytes":1073741824,"owner":{"namespace":"n","pod":"p","container":"c"}})");
+  auto [status, body] = PostPodSlice(agent, "termless", "1073741824");
   EXPECT_EQ(status, 500) << body.dump();
   EXPECT_NE(body["error"].get<std::string>().find("slice termless not registered: its terms could not be kept"),
             std::string::npos)
@@ -388,16 +389,11 @@ TEST(VxpudState, AQuotaPastTheDeviceIsRefused) {
   StateDir dir;
   Agent agent(dir.path());
   ASSERT_TRUE(agent.Start()) << agent.log();
-  const std::string owner = R"(,"owner":{"namespace":"n","pod":"p","container":"c"}})";
-  auto [status, body] = Request(
-      agent.socket(), "POST", "/v1/slices",
-      R"({"name":"huge","devices":[")" + DeviceUuid(0) + R"("],"memory_limit_bytes":18446744073709551615)" + owner);
+  auto [status, body] = PostPodSlice(agent, "huge", "18446744073709551615");
   EXPECT_EQ(status, 409) << body.dump();
   EXPECT_NE(body["error"].get<std::string>().find("more than device"), std::string::npos) << body.dump();
   // And so nothing wrapped: a 7 GiB slice still fits on the 8 GiB device.
-  std::tie(status, body) =
-      Request(agent.socket(), "POST", "/v1/slices",
-              R"({"name":"fits","devices":[")" + DeviceUuid(0) + R"("],"memory_limit_bytes":7516192768)" + owner);
+  std::tie(status, body) = PostPodSlice(agent, "fits", "7516192768");
   EXPECT_EQ(status, 201) << body.dump();
   EXPECT_EQ(agent.Stop(), 0);
 }
