@@ -155,6 +155,14 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
     return 1;
   }
   std::unique_ptr<prometheus::Exposer> exposer;
+  vxpu::ListenAddress metrics_at;
+  std::string why;
+  if (vxpu::ParseListenAddress("--metrics-addr", config.metrics_addr, &metrics_at, &why) &&
+      !vxpu::TcpPortFree(metrics_at.host.empty() ? "0.0.0.0" : metrics_at.host, metrics_at.port, &why)) {
+    Log("cannot serve metrics on " + config.metrics_addr + " (--metrics-addr): " + why);  // civetweb says not why
+    unlink(config.socket.c_str());
+    return 1;
+  }
   try {
     exposer = std::make_unique<prometheus::Exposer>(exposer_address);
   } catch (const std::exception& e) {
@@ -174,9 +182,9 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
                      vxpu::ApiAccess::kReadOnly, &tcp);
     const vxpu::ListenAddress& at = config.api_listen;
     std::string host = at.host.empty() ? "0.0.0.0" : at.host;
-    int port = at.port == 0 ? tcp.bind_to_any_port(host) : (tcp.bind_to_port(host, at.port) ? at.port : -1);
+    int port = tcp.BindTcp(host, at.port, &why);
     if (port < 0) {
-      Log("cannot serve the API on " + config.api_addr + " (--api-addr): address in use or not this host's");
+      Log("cannot serve the API on " + config.api_addr + " (--api-addr): " + why);
       unlink(config.socket.c_str());
       return 1;
     }

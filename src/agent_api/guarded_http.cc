@@ -1,13 +1,16 @@
 #include "agent_api/guarded_http.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <string>
@@ -198,7 +201,61 @@ void TurnAway(int sock) {
   close(sock);
 }
 
+// A socket bound to `host`:`port` (SO_REUSEADDR only), or -1 with *error set.
+int BoundSocket(const std::string& host, int port, std::string* error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string where = (host.empty() ? "*" : host) + ":" + std::to_string(port);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0) {
+    *error = where + ": " + gai_strerror(rc);
+    return -1;
+  }
+  int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int yes = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)) != 0 ||
+      bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+    *error = where + ": " + std::strerror(errno);
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(found);
+  return fd;
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return -1;
+  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
+}
+
 }  // namespace
+
+bool TcpPortFree(const std::string& host, int port, std::string* error) {
+  int fd = BoundSocket(host, port, error);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+int GuardedHttpServer::BindTcp(const std::string& host, int port, std::string* error) {
+  int fd = BoundSocket(host, port, error);
+  if (fd < 0) return -1;
+  if (::listen(fd, 64) != 0) {
+    *error = (host.empty() ? "*" : host) + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  svr_sock_ = fd;
+  // Without an idle interval the accept loop may block in accept() past stop().
+  set_idle_interval(0, 100 * 1000);
+  return BoundPort(fd);
+}
 
 GuardedHttpServer::GuardedHttpServer(HttpLimits limits) : limits_(limits) {
   size_t threads = limits_.max_connections;

@@ -31,9 +31,19 @@ struct HttpLimits {
   std::chrono::milliseconds idle_timeout{2000};
 };
 
+// Whether a TCP server could listen on `host`:`port` now (bound and let go at once, without
+// SO_REUSEPORT); false with *error saying why. For servers that bind inside another library
+// (prometheus-cpp's civetweb), whose own failure says nothing of the reason.
+bool TcpPortFree(const std::string& host, int port, std::string* error);
+
 class GuardedHttpServer : public httplib::Server {
  public:
   explicit GuardedHttpServer(HttpLimits limits = HttpLimits());
+
+  // Binds a listening TCP socket on `host` (a name or address; empty: every address) and `port`
+  // (0: any free one), without SO_REUSEPORT: a port another process holds is refused. The port
+  // bound, or -1 with *error saying why (the errno's text). Then listen_after_bind() serves.
+  int BindTcp(const std::string& host, int port, std::string* error);
 
   const HttpLimits& limits() const { return limits_; }
   // How many exceptions reached this server's last guard (each closed its connection unanswered):

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent_api/guarded_http.h"
 #include "extender/agent_poller.h"
 #include "extender/default_workload.h"
 #include "extender/service.h"
@@ -106,13 +107,14 @@ int Serve(const Flags& flags, const HostPort& listen, std::unique_ptr<Engine> en
   }
   AgentPoller poller(&directory, &service, flags.poll_interval, discovery.get());
   poller_ptr = &poller;
-  httplib::Server server;
+  // kube-scheduler is one client that may ask in parallel: no cap per address below the total.
+  vxpu::GuardedHttpServer server(vxpu::HttpLimits{.max_connections = 64, .max_per_peer = 64});
   InstallRoutes(server, service);
   std::string host = listen.host.empty() ? "0.0.0.0" : listen.host;
-  int port =
-      listen.port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, listen.port) ? listen.port : -1);
+  std::string why;
+  int port = server.BindTcp(host, listen.port, &why);
   if (port < 0) {
-    Log("cannot listen on " + flags.listen);
+    Log("cannot listen on " + flags.listen + ": " + why);
     return 1;
   }
   poller.Start();

@@ -371,6 +371,30 @@ TEST(VxpudState, ASliceWhoseTermsCannotBeKeptIsNotRegistered) {
   EXPECT_EQ(agent.Stop(), 0);
 }
 
+TEST(VxpudState, APortAnotherServerHoldsIsRefusedNamingWhy) {
+  // A second vxpud "listened" on the first's --api-addr (SO_REUSEPORT), and one on a taken
+  // metrics port said "null context when constructing CivetServer".
+  StateDir first_dir, second_dir;
+  Agent first(first_dir.path(), {}, {"--api-addr", "127.0.0.1:0"});
+  ASSERT_TRUE(first.Start()) << first.log();
+  const std::string api = "127.0.0.1:" + std::to_string(first.ApiPort());
+  const std::string metrics = "127.0.0.1:" + std::to_string(first.MetricsPort());
+  auto [code, output] = RefusedStart(second_dir, {"--api-addr", api});
+  // RefusedStart passes --metrics-addr 127.0.0.1:0: only the API port is taken.
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("cannot serve the API on " + api + " (--api-addr): " + api + ": Address already in use"),
+            std::string::npos)
+      << output;
+  auto taken = simtest::StartChild(
+      {kVxpud, "--sim", "--state-dir", second_dir.path(), "--metrics-addr", metrics}, {});
+  EXPECT_EQ(taken->Wait(), 1) << taken->output();
+  EXPECT_NE(taken->output().find("cannot serve metrics on " + metrics + " (--metrics-addr): " + metrics +
+                                 ": Address already in use"),
+            std::string::npos)
+      << taken->output();
+  EXPECT_EQ(first.Stop(), 0);
+}
+
 TEST(VxpudState, TheStateDirItMakesIsNotForOtherUsersToList) {
   StateDir parent;
   const std::string dir = parent.path() + "/made/here";

@@ -154,6 +154,7 @@ class Scheduler {
     if (child_->running()) child_->Kill();
   }
   bool up() const { return port_ != 0; }
+  int port() const { return port_; }
   int Stop() { return extender::Stop(*child_); }
   std::string log() {
     child_->Poll();
@@ -327,6 +328,21 @@ TEST_F(ExtenderEndToEnd, BadRequestsAreAnsweredAndNothingCrashes) {
   EXPECT_EQ(scheduler.Post("bind", "{}").first, 404);
   EXPECT_EQ(scheduler.Post("filter", ArgsWithNames(Pod("1"), kNames)).first, 200);  // still serving
   EXPECT_EQ(scheduler.Stop(), 0) << scheduler.log();
+}
+
+TEST(ExtenderCommandLine, APortAnotherServerHoldsIsRefusedNamingWhy) {
+  // cpp-httplib bound with SO_REUSEPORT: a second extender on the port "listened" too, and the
+  // kernel split kube-scheduler's requests between the two.
+  Scheduler first({});
+  ASSERT_TRUE(first.up()) << first.log();
+  std::string taken = "127.0.0.1:" + std::to_string(first.port());
+  auto second = Start({kScheduler, "--listen", taken});
+  EXPECT_EQ(second->Wait(), 1) << second->output();
+  EXPECT_NE(second->output().find("cannot listen on " + taken + ": 127.0.0.1:" + std::to_string(first.port()) +
+                                  ": Address already in use"),
+            std::string::npos)
+      << second->output();
+  EXPECT_EQ(first.Stop(), 0);
 }
 
 TEST(ExtenderCommandLine, BadFlagsAreOneLineNamingTheValueAndExit2) {
