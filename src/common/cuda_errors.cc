@@ -9,7 +9,13 @@ struct ErrorText {
   const char* text;
 };
 
+// Every code cuda.h defines, with a text made from its name (cmake/Cuda.cmake)...
 const ErrorText kErrors[] = {
+#include "cuda_error_list.inc"
+};
+
+// ...and the driver's own texts where vxpu knows them.
+const ErrorText kDriverTexts[] = {
     {CUDA_SUCCESS, "CUDA_SUCCESS", "no error"},
     {CUDA_ERROR_INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE", "invalid argument"},
     {CUDA_ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory"},
@@ -31,22 +37,27 @@ const ErrorText kErrors[] = {
     {CUDA_ERROR_INVALID_PTX, "CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed"},
     {CUDA_ERROR_FILE_NOT_FOUND, "CUDA_ERROR_FILE_NOT_FOUND", "file not found"},
     {CUDA_ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
+    {CUDA_ERROR_NOT_PERMITTED, "CUDA_ERROR_NOT_PERMITTED", "operation not permitted"},
     {CUDA_ERROR_SYSTEM_NOT_READY, "CUDA_ERROR_SYSTEM_NOT_READY", "system not yet initialized"},
     {CUDA_ERROR_UNKNOWN, "CUDA_ERROR_UNKNOWN", "unknown error"},
 };
 
-const ErrorText* FindError(CUresult code) {
-  for (const ErrorText& e : kErrors) {
+template <size_t N>
+const ErrorText* Find(const ErrorText (&table)[N], CUresult code) {
+  for (const ErrorText& e : table) {
     if (e.code == code) return &e;
   }
   return nullptr;
 }
 
+const ErrorText* FindError(CUresult code) { return Find(kErrors, code); }
+
 }  // namespace
 
 CUresult ErrorString(CUresult error, const char** text) {
   if (text == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  const ErrorText* e = FindError(error);
+  const ErrorText* e = Find(kDriverTexts, error);
+  if (e == nullptr) e = FindError(error);
   *text = e != nullptr ? e->text : nullptr;
   return e != nullptr ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }

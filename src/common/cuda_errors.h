@@ -1,5 +1,7 @@
 // The names and texts of CUDA driver errors, as cuGetErrorName and cuGetErrorString give
-// them: shared by simgpu and the remote client. Dependency-free (cuda.h declarations only).
+// them: shared by simgpu and the remote client. Every code cuda.h defines has its name (the list
+// is generated from the header, cmake/Cuda.cmake); the text is the driver's where vxpu knows it,
+// else made from the name. Dependency-free (cuda.h declarations only).
 #pragma once
 
 #include <cuda.h>

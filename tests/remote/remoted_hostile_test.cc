@@ -69,6 +69,9 @@ TEST(RemotedUnderAttack, ConnectionsThatNeverSayHelloDoNotTakeSessions) {
     EXPECT_EQ(code, 0) << output << server.log();
     EXPECT_NE(output.find("vector_add: OK"), std::string::npos) << output;
   }
+  // Sizes in the log are written one way (it said "memory 2147483648B" beside "8GiB").
+  EXPECT_NE(server.log().find("up to 2.0 GiB of memory per session"), std::string::npos) << server.log();
+  EXPECT_NE(server.log().find(", memory 2.0 GiB, compute shared"), std::string::npos) << server.log();
   // Past eight waiting from one address, the rest were turned away at once, not forked.
   EXPECT_NE(server.log().find("127.0.0.2 has 8 connections waiting to say Hello already"), std::string::npos)
       << server.log();
@@ -128,6 +131,31 @@ TEST(RemotedUnderAttack, WrongTokensSentInParallelAreCountedAllTheSame) {
   }
   EXPECT_EQ(barred, 1) << "eight wrong tokens at once must bar the address" << server.log();
   EXPECT_EQ(server.Stop(), 0);
+}
+
+TEST(RemoteRefusals, EachFailureToBeginIsTheCodeTheDocsGiveByName) {
+  // A wrong token printed "cuInit(0) failed: unknown error" (CUDA_ERROR_NOT_PERMITTED had no
+  // name), and a server that does not answer came back as CUDA_ERROR_NO_DEVICE, which
+  // docs/remote.md keeps for a slice that does not fit.
+  RemoteServer server;
+  std::string error;
+  ASSERT_TRUE(server.Start({"--memory", "2GiB"}, &error)) << error;
+  const std::string wrong = "/tmp/vxpu-remote-wrong-token-" + std::to_string(getpid());
+  { std::ofstream(wrong) << "0123456789abcdef0123456789abcdef"; }
+  chmod(wrong.c_str(), 0600);
+  std::vector<std::string> env = server.Env();
+  env.back() = "VXPU_REMOTE_TOKEN_FILE=" + wrong;
+  auto refused = simtest::StartChild({kVectorAdd}, env);
+  EXPECT_NE(refused->Wait(), 0);
+  EXPECT_NE(refused->output().find("cuInit(0) failed: CUDA_ERROR_NOT_PERMITTED"), std::string::npos)
+      << refused->output();
+  EXPECT_EQ(server.Stop(), 0);
+  // Nobody listens there now.
+  auto unanswered = simtest::StartChild({kVectorAdd}, env);
+  EXPECT_NE(unanswered->Wait(), 0);
+  EXPECT_NE(unanswered->output().find("cuInit(0) failed: CUDA_ERROR_DEVICE_UNAVAILABLE"), std::string::npos)
+      << unanswered->output();
+  std::remove(wrong.c_str());
 }
 
 TEST(RemotedUnderAttack, ATokenFileThatIsNotAPrivateRegularFileIsOneLine) {

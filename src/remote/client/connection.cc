@@ -115,7 +115,7 @@ CUresult Connection::Open(const Settings& settings, Reply* hello, std::string* e
   fd_ = ConnectTo(settings.host, settings.port, settings.timeout_ms, error);
   if (fd_ < 0) {
     *error = "cannot connect to " + server_ + ": " + *error;
-    return CUDA_ERROR_NO_DEVICE;
+    return CUDA_ERROR_DEVICE_UNAVAILABLE;
   }
   std::string blob = settings.token + settings.memory + settings.compute;
   CUresult result =
@@ -123,7 +123,7 @@ CUresult Connection::Open(const Settings& settings, Reply* hello, std::string* e
            hello, blob.data(), blob.size());
   if (lost_) {
     *error = "the server " + server_ + " closed the session without an answer";
-    return CUDA_ERROR_NO_DEVICE;
+    return CUDA_ERROR_DEVICE_UNAVAILABLE;
   }
   if (result != CUDA_SUCCESS) {
     *error = server_ + " refused the session: " + hello->blob;

@@ -114,6 +114,13 @@ class HelloSource : public ByteSource {
   std::chrono::steady_clock::time_point deadline_;
 };
 
+// A memory quota as the log shows every size ("2.0 GiB"), whether given as "2GiB", "25%" or bytes.
+std::string Sized(const std::string& quota, uint64_t device_bytes) {
+  std::string ignored;
+  std::optional<uint64_t> bytes = ParseMemoryQuota(quota, device_bytes, &ignored);
+  return bytes ? FormatBytes(*bytes) : quota;
+}
+
 // Answers the client's Hello with a refusal (the client reports `why`).
 void Refuse(int fd, CUresult result, const std::string& why) {
   std::string head;
@@ -176,8 +183,9 @@ void Tell(int control, Told what, const std::string& text = "") {
   Tell(control, kAuthenticated);
   char verdict = 0;
   if (recv(control, &verdict, 1, 0) != 1 || verdict != kYes) {
-    Refuse(fd, CUDA_ERROR_NO_DEVICE,
-           "the server runs its most sessions (" + std::to_string(server.options.max_sessions) + ")");
+    Refuse(fd, CUDA_ERROR_DEVICE_UNAVAILABLE,
+           "the server is serving as many sessions as it may (--max-sessions " +
+               std::to_string(server.options.max_sessions) + ")");
     _exit(1);
   }
   auto refuse = [&](CUresult result, const std::string& why) {
@@ -201,7 +209,7 @@ void Tell(int control, Told what, const std::string& text = "") {
   std::string worker = CompanionPath("vxpu-remote-worker");
   std::string fd_text = std::to_string(fd), timeout = std::to_string(server.options.timeout_ms);
   Tell(control, kStarted,
-       "slice " + run.name + ", memory " + slice.memory + ", compute " +
+       "slice " + run.name + ", memory " + Sized(slice.memory, server.device_bytes) + ", compute " +
            (slice.compute.empty() ? "shared" : slice.compute + "%"));
   execl(worker.c_str(), worker.c_str(), "--fd", fd_text.c_str(), "--timeout-ms", timeout.c_str(), nullptr);
   refuse(CUDA_ERROR_NOT_INITIALIZED, "cannot start " + worker + ": " + std::strerror(errno));
@@ -261,7 +269,7 @@ class SessionTable {
     if (!verdict.taken) {
       int flags = fcntl(fd, F_GETFL);
       fcntl(fd, F_SETFL, flags | O_NONBLOCK);  // a refusal never waits on a client
-      Refuse(fd, verdict.barred ? CUDA_ERROR_NOT_PERMITTED : CUDA_ERROR_NO_DEVICE, verdict.why);
+      Refuse(fd, verdict.barred ? CUDA_ERROR_NOT_PERMITTED : CUDA_ERROR_DEVICE_UNAVAILABLE, verdict.why);
       close(fd);
       Log("away " + peer, "turned away a connection from " + peer + ": " + verdict.why);
       return;
@@ -339,8 +347,8 @@ class SessionTable {
       if (room) {
         Log(session + " from " + c->peer);
       } else {
-        Log(session + " refused: the server runs its most sessions (" + std::to_string(server_.options.max_sessions) +
-            ") (from " + c->peer + ")");
+        Log(session + " refused: as many sessions as --max-sessions " + std::to_string(server_.options.max_sessions) +
+            " (from " + c->peer + ")");
       }
     } else if (what == kWrongToken && c->state == State::kPending) {
       admission_.AuthenticationFailed(c->peer, now);
@@ -431,7 +439,7 @@ int ServeRemote(const RemotedOptions& options) {
   signal(SIGTERM, OnStop);
   signal(SIGPIPE, SIG_IGN);
   std::fprintf(stderr, "vxpu remoted: listening on %s (device %s, up to %s of memory%s per session)\n", bound.c_str(),
-               options.device.c_str(), options.limits.memory.c_str(),
+               options.device.c_str(), Sized(options.limits.memory, server.device_bytes).c_str(),
                options.limits.compute.empty() ? "" : (", " + options.limits.compute + "% compute").c_str());
   std::printf("{\"listening\":\"%s\"}\n", bound.c_str());
   std::fflush(stdout);
