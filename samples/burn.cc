@@ -39,11 +39,14 @@ struct Options {
 
 constexpr int kBatch = 4;  // kernels launched between two waits (one graph launch with --api graph)
 
+constexpr char kUsage[] =
+    "usage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] [--linger L] [--threads T] "
+    "[--stream own|per-thread] [--api kernel|ex|cooperative|graph]\n"
+    "Keeps a device busy with back-to-back kernels (default 2 s of 1000 us kernels) and prints one JSON line: "
+    "kernels completed, device time and wall time.\n";
+
 [[noreturn]] void Usage(const char* problem) {
-  std::fprintf(stderr,
-               "burn: %s\nusage: burn [--seconds S] [--kernel-us K] [--memory MiB] [--device N] [--gap-ms G] "
-               "[--linger L] [--threads T] [--stream own|per-thread] [--api kernel|ex|cooperative|graph]\n",
-               problem);
+  std::fprintf(stderr, "burn: %s\n%s", problem, kUsage);
   std::exit(2);
 }
 
@@ -58,6 +61,10 @@ Options Parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
     if (i + 1 >= argc) Usage(("missing value after " + flag).c_str());
     const char* value = argv[++i];
     if (flag == "--seconds") {

@@ -24,6 +24,8 @@
 #include "agent/node_agent.h"
 #include "agent/state_dir_owner.h"
 #include "backend/paths.h"
+#include "cli/cli_messages.h"
+#include "commit.h"
 
 namespace {
 
@@ -259,7 +261,7 @@ int main(int argc, char** argv) {
   app.add_option("--pod-resources-socket", config.pod_resources_socket,
                  "kubelet's pod resources API, read to learn which containers still hold units")
       ->capture_default_str();
-  app.set_version_flag("--version", std::string("vxpud ") + VXPU_VERSION_STRING);
+  app.set_version_flag("--version", std::string("vxpud ") + VXPU_VERSION_STRING + " (commit " + VXPU_COMMIT + ")");
   app.footer("Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not serve, 2 bad command line.");
   try {
     app.parse(argc, argv);
@@ -268,7 +270,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "vxpud: %s (see vxpud --help)\n", e.what());
+    std::fprintf(stderr, "vxpud: %s (see vxpud --help)\n", vxpu::PlainParseError(e, app).c_str());
     return kBadInput;
   }
   std::string error;

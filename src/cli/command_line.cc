@@ -3,18 +3,21 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/cli_messages.h"
 #include "cli/run.h"
 
 namespace vxpu {
 namespace {
 
-// The subcommands the parse reached: "run", "sim replay", "" for none.
-std::string CommandPath(CLI::App& app) {
+// The subcommands the parse reached: "run", "sim replay", "" for none; *deepest the last one.
+std::string CommandPath(CLI::App& app, CLI::App** deepest = nullptr) {
   std::string path;
-  for (CLI::App* at = &app; !at->get_subcommands().empty();) {
+  CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) {
     at = at->get_subcommands().front();
     path += (path.empty() ? "" : " ") + at->get_name();
   }
+  if (deepest != nullptr) *deepest = at;
   return path;
 }
 
@@ -31,14 +34,21 @@ bool HasSeparator(int argc, char** argv) {
   return false;
 }
 
-// The first option of `vxpu run ARGS` before its command that `run` does not know, or "".
-std::string UnknownRunOption(CLI::App& run, int argc, char** argv) {
+// What is wrong before the command of `vxpu run ARGS`: an option `run` does not know, or (when
+// a -- follows) a word that is neither an option nor an option's value; "" if nothing.
+std::string MisplacedRunArgument(CLI::App& run, int argc, char** argv) {
+  bool separated = HasSeparator(argc, argv);
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--" || arg.size() < 2 || arg[0] != '-') return "";  // the command starts here
+    if (arg == "--") return "";
+    if (arg.size() < 2 || arg[0] != '-') {
+      if (!separated) return "";  // the command starts here
+      return "\"" + arg + "\" before -- is neither an option nor an option's value (a value is one word: " +
+             "--memory 4GiB); the command goes after --";
+    }
     if (arg == "-h" || arg == "--help") continue;
     const CLI::Option* option = run.get_option_no_throw(arg.substr(0, arg.find('=')));
-    if (option == nullptr) return arg;
+    if (option == nullptr) return "unknown option " + arg + DidYouMean(arg, run);
     if (option->get_items_expected_min() > 0 && arg.find('=') == std::string::npos) ++i;  // its value
   }
   return "";
@@ -55,14 +65,15 @@ std::string NoCommand(CLI::App& app, int argc, char** argv) {
 
 int CheckRunOptions(CLI::App& run, int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != "run") return 0;
-  std::string unknown = UnknownRunOption(run, argc, argv);
-  if (unknown.empty()) return 0;
-  std::fprintf(stderr, "vxpu run: unknown option %s (see vxpu run --help)\n", unknown.c_str());
+  std::string wrong = MisplacedRunArgument(run, argc, argv);
+  if (wrong.empty()) return 0;
+  std::fprintf(stderr, "vxpu run: %s (see vxpu run --help)\n", wrong.c_str());
   return kRunError;
 }
 
 int ReportParseError(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
-  std::string path = CommandPath(app);
+  CLI::App* deepest = &app;
+  std::string path = CommandPath(app, &deepest);
   std::string message = e.what();
   bool extras = dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr;
   if (path.empty()) {
@@ -73,7 +84,7 @@ int ReportParseError(CLI::App& app, const CLI::ParseError& e, int argc, char** a
   } else if (path == "run" && message == "command is required") {
     message = "no command given (vxpu run [OPTIONS] -- COMMAND [ARGS...])";
   } else {
-    message += " (see vxpu " + path + " --help)";
+    message = PlainParseError(e, *deepest) + " (see vxpu " + path + " --help)";
   }
   std::fprintf(stderr, "vxpu%s%s: %s\n", path.empty() ? "" : " ", path.c_str(), message.c_str());
   return path == "run" ? kRunError : kBadInput;

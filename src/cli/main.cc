@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
                       "With --remote: the file holding the server's token (default $VXPU_REMOTE_TOKEN_FILE)");
   run_cmd->add_option("command", run.command, "The command and its arguments (after --)")->required();
   run_cmd->footer(
+      "Where the slice lives: with a vxpud reachable (its socket: $VXPU_AGENT_SOCKET, else vxpud.sock in "
+      "$VXPU_STATE_DIR, else /var/run/vxpu/vxpud.sock), the slice is registered there and checked against every "
+      "slice it knows, and its state kept in the agent's state directory; with none, daemonless in $VXPU_STATE_DIR "
+      "(default /dev/shm), checked only against slices that have allocated there.\n"
       "Exit code: the command's; 125 for vxpu's own errors (bad options included), 126 if the command cannot be "
       "executed, 127 if it is not found.");
 

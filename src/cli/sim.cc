@@ -360,7 +360,11 @@ void AddTraceOptions(CLI::App* command, TraceOptions& options) {
                    "Pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli; optional: gpu_spec, "
                    "creation_time,deletion_time)")
       ->required();
-  command->add_option("--policy", options.policies, "Policies, comma-separated (default: vxpu, the recommended one)")
+  std::string known;
+  for (const std::string& p : sched::PolicyNames()) known += (known.empty() ? "" : ", ") + p;
+  command
+      ->add_option("--policy", options.policies,
+                   "Policies, comma-separated, of " + known + " (default: vxpu, the recommended one)")
       ->delimiter(',');
   command->add_option("--granularity", options.granularity, "GPU share steps: milli (as the trace) or 10pct (vXPU)")
       ->capture_default_str();

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "agent_api/guarded_http.h"
+#include "cli/cli_messages.h"
+#include "commit.h"
 #include "extender/agent_poller.h"
 #include "extender/default_workload.h"
 #include "extender/service.h"
@@ -161,12 +163,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
   app.footer("Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not serve, 2 bad command line.");
+  app.set_version_flag("--version",
+                       std::string("vxpu-scheduler ") + VXPU_VERSION_STRING + " (commit " + VXPU_COMMIT + ")");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "vxpu-scheduler: %s (see vxpu-scheduler --help)\n", e.what());
+    std::fprintf(stderr, "vxpu-scheduler: %s (see vxpu-scheduler --help)\n", vxpu::PlainParseError(e, app).c_str());
     return kBadInput;
   }
   std::string error;

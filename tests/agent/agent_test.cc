@@ -276,7 +276,8 @@ TEST(Vxpud, RefusesABadCommandLineWithOneLine) {
            Case{{"--metrics-addr", "127.0.0.1:70000"}, "bad port \"70000\" (want 0-65535)"},
            Case{{"--context-reserve", "25%"}, "--context-reserve \"25%\": give a size (512MiB), not a percentage"},
            Case{{"--poll-interval", "0"}, "--poll-interval 0.000000: want 0.05 to 60 seconds"},
-           Case{{"--bogus"}, "vxpud: The following argument was not expected: --bogus"},
+           Case{{"--bogus"}, "vxpud: unknown option --bogus (see vxpud --help)"},
+           Case{{"--state-dri", "/tmp"}, "vxpud: unknown option --state-dri (did you mean --state-dir?)"},
        }) {
     std::vector<std::string> argv = {kVxpud, "--sim"};
     argv.insert(argv.end(), c.args.begin(), c.args.end());
@@ -284,6 +285,13 @@ TEST(Vxpud, RefusesABadCommandLineWithOneLine) {
     EXPECT_EQ(child->Wait(), 2) << child->output();
     EXPECT_NE(child->output().find(c.error), std::string::npos) << child->output();
   }
+}
+
+TEST(Vxpud, VersionNamesTheCommit) {
+  auto child = simtest::StartChild({kVxpud, "--version"}, {});
+  EXPECT_EQ(child->Wait(), 0) << child->output();
+  EXPECT_EQ(child->output().rfind("vxpud 0.", 0), 0u) << child->output();
+  EXPECT_NE(child->output().find("(commit "), std::string::npos) << child->output();
 }
 
 // Exit code of `pid` if it exits within `timeout`, else -1 (it is killed then).

@@ -98,6 +98,41 @@ TEST(VxpuCli, BadInputExitsWithTwoAndOneLineNamingTheValue) {
   }
 }
 
+TEST(VxpuCli, ParseErrorsNameTheMistakeNotTheParser) {
+  struct Case {
+    const char* args;
+    int exit_code;
+    const char* says;
+  };
+  for (const Case& c : {
+           Case{"demo --second 3", 2, "vxpu demo: unknown option --second (did you mean --seconds?)"},
+           Case{"demo --seconds 1", 2, "vxpu demo: --seconds 1: want 2 to 600 (see vxpu demo --help)"},
+           Case{"demo --seconds 3 extra", 2, "vxpu demo: unexpected \"extra\""},
+           Case{"top --intervall 2", 2, "vxpu top: unknown option --intervall (did you mean --interval?)"},
+           Case{"run --memory 4 GiB -- prog", 125,
+                "vxpu run: \"GiB\" before -- is neither an option nor an option's value"},
+           Case{"run --sim --memroy 1GiB -- true", 125, "vxpu run: unknown option --memroy (did you mean --memory?)"},
+       }) {
+    Result r = RunVxpu(c.args);
+    EXPECT_EQ(r.exit_code, c.exit_code) << c.args << ": " << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << c.args << ": " << r.output;
+    EXPECT_EQ(r.output.find("not expected"), std::string::npos) << c.args << ": " << r.output;
+    EXPECT_EQ(r.output.find("prog"), std::string::npos) << c.args << ": " << r.output;  // not the program's fault
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << c.args << ": " << r.output;
+  }
+}
+
+TEST(VxpuCli, HelpTellsWhereASliceLivesAndWhichPoliciesExist) {
+  Result run = RunVxpu("run --help");
+  EXPECT_EQ(run.exit_code, 0);
+  for (const char* word : {"VXPU_STATE_DIR", "VXPU_AGENT_SOCKET", "daemonless"})
+    EXPECT_NE(run.output.find(word), std::string::npos) << word << " in " << run.output;
+  Result replay = RunVxpu("sim replay --help");
+  EXPECT_EQ(replay.exit_code, 0);
+  EXPECT_NE(replay.output.find("of vxpu, random, dotprod, clustering, packing, bestfit, fgd"), std::string::npos)
+      << replay.output;
+}
+
 TEST(VxpuCli, VersionNamesTheCommit) {
   Result r = RunVxpu("--version");
   EXPECT_EQ(r.exit_code, 0);

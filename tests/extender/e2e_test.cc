@@ -358,7 +358,9 @@ TEST(ExtenderCommandLine, BadFlagsAreOneLineNamingTheValueAndExit2) {
       {{"--agents-dns", "vxpud.vxpu-system.svc"}, "bad --agents-dns 'vxpud.vxpu-system.svc' (want HOST:PORT"},
       {{"--agents-dns", ":9396"}, "bad --agents-dns ':9396'"},
       {{"--poll-interval", "0"}, "--poll-interval"},
-      {{"--frobnicate"}, "--frobnicate"},
+      {{"--frobnicate"}, "unknown option --frobnicate"},
+      {{"--polcy", "fgd"}, "unknown option --polcy (did you mean --policy?)"},
+      {{"--poll-interval", "0.01"}, "--poll-interval 0.01: want 0.05 to 60"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {kScheduler};
@@ -374,6 +376,13 @@ TEST(ExtenderCommandLine, BadFlagsAreOneLineNamingTheValueAndExit2) {
                            "--seed", "--poll-interval", "--pending-ttl"}) {
     EXPECT_NE(help->output().find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(ExtenderCommandLine, VersionNamesTheCommit) {
+  auto version = Start({kScheduler, "--version"});
+  EXPECT_EQ(version->Wait(), 0) << version->output();
+  EXPECT_EQ(version->output().rfind("vxpu-scheduler 0.", 0), 0u) << version->output();
+  EXPECT_NE(version->output().find("(commit "), std::string::npos) << version->output();
 }
 
 }  // namespace
