@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libgtest-dev libgmock-dev libbenchmark-dev libcairo2-dev
+  libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc

@@ -23,6 +23,7 @@
 #include "agent/metrics.h"
 #include "agent/node_agent.h"
 #include "agent/state_dir_owner.h"
+#include "agent_api/agent_beacon.h"
 #include "backend/paths.h"
 #include "cli/cli_messages.h"
 #include "commit.h"
@@ -207,10 +208,16 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
   // blocked, meanwhile) would otherwise leave the API thread serving and the agent hung.
   while (!server.is_running() || (!tcp_port.empty() && !tcp.is_running()))
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Commands told nothing about this agent find it through the beacon (agent_beacon.h).
+  std::unique_ptr<vxpu::AgentBeacon> beacon =
+      vxpu::AgentBeacon::Start(vxpu::AgentAnnouncement{config.socket, config.state_dir, getpid()}, &error);
+  if (!beacon && !error.empty())
+    Log(error + ": commands find this agent only through $VXPU_STATE_DIR or $VXPU_AGENT_SOCKET");
   Log("serving: API on " + config.socket + (tcp_port.empty() ? "" : " and read-only on TCP port " + tcp_port) +
       ", metrics on " + config.metrics_addr + " (port " + ports + ") /metrics, state in " + config.state_dir +
       (config.sim ? ", simulated devices" : ""));
   int sig = PollUntilSignal(agent.get(), config.poll_seconds);
+  beacon.reset();
   plugin.reset();
   server.stop();
   tcp.stop();

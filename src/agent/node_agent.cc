@@ -25,15 +25,7 @@ bool OwnerAlive(const SliceRecord& r) {
   return false;
 }
 
-std::string Terms(const SliceSpec& s) {
-  std::string out;
-  if (s.memory_limit) out += "memory " + FormatBytes(*s.memory_limit);
-  if (s.compute) {
-    out += out.empty() ? "" : ", ";
-    out += "compute " + PercentText(s.compute->guarantee_permille);
-  }
-  return out;
-}
+std::string Terms(const SliceSpec& s) { return TermsText(s); }
 
 std::string OwnerText(const SliceOwner& o) {
   if (o.kubelet) return o.pod.empty() ? "kubelet" : "kubelet, pod " + o.pod_namespace + "/" + o.pod;
@@ -244,24 +236,18 @@ ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
   if (!SlicesLocked(&views, &error)) return Error(500, error);
   std::vector<SliceRecord> records;
   for (const SliceView& v : views) records.push_back(v.record);
-  for (SliceRecord& r : records) {
-    if (r.spec.name != spec->name) continue;
-    if (!r.spec.SameTerms(*spec))
-      return Error(409, "slice " + spec->name + " already exists with other terms (" + Terms(r.spec) + " on " +
-                            std::to_string(r.spec.devices.size()) + " device(s))");
-    SliceHolder holder{spec->owner.pid, spec->owner.pid_start};
-    bool known = r.spec.owner.pid == holder.pid && r.spec.owner.pid_start == holder.pid_start;
-    for (const SliceHolder& h : r.joined) known = known || h == holder;
-    if (!known && !spec->owner.is_pod()) {
-      r.joined.push_back(holder);
-      if (!registry_->Put(r, &error)) return Error(500, error);
-      log_("slice " + r.spec.name + " joined by " + OwnerText(spec->owner));
-    }
-    return ApiReply{200, SliceRecordToJson(r)};
+  size_t at = 0;
+  std::vector<DeviceView> devices = DevicesLocked(records);
+  switch (AdmitSlice(*spec, std::time(nullptr), options_.context_reserve, devices, &records, &at, &error)) {
+    case Admission::kRefused: return Error(409, error);
+    case Admission::kHeld: return ApiReply{200, SliceRecordToJson(records[at])};
+    case Admission::kJoined:
+      if (!registry_->Put(records[at], &error)) return Error(500, error);
+      log_("slice " + spec->name + " joined by " + OwnerText(spec->owner));
+      return ApiReply{200, SliceRecordToJson(records[at])};
+    case Admission::kCreated: break;
   }
-  if (auto refusal = RefuseSlice(*spec, records, options_.context_reserve, DevicesLocked(records)))
-    return Error(409, "slice " + spec->name + " does not fit: " + *refusal);
-  SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
+  const SliceRecord& record = records[at];
   if (!Register(record, &error)) return Error(500, error);
   log_("slice " + record.spec.name + " registered (" + OwnerText(record.spec.owner) + ", " + Terms(record.spec) + ", " +
        std::to_string(record.spec.devices.size()) + " device(s))");

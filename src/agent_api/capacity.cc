@@ -80,4 +80,42 @@ std::optional<std::string> RefuseSlice(const SliceSpec& spec, const std::vector<
   return std::nullopt;
 }
 
+std::string TermsText(const SliceSpec& s) {
+  std::string out;
+  if (s.memory_limit) out += "memory " + FormatBytes(*s.memory_limit);
+  if (s.compute) {
+    out += out.empty() ? "" : ", ";
+    out += "compute " + PercentText(s.compute->guarantee_permille);
+  }
+  return out;
+}
+
+Admission AdmitSlice(const SliceSpec& spec, int64_t now_unix, uint64_t context_reserve,
+                     const std::vector<DeviceView>& devices, std::vector<SliceRecord>* records, size_t* at,
+                     std::string* error) {
+  for (size_t i = 0; i < records->size(); ++i) {
+    SliceRecord& r = (*records)[i];
+    if (r.spec.name != spec.name) continue;
+    *at = i;
+    if (!r.spec.SameTerms(spec)) {
+      *error = "slice " + spec.name + " already exists with other terms (" + TermsText(r.spec) + " on " +
+               std::to_string(r.spec.devices.size()) + " device(s))";
+      return Admission::kRefused;
+    }
+    SliceHolder holder{spec.owner.pid, spec.owner.pid_start};
+    bool known = r.spec.owner.pid == holder.pid && r.spec.owner.pid_start == holder.pid_start;
+    for (const SliceHolder& h : r.joined) known = known || h == holder;
+    if (known || spec.owner.is_pod()) return Admission::kHeld;
+    r.joined.push_back(holder);
+    return Admission::kJoined;
+  }
+  if (auto refusal = RefuseSlice(spec, *records, context_reserve, devices)) {
+    *error = "slice " + spec.name + " does not fit: " + *refusal;
+    return Admission::kRefused;
+  }
+  records->push_back(SliceRecord{spec, now_unix, false, {}});
+  *at = records->size() - 1;
+  return Admission::kCreated;
+}
+
 }  // namespace vxpu

@@ -29,4 +29,21 @@ void FillCapacity(const std::vector<SliceRecord>& slices, uint64_t context_reser
 std::optional<std::string> RefuseSlice(const SliceSpec& spec, const std::vector<SliceRecord>& slices,
                                        uint64_t context_reserve, const std::vector<DeviceView>& devices);
 
+// "memory 4.0 GiB, compute 30%": a slice's terms, for messages.
+std::string TermsText(const SliceSpec& spec);
+
+// What admitting a slice request did to the node's records.
+enum class Admission {
+  kCreated,  // a new slice, appended
+  kJoined,   // a process joined the slice of that name (same terms): added to its `joined`
+  kHeld,     // the process already owns or holds that slice: nothing changed
+  kRefused,  // another slice of that name has other terms, or it does not fit (*error says)
+};
+
+// Admits `spec` beside `records` (vxpud's registry, or `vxpu run`'s without one). *at is the
+// index of the record created or joined. A pod's request for a slice of its name is kHeld.
+Admission AdmitSlice(const SliceSpec& spec, int64_t now_unix, uint64_t context_reserve,
+                     const std::vector<DeviceView>& devices, std::vector<SliceRecord>* records, size_t* at,
+                     std::string* error);
+
 }  // namespace vxpu

@@ -1,9 +1,12 @@
 #include "cli/agent_link.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 
+#include "agent_api/agent_beacon.h"
 #include "agent_api/capacity.h"
+#include "cli/daemonless_slices.h"
 #include "common/state_dir.h"
 #include "common/units.h"
 #include "interposer/compute_arbiter.h"
@@ -11,9 +14,52 @@
 
 namespace vxpu {
 
+namespace {
+
+// "VXPU_STATE_DIR=/x" for the variable by which this process was told where to look for its
+// agent, or "" if it was told nothing.
+std::string ToldWhere() {
+  for (const char* name : {"VXPU_AGENT_SOCKET", "VXPU_STATE_DIR"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return std::string(name) + "=" + value;
+  }
+  return "";
+}
+
+// No agent answers where this process looked: the one the beacon announces serves the node. It is
+// used when this process was told nothing (or told its state directory); otherwise whatever is
+// set up here would be invisible to it, which is refused.
+std::unique_ptr<AgentClient> AnnouncedAgent(std::string* error) {
+  std::string why;
+  std::optional<AgentAnnouncement> announced = FindAnnouncedAgent(&why);
+  if (!announced) {
+    if (!why.empty()) std::fprintf(stderr, "vxpu: %s; working without it\n", why.c_str());
+    return nullptr;
+  }
+  std::string told = ToldWhere();
+  const char* dir = std::getenv("VXPU_STATE_DIR");
+  if (!told.empty() && !(told.rfind("VXPU_STATE_DIR=", 0) == 0 && dir == announced->state_dir)) {
+    *error = "vxpud (pid " + std::to_string(announced->pid) + ") serves this node from " + announced->state_dir +
+             ", but " + told +
+             " has no agent: a slice there would be invisible to it and to its slices; unset it (or " +
+             "set VXPU_STATE_DIR=" + announced->state_dir + "), or set VXPU_AGENT_SOCKET=none to work apart from it " +
+             "on purpose";
+    return nullptr;
+  }
+  std::unique_ptr<AgentClient> agent = AgentClient::Connect(announced->socket, error);
+  if (!agent && error->empty())
+    *error = "vxpud (pid " + std::to_string(announced->pid) + ") announces its API on " + announced->socket +
+             ", which does not answer";
+  return agent;
+}
+
+}  // namespace
+
 std::unique_ptr<AgentClient> LinkAgent(std::string* error) {
   static bool adopted = false;  // once per process: the state dir cannot change after that
-  std::unique_ptr<AgentClient> agent = AgentClient::Connect(AgentClient::SocketPath(), error);
+  std::string socket = AgentClient::SocketPath();
+  std::unique_ptr<AgentClient> agent = AgentClient::Connect(socket, error);
+  if (!agent && error->empty() && !socket.empty()) agent = AnnouncedAgent(error);
   if (agent && !adopted && !AdoptAgentStateDir(agent.get(), error)) return nullptr;
   adopted = adopted || agent != nullptr;
   return agent;
@@ -28,7 +74,9 @@ int PrepareNodeState(std::string* error) {
 
 std::optional<nlohmann::json> SlicesJson(AgentClient* agent, std::string* error) {
   if (agent != nullptr) return agent->Get("/v1/slices", error);
-  return SlicesToJson(JoinSlices({}, SliceLedger::ListSlices(), ComputeArbiter::ListSlices(),
+  std::vector<SliceRecord> started_here;
+  if (!DaemonlessSlices::List(&started_here, error)) return std::nullopt;
+  return SlicesToJson(JoinSlices(started_here, SliceLedger::ListSlices(), ComputeArbiter::ListSlices(),
                                  static_cast<int64_t>(std::time(nullptr))));
 }
 

@@ -4,17 +4,24 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "backend/paths.h"
+#include "cli/chart.h"
+#include "cli/progress.h"
+#include "cli/share_chart.h"
 #include "cli/throwaway_device.h"
 #include "common/child_process.h"
 #include "common/json_line.h"
 #include "common/units.h"
+#include "interposer/compute_arbiter.h"
 
 namespace vxpu {
 namespace {
@@ -77,14 +84,58 @@ std::optional<TenantResult> Collect(ChildProcess& child, std::string* error) {
   return TenantResult{report["device_seconds"].get<double>(), report["wall_seconds"].get<double>()};
 }
 
+// The compute slices of this bench's tenants, as the arbiters account them now.
+std::vector<ComputeSliceUsage> TenantSlices() {
+  std::vector<ComputeSliceUsage> mine;
+  std::string prefix = fmt::format("bench-{}-", getpid());
+  for (ComputeSliceUsage& s : ComputeArbiter::ListSlices()) {
+    if (s.slice.rfind(prefix, 0) == 0) mine.push_back(std::move(s));
+  }
+  return mine;
+}
+
+// While the tenants run: progress (seconds of the bench so far) and, for the chart, each
+// tenant's share every kSampleSeconds.
+struct Watch {
+  Progress* progress = nullptr;
+  double progress_offset = 0;  // seconds of the bench before these tenants started
+  ShareHistory* history = nullptr;
+};
+constexpr double kSampleSeconds = 0.5;
+
 // Runs the tenants together (share 0: no slice) and collects their reports.
 std::optional<std::vector<TenantResult>> RunTenants(const std::vector<std::string>& env,
                                                     const std::vector<uint32_t>& shares, double seconds,
-                                                    std::string* error) {
+                                                    const Watch& watch, std::string* error) {
+  using Clock = std::chrono::steady_clock;
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (size_t i = 0; i < shares.size(); ++i) {
     children.push_back(StartTenant(env, shares[i], static_cast<int>(i), seconds, error));
     if (children.back() == nullptr) return std::nullopt;
+  }
+  std::map<std::string, std::string> names;
+  for (size_t i = 0; i < shares.size(); ++i)
+    names[fmt::format("bench-{}-{}", getpid(), i)] = fmt::format("tenant {}", i);
+  const Clock::time_point start = Clock::now();
+  Clock::time_point sampled = start;
+  std::vector<ComputeSliceUsage> before = TenantSlices();
+  for (bool running = true; running;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    running = false;
+    for (auto& child : children) {
+      child->Poll();
+      running = running || child->running();
+    }
+    Clock::time_point now = Clock::now();
+    if (watch.progress != nullptr)
+      watch.progress->Set(watch.progress_offset + std::chrono::duration<double>(now - start).count());
+    double interval = std::chrono::duration<double>(now - sampled).count();
+    if (watch.history == nullptr || !running || interval < kSampleSeconds) continue;
+    std::vector<ComputeSliceUsage> after = TenantSlices();
+    watch.history->Add(std::chrono::duration<double>(now - start).count(), SharesBetween(before, after, interval),
+                       names);
+    before = std::move(after);
+    sampled = now;
   }
   std::vector<TenantResult> results;
   for (auto& child : children) {
@@ -144,11 +195,26 @@ int RunBenchShare(const BenchShareOptions& o) {
     device = std::make_unique<ThrowawayDevice>("bench-share");
     env = {"VXPU_SIMGPU_CONFIG=" + device->config_path(), "LD_LIBRARY_PATH=" + SimgpuDir()};
   }
-  auto solo = RunTenants(env, {0}, std::min(o.seconds, 3.0), &error);
-  if (!solo) return Fail(kFailed, error);
+  if (!o.plot.empty() && !ChartPathError("--plot", o.plot).empty())
+    return Fail(kBadInput, ChartPathError("--plot", o.plot));
+  double solo_seconds = std::min(o.seconds, 3.0);
+  ShareHistory history;
+  std::optional<std::vector<TenantResult>> solo, results;
+  {
+    Progress progress(solo_seconds + o.seconds, "s");
+    solo = RunTenants(env, {0}, solo_seconds, Watch{&progress, 0, nullptr}, &error);
+    if (!solo) return Fail(kFailed, error);
+    results = RunTenants(env, *shares, o.seconds, Watch{&progress, solo_seconds, o.plot.empty() ? nullptr : &history},
+                         &error);
+    if (!results) return Fail(kFailed, error);
+  }
   double solo_rate = solo->at(0).wall_seconds > 0 ? solo->at(0).device_seconds / solo->at(0).wall_seconds : 0;
-  auto results = RunTenants(env, *shares, o.seconds, &error);
-  if (!results) return Fail(kFailed, error);
+  if (!o.plot.empty()) {
+    error = WriteChart(o.plot, history.ToChart(fmt::format("vxpu bench share: {} on one {} device, {} s", o.shares,
+                                                           o.sim ? "simulated" : "real", o.seconds)));
+    if (!error.empty()) return Fail(kFailed, error);
+    fmt::print(stderr, "vxpu bench share: wrote {}\n", o.plot);
+  }
   Print(o, *shares, *results, solo_rate);
   return 0;
 }

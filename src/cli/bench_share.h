@@ -13,6 +13,7 @@ struct BenchShareOptions {
   double seconds = 5;
   bool sim = false;
   bool json = false;
+  std::string plot;  // a chart of each tenant's share over time; "" for none
 };
 
 // Returns the process exit code (0 on success, 125 on bad options or a failed tenant).

@@ -78,9 +78,13 @@ bool Busy(const Workload& w, double elapsed, double seconds) {
 
 std::vector<std::string> RenderFrame(const std::vector<std::unique_ptr<Workload>>& workloads, const GpuDevice& device,
                                      double elapsed, double seconds) {
+  // Busy is what the rows below add up to: the device's own utilization is averaged over its
+  // sampling window, which the first frames have not filled (it said 0% beside 29% and 69%).
+  unsigned busy = 0;
+  for (const auto& w : workloads) busy += w->process.running() ? w->last_share : 0;
   std::vector<std::string> lines;
   lines.push_back(fmt::format("vxpu demo  t={:5.1f}s  {} (simulated)  memory {} / {}  busy {:3}%", elapsed, device.name,
-                              FormatBytes(device.memory_used), FormatBytes(device.memory_total), device.utilization));
+                              FormatBytes(device.memory_used), FormatBytes(device.memory_total), std::min(busy, 100u)));
   lines.push_back(fmt::format("  {:<8} {:>7}  {:<7} {:>21}  {:>9}  {:>5}  {}", "WORKLOAD", "PID", "STATE",
                               "MEMORY / QUOTA", "GUARANTEE", "SHARE", "DEVICE TIME"));
   for (const auto& w : workloads) {
@@ -139,7 +143,7 @@ std::vector<std::string> CommandFor(const Workload& w, double seconds) {
           "run",
           "--sim",
           "--name",
-          w.name,
+          fmt::format("{}-{}", w.name, getpid()),  // slice names are the node's: two demos must not meet
           "--compute",
           std::to_string(w.compute_percent),
           "--memory",
@@ -154,6 +158,56 @@ std::vector<std::string> CommandFor(const Workload& w, double seconds) {
           std::to_string(w.kernel_us),
           "--memory",
           std::to_string(w.held_mib)};
+}
+
+// The other half of a slice: a job that asks for more memory than its slice holds is refused,
+// although the device has room.
+struct MemoryRefusal {
+  unsigned quota_gib = 4;
+  unsigned asked_mib = 6144;
+  int exit_code = ChildProcess::kNotStarted;
+  std::string said;  // the workload's error line
+  bool refused() const { return exit_code != 0 && said.find("CUDA_ERROR_OUT_OF_MEMORY") != std::string::npos; }
+};
+
+MemoryRefusal TryTooMuchMemory(const std::vector<std::string>& env) {
+  MemoryRefusal r;
+  ChildProcess greedy;
+  std::string error;
+  std::vector<std::string> command = {CompanionPath("vxpu"),
+                                      "run",
+                                      "--sim",
+                                      "--name",
+                                      fmt::format("greedy-{}", getpid()),
+                                      "--memory",
+                                      fmt::format("{}GiB", r.quota_gib),
+                                      "--",
+                                      CompanionPath("vxpu-burn"),
+                                      "--seconds",
+                                      "0.1",
+                                      "--memory",
+                                      std::to_string(r.asked_mib)};
+  if (!greedy.Start(command, env, &error, /*with_stderr=*/true)) {
+    r.said = error;
+    return r;
+  }
+  r.exit_code = greedy.Wait();
+  std::string out = greedy.output();
+  size_t at = out.find("CUDA_ERROR");
+  size_t line = at == std::string::npos ? 0 : out.rfind('\n', at);
+  line = line == std::string::npos || at == std::string::npos ? 0 : line + 1;
+  r.said = out.substr(line, out.find('\n', line) - line);
+  return r;
+}
+
+void PrintRefusal(const MemoryRefusal& r) {
+  std::printf("A third job asks for %s inside a %u GiB slice (vxpu run --memory %uGiB -- greedy):\n",
+              FormatBytes(uint64_t{r.asked_mib} << 20).c_str(), r.quota_gib, r.quota_gib);
+  if (r.refused()) {
+    std::printf("  refused with CUDA_ERROR_OUT_OF_MEMORY, though the device has room: the slice holds.\n\n");
+  } else {
+    std::printf("  NOT refused (exit %d): %s\n\n", r.exit_code, r.said.c_str());
+  }
 }
 
 void PrintIntro(const std::vector<std::unique_ptr<Workload>>& workloads, double seconds) {
@@ -209,6 +263,8 @@ int RunDemo(const DemoOptions& options) {
   }
   bool tty = !options.json && isatty(STDOUT_FILENO);
   if (!options.json) PrintIntro(workloads, options.seconds);
+  MemoryRefusal refusal = TryTooMuchMemory(env);
+  if (!options.json) PrintRefusal(refusal);
   const Clock::time_point start = Clock::now();
   size_t drawn = 0;
   double last_plain = -10.0;
@@ -234,7 +290,7 @@ int RunDemo(const DemoOptions& options) {
     }
     std::fflush(stdout);
   }
-  int failures = 0;
+  int failures = refusal.refused() ? 0 : 1;
   for (auto& w : workloads) {
     if (w->process.Wait() != 0) {
       ++failures;
@@ -243,7 +299,13 @@ int RunDemo(const DemoOptions& options) {
   }
   nlohmann::json summary = Summary(workloads);
   if (options.json) {
-    std::printf("%s\n", nlohmann::json{{"workloads", summary}, {"failed", failures}}.dump().c_str());
+    nlohmann::json memory = {{"quota_bytes", uint64_t{refusal.quota_gib} << 30},
+                             {"asked_bytes", uint64_t{refusal.asked_mib} << 20},
+                             {"refused", refusal.refused()},
+                             {"said", refusal.said}};
+    std::printf(
+        "%s\n",
+        nlohmann::json{{"workloads", summary}, {"memory_refusal", memory}, {"failed", failures}}.dump().c_str());
   } else {
     PrintOutcome(summary);
   }

@@ -86,10 +86,11 @@ int main(int argc, char** argv) {
                       "With --remote: the file holding the server's token (default $VXPU_REMOTE_TOKEN_FILE)");
   run_cmd->add_option("command", run.command, "The command and its arguments (after --)")->required();
   run_cmd->footer(
-      "Where the slice lives: with a vxpud reachable (its socket: $VXPU_AGENT_SOCKET, else vxpud.sock in "
-      "$VXPU_STATE_DIR, else /var/run/vxpu/vxpud.sock), the slice is registered there and checked against every "
-      "slice it knows, and its state kept in the agent's state directory; with none, daemonless in $VXPU_STATE_DIR "
-      "(default /dev/shm), checked only against slices that have allocated there.\n"
+      "Where the slice lives: with a vxpud (found on $VXPU_AGENT_SOCKET, else vxpud.sock in $VXPU_STATE_DIR, else "
+      "in /var/run/vxpu, else through the agent beacon), the slice is registered there, checked against every slice "
+      "it knows, and kept in its state directory; a VXPU_STATE_DIR or VXPU_AGENT_SOCKET pointing where no agent runs "
+      "while one serves the node is refused. With none (or VXPU_AGENT_SOCKET=none), daemonless in $VXPU_STATE_DIR "
+      "(default /dev/shm), checked against the slices vxpu run set up there.\n"
       "Exit code: the command's; 125 for vxpu's own errors (bad options included), 126 if the command cannot be "
       "executed, 127 if it is not found.");
 
@@ -129,6 +130,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   share_cmd->add_flag("--sim", bench_share.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
   AddOutputOption(share_cmd, &bench_share.json);
+  share_cmd->add_option("--plot", bench_share.plot,
+                        "Also draw each tenant's share over time (FILE.png or FILE.svg; needs gnuplot)");
 
   bool ps_json = false;
   CLI::App* ps_cmd = app.add_subcommand("ps", "List the slices on this machine with their processes and usage");
@@ -142,6 +145,8 @@ int main(int argc, char** argv) {
   top_cmd->add_option("-n,--iterations", top.iterations, "Updates to show, then exit (default: until interrupted)")
       ->check(CLI::Range(1, 1000000));
   AddOutputOption(top_cmd, &top.json);
+  top_cmd->add_option("--plot", top.plot,
+                      "Also draw the shares over time, redrawn each update (FILE.png or FILE.svg; needs gnuplot)");
   top_cmd->footer("With -o json: measures one interval, prints one JSON object and exits.");
 
   vxpu::AddSimCommand(app);

@@ -29,13 +29,21 @@ std::string Compute(const json& slice) {
   return c.is_object() ? fmt::format("{:.1f}%", c["guarantee_percent"].get<double>()) : "-";
 }
 
+// Before its first CUDA call a slice has no process on its devices yet: its owner is shown.
+std::string Owner(const json& slice) {
+  const json& owner = slice["owner"];
+  return owner.is_object() && owner.value("pid", 0) > 0 ? std::to_string(owner["pid"].get<int>()) : "-";
+}
+
 void PrintTable(const json& slices) {
   std::printf("%s\n", Row("SLICE", "DEVICE", "PID", "USED", "LIMIT", "COMPUTE").c_str());
+  if (slices.empty())
+    std::printf("  (no slices: start one with `vxpu run --memory 4GiB -- COMMAND`, or see `vxpu demo`)\n");
   for (const json& s : slices) {
     const std::string name = s["name"].get<std::string>();
     for (const json& u : s["usage"]) {
       const std::string device = u["device"].get<std::string>();
-      if (u["processes"].empty()) std::printf("%s\n", Row(name, device, "-", "-", Limit(s), Compute(s)).c_str());
+      if (u["processes"].empty()) std::printf("%s\n", Row(name, device, Owner(s), "-", Limit(s), Compute(s)).c_str());
       for (const json& p : u["processes"]) {
         std::printf("%s\n", Row(name, device, std::to_string(p["pid"].get<int>()),
                                 FormatBytes(p["memory_used_bytes"].get<uint64_t>()), Limit(s), Compute(s))

@@ -2,18 +2,24 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <optional>
 
+#include "agent_api/agent_beacon.h"
 #include "agent_api/capacity.h"
 #include "agent_api/slice.h"
 #include "backend/device_list.h"
 #include "backend/paths.h"
 #include "cli/agent_link.h"
+#include "cli/daemonless_slices.h"
+#include "common/process.h"
+#include "common/state_dir.h"
 #include "common/units.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
@@ -200,27 +206,49 @@ bool Register(AgentClient* agent, const SliceSpec& spec, const std::vector<uint6
   return false;
 }
 
-// Without vxpud: the memory quotas of the running slices, each with room for its contexts, must
-// leave room for this one on each device (slices that have not allocated yet are not seen).
-bool MemoryFitsDaemonless(const SliceSpec& spec, const std::vector<uint64_t>& sizes,
-                          const std::vector<GpuDevice>& devices, const std::vector<SliceSummary>& memory_slices,
-                          std::string* error) {
+// Without vxpud: the slice must fit beside the slices `vxpu run` set up here (started or not)
+// and those running, each counted at its quota plus room for its contexts, on each device; then
+// it is recorded for the next one (daemonless_slices.h), all under one lock.
+bool AdmitDaemonless(SliceSpec spec, const std::vector<uint64_t>& sizes, const std::vector<GpuDevice>& devices,
+                     const std::vector<SliceSummary>& memory_slices,
+                     const std::vector<ComputeSliceUsage>& compute_slices, std::string* error) {
   auto reserve = ContextReserve(error);
   if (!reserve) return false;
-  std::vector<SliceRecord> running;
-  for (const SliceView& v : JoinSlices({}, memory_slices, {}, 0)) running.push_back(v.record);
-  std::vector<DeviceView> views = DeviceViews(devices, running, *reserve);
+  std::unique_ptr<DaemonlessSlices> lock = DaemonlessSlices::Lock(error);
+  std::vector<SliceRecord> records;
+  if (!lock || !DaemonlessSlices::List(&records, error)) return false;
+  std::vector<SliceRecord> all;
+  for (const SliceView& v : JoinSlices(records, memory_slices, compute_slices, 0)) all.push_back(v.record);
+  std::vector<DeviceView> views = DeviceViews(devices, all, *reserve);
   for (size_t i = 0; i < sizes.size(); ++i) {
     SliceSpec on_one = spec;
     on_one.devices = {spec.devices[i]};
     on_one.memory_limit = sizes[i];
-    on_one.compute.reset();
-    if (auto refusal = RefuseSlice(on_one, running, *reserve, views)) {
+    if (auto refusal = RefuseSlice(on_one, all, *reserve, views)) {
       *error = *refusal + " (VXPU_CONTEXT_RESERVE sets the room kept for contexts)";
       return false;
     }
   }
-  return true;
+  // A percentage is a size per device: the record keeps the smallest, which fits on each.
+  if (!sizes.empty()) spec.memory_limit = *std::min_element(sizes.begin(), sizes.end());
+  spec.owner.pid_start = ThisProcessStartTicks();
+  spec.owner.uid = getuid();
+  size_t at = 0;
+  if (AdmitSlice(spec, std::time(nullptr), *reserve, views, &records, &at, error) == Admission::kRefused) return false;
+  return lock->Store(records, error);
+}
+
+// Daemonless on purpose (VXPU_AGENT_SOCKET=none) beside an agent that runs: say it will not count
+// this slice.
+void WarnIfApartFromTheAgent() {
+  std::string ignored;
+  std::optional<AgentAnnouncement> agent = FindAnnouncedAgent(&ignored);
+  std::string dir;
+  if (agent && StateDir(&dir, &ignored) && agent->state_dir != dir)
+    std::fprintf(stderr,
+                 "vxpu run: warning: VXPU_AGENT_SOCKET=none: this slice is apart from vxpud (pid %d, state in %s), "
+                 "which neither counts it nor holds its other slices to it\n",
+                 agent->pid, agent->state_dir.c_str());
 }
 
 // Puts the slice into the environment the command inherits.
@@ -266,6 +294,7 @@ bool PrepareSlice(const RunOptions& options, std::string* why) {
   // With vxpud running, its state directory is where the slice's segments live.
   std::unique_ptr<AgentClient> agent = LinkAgent(&error);
   if (!error.empty()) return Refuse(error);
+  if (!agent) WarnIfApartFromTheAgent();
   // Listing also removes what killed runs left behind.
   std::vector<SliceSummary> memory_slices = SliceLedger::ListSlices();
   std::vector<ComputeSliceUsage> compute_slices = ComputeArbiter::ListSlices();
@@ -275,7 +304,7 @@ bool PrepareSlice(const RunOptions& options, std::string* why) {
   std::vector<uint64_t> sizes;
   SliceSpec spec = SpecOf(options, terms, *devices, &sizes);
   if (agent ? !Register(agent.get(), spec, sizes, &error)
-            : !MemoryFitsDaemonless(spec, sizes, *devices, memory_slices, &error))
+            : !AdmitDaemonless(spec, sizes, *devices, memory_slices, compute_slices, &error))
     return Refuse(error);
   ExportSlice(options, slice, compute_limit);
   return true;

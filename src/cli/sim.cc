@@ -3,17 +3,21 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
-#include "cli/sim_plot.h"
+#include "cli/chart.h"
+#include "cli/progress.h"
 #include "sched/arrival_replay.h"
 #include "sched/granularity.h"
 #include "sched/policy.h"
@@ -215,23 +219,93 @@ void WriteReplayCsv(const std::string& path, const std::vector<PolicyCurves>& al
   CloseOutput(out, path);
 }
 
-void WriteReplayPlot(const std::string& path, const std::vector<PolicyCurves>& all) {
-  std::vector<PlotSeries> series;
+// "42-51 (10 seeds)" or "1, 5, 9".
+std::string SeedsText(const std::vector<uint64_t>& seeds) {
+  bool consecutive = seeds.size() > 2;
+  for (size_t i = 1; i < seeds.size(); ++i) consecutive = consecutive && seeds[i] == seeds[i - 1] + 1;
+  if (consecutive) return fmt::format("{}-{} ({} seeds)", seeds.front(), seeds.back(), seeds.size());
+  return fmt::format("{}", fmt::join(seeds, ", "));
+}
+
+// The mean curves over the whole load, and (with more than one policy) a zoom on the stretch where
+// the policies part.
+void WriteReplayPlot(const ReplayOptions& options, const std::vector<PolicyCurves>& all,
+                     const std::vector<uint64_t>& seeds) {
+  std::vector<ChartSeries> series;
   for (const PolicyCurves& c : all) {
-    PlotSeries s{c.policy, {}, {}};
-    for (int pct = 0; pct <= 130; ++pct) {
+    ChartSeries s{c.policy, {}, {}};
+    for (int pct = 0; pct < static_cast<int>(c.per_seed.front().allocated_pct.size()); ++pct) {
       s.x.push_back(pct);
       s.y.push_back(MeanAt(c, pct));
     }
     series.push_back(std::move(s));
   }
-  std::string error = WriteLinePlot(
-      path, series,
-      {"GPU allocation vs arrived workload", "arrived GPU request (% of cluster)", "GPU allocated (% of cluster)"});
+  double end = series.front().x.empty() ? 0 : series.front().x.back();
+  const char* x_axis = "arrived GPU request (% of cluster)";
+  const char* y_axis = "GPU allocated (% of cluster)";
+  std::vector<std::string> policies;
+  for (const PolicyCurves& c : all) policies.push_back(c.policy);
+  Chart chart{
+      fmt::format("GPU allocation vs arrived workload\n{}, seeds {}, policies {}",
+                  std::filesystem::path(options.pods).filename().string(), SeedsText(seeds), fmt::join(policies, ", ")),
+      {ChartPanel{"mean over seeds", x_axis, y_axis, std::make_pair(0.0, end), std::make_pair(0.0, 100.0), series}}};
+  // A zoom on the top: the last kZoomPoints points below the best policy's final allocation, where
+  // the leading policies' differences (half a point, often) can be seen.
+  constexpr double kZoomPoints = 5;
+  double best = 0;
+  for (const ChartSeries& s : series) best = std::max(best, s.y.back());
+  double from = end;
+  for (size_t i = 0; i < series.front().x.size() && from == end; ++i) {
+    for (const ChartSeries& s : series) {
+      if (s.y[i] >= best - kZoomPoints) from = std::min(from, s.x[i]);
+    }
+  }
+  if (series.size() > 1 && from < end) {
+    double bottom = std::floor(best - kZoomPoints), top = std::ceil(best + 0.5);
+    chart.panels.push_back(ChartPanel{fmt::format("zoom: the top {:g} points, from {:g}% arrived", top - bottom, from),
+                                      x_axis, y_axis, std::make_pair(from, end), std::make_pair(bottom, top), series});
+  }
+  std::string error = WriteChart(options.plot, chart);
   if (!error.empty()) throw std::runtime_error(error);
+  fmt::print(stderr, "wrote {} ({} panel{})\n", options.plot, chart.panels.size(), chart.panels.size() > 1 ? "s" : "");
 }
 
 uint64_t PolicySeed(uint64_t seed) { return seed * 0x9e3779b97f4a7c15ULL + 1; }
+
+// Every policy on every seed: each replay is independent, so they run on every core (results in
+// order whatever finishes first), with progress on a terminal. A policy's `seconds` is the time
+// its replays took, added up.
+std::vector<PolicyCurves> ReplayAll(const LoadedTrace& trace, const std::vector<std::string>& policies,
+                                    const std::vector<uint64_t>& seeds, int64_t capacity, double load,
+                                    const sched::PolicyOptions& policy_options) {
+  std::vector<PolicyCurves> all;
+  for (const std::string& name : policies)
+    all.push_back(PolicyCurves{name, std::vector<sched::ArrivalCurve>(seeds.size()), 0});
+  std::vector<double> seconds(policies.size() * seeds.size());
+  std::atomic<size_t> next{0};
+  Progress progress(static_cast<double>(seconds.size()), "replays");
+  auto work = [&] {
+    for (size_t job; (job = next++) < seconds.size();) {
+      size_t p = job / seeds.size(), s = job % seeds.size();
+      auto start = std::chrono::steady_clock::now();
+      std::vector<int> order = sched::ArrivalOrder(trace.workload, capacity, load, seeds[s]);
+      sched::PolicyOptions options = policy_options;
+      options.seed = PolicySeed(seeds[s]);
+      std::unique_ptr<sched::Policy> policy = sched::MakePolicy(policies[p], options);
+      all[p].per_seed[s] =
+          sched::ReplayArrivals(trace.nodes.nodes, trace.nodes.model_names, trace.workload, order, *policy);
+      seconds[job] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      progress.Add(1);
+    }
+  };
+  size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, seconds.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (size_t job = 0; job < seconds.size(); ++job) all[job / seeds.size()].seconds += seconds[job];
+  return all;
+}
 
 int RunReplay(const ReplayOptions& options) {
   Granularity granularity = ParseGranularityOption(options.granularity);
@@ -239,29 +313,18 @@ int RunReplay(const ReplayOptions& options) {
   std::vector<std::string> policies = ChosenPolicies(options.policies);
   CheckWritable(options.csv, "--csv");
   CheckWritable(options.plot, "--plot");
+  if (!options.plot.empty() && !ChartPathError("--plot", options.plot).empty())
+    throw UsageError(ChartPathError("--plot", options.plot));
   LoadedTrace trace = LoadTrace(options, granularity, sched::PodTimes::kOptional);
   sched::PolicyOptions policy_options{0, sched::ComputeTypicalPods(trace.workload)};
   int64_t capacity = 0;
   for (const auto& n : trace.nodes.nodes) capacity += n.gpu_count * sched::kMilliPerGpu;
 
-  std::vector<PolicyCurves> all;
-  for (const std::string& name : policies) {
-    PolicyCurves curves{name, {}, 0};
-    auto start = std::chrono::steady_clock::now();
-    for (uint64_t seed : seeds) {
-      std::vector<int> order = sched::ArrivalOrder(trace.workload, capacity, options.load, seed);
-      policy_options.seed = PolicySeed(seed);
-      std::unique_ptr<sched::Policy> policy = sched::MakePolicy(name, policy_options);
-      curves.per_seed.push_back(
-          sched::ReplayArrivals(trace.nodes.nodes, trace.nodes.model_names, trace.workload, order, *policy));
-    }
-    curves.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    all.push_back(std::move(curves));
-  }
+  std::vector<PolicyCurves> all = ReplayAll(trace, policies, seeds, capacity, options.load, policy_options);
   PrintReplayTable(all, seeds.size());
   if (options.idle) PrintIdleTable(all, seeds.size(), capacity);
   if (!options.csv.empty()) WriteReplayCsv(options.csv, all, seeds);
-  if (!options.plot.empty()) WriteReplayPlot(options.plot, all);
+  if (!options.plot.empty()) WriteReplayPlot(options, all, seeds);
   return 0;
 }
 
@@ -390,7 +453,8 @@ void AddSimCommand(CLI::App& app) {
                  fmt::format("Seeds: a range (42-51) or a list (1,2,3); the table gives their mean (default: {})",
                              kReplayDefaultSeeds));
   replay_cmd->add_option("--csv", replay->csv, "Write the curves: policy,seed,arrived_pct,allocated_pct");
-  replay_cmd->add_option("--plot", replay->plot, "Draw allocation vs arrived load as PNG");
+  replay_cmd->add_option("--plot", replay->plot,
+                         "Draw allocation vs arrived load (FILE.png or FILE.svg; needs gnuplot)");
   replay_cmd->add_flag("--idle", replay->idle,
                        "Also show where the idle GPU sits after the last arrival: whole GPUs, stranded, leftovers");
   replay_cmd->callback([replay] { RunAndExit("replay", [&] { return RunReplay(*replay); }); });

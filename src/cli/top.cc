@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "cli/agent_link.h"
+#include "cli/chart.h"
+#include "cli/share_chart.h"
 #include "cli/text_bar.h"
 
 namespace vxpu {
@@ -97,6 +99,19 @@ std::vector<ComputeSliceUsage> ComputeSlicesNow(AgentClient* agent) {
   return slices;
 }
 
+// Adds the frame to `history` and redraws the chart; false (said on stderr) if it cannot.
+bool DrawHistory(const std::string& path, double at_seconds, const std::vector<SliceShare>& shares,
+                 ShareHistory* history, bool first) {
+  history->Add(at_seconds, shares);
+  std::string error = WriteChart(path, history->ToChart("vxpu top: compute slices' shares of device time"));
+  if (!error.empty()) {
+    std::fprintf(stderr, "vxpu top: %s\n", error.c_str());
+    return false;
+  }
+  if (first) std::fprintf(stderr, "vxpu top: wrote %s (redrawn each update)\n", path.c_str());
+  return true;
+}
+
 }  // namespace
 
 std::vector<SliceShare> SharesBetween(const std::vector<ComputeSliceUsage>& before,
@@ -123,8 +138,14 @@ int RunTop(const TopOptions& options) {
     std::fprintf(stderr, "vxpu top: %s\n", error.c_str());
     return 1;
   }
+  if (!options.plot.empty() && !ChartPathError("--plot", options.plot).empty()) {
+    std::fprintf(stderr, "vxpu top: %s\n", ChartPathError("--plot", options.plot).c_str());
+    return 2;
+  }
   std::vector<ComputeSliceUsage> before = ComputeSlicesNow(agent.get());
   Clock::time_point looked = Clock::now();
+  const Clock::time_point start = looked;
+  ShareHistory history;
   size_t drawn = 0;
   for (int frame = 1;; ++frame) {
     std::this_thread::sleep_for(std::chrono::duration<double>(options.interval));
@@ -132,6 +153,9 @@ int RunTop(const TopOptions& options) {
     Clock::time_point now = Clock::now();
     double measured = std::chrono::duration<double>(now - looked).count();
     std::vector<SliceShare> shares = SharesBetween(before, after, measured);
+    if (!options.plot.empty() &&
+        !DrawHistory(options.plot, std::chrono::duration<double>(now - start).count(), shares, &history, frame == 1))
+      return 1;
     if (options.json) {
       std::printf("%s\n", ToJson(shares, measured).dump().c_str());
       return 0;

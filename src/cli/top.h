@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "interposer/compute_arbiter.h"
@@ -14,6 +15,7 @@ struct TopOptions {
   double interval = 1.0;  // seconds between looks
   int iterations = 0;     // frames to show; 0: until interrupted (table only)
   bool json = false;      // one sample, as JSON, then exit
+  std::string plot;       // a chart of the shares over time, redrawn each frame; "" for none
 };
 
 struct SliceShare {

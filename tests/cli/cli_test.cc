@@ -6,8 +6,13 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -55,6 +60,43 @@ TEST(VxpuCli, DemoHoldsTwoSlicesToTheirSharesThenLetsOneBurst) {
   EXPECT_NEAR(a["share_both_busy_percent"].get<double>(), 30.0, 8.0) << r.output;
   EXPECT_NEAR(b["share_both_busy_percent"].get<double>(), 70.0, 8.0) << r.output;
   EXPECT_GT(a["share_other_idle_percent"].get<double>(), 75.0) << r.output;
+  // The other half of a slice: memory past its quota is refused, though the device has room.
+  EXPECT_EQ(summary["memory_refusal"]["refused"], true) << r.output;
+  EXPECT_NE(summary["memory_refusal"]["said"].get<std::string>().find("CUDA_ERROR_OUT_OF_MEMORY"), std::string::npos)
+      << r.output;
+}
+
+TEST(VxpuCli, DemoFramesSayTheDeviceIsAsBusyAsTheirRows) {
+#ifdef VXPU_NO_PRELOAD_TESTS
+  GTEST_SKIP() << "the demo preloads the interposer, which sanitized builds cannot host";
+#endif
+  // Its first frame said "busy 0%" beside rows at 29% and 69% (the device's utilization is
+  // averaged over a window the first frames have not filled).
+  Result r = RunVxpu("demo --seconds 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("refused with CUDA_ERROR_OUT_OF_MEMORY"), std::string::npos) << r.output;
+  const std::regex header(R"(^vxpu demo  t=.*busy +(\d+)%$)");
+  const std::regex row(R"(^  train-\S+ +\d+  (\w+) .* (\d+)%  +(\d+)%  [#.]+$)");
+  std::istringstream lines(r.output);
+  int frames = 0, busy = -1, rows_sum = 0;
+  auto check = [&] {
+    if (busy >= 0) {
+      EXPECT_EQ(busy, std::min(rows_sum, 100)) << "frame " << frames << " of " << r.output;
+    }
+  };
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, header)) {
+      check();
+      ++frames;
+      busy = std::stoi(m[1]);
+      rows_sum = 0;
+    } else if (std::regex_match(line, m, row)) {
+      rows_sum += m[1] == "done" ? 0 : std::stoi(m[3]);
+    }
+  }
+  check();
+  EXPECT_GE(frames, 2) << r.output;
 }
 
 TEST(VxpuCli, DevicesListsTheSimulatedGpu) {
@@ -299,8 +341,45 @@ TEST_F(VxpuPs, TopShowsEachComputeSlicesShareOfDeviceTime) {
   EXPECT_EQ(simtest::ReportOf(*b).value("kernels", 0) > 0, true);
 }
 
+// The first bytes of `path`.
+std::string Head(const std::string& path, size_t bytes) {
+  std::string head(bytes, '\0');
+  FILE* f = std::fopen(path.c_str(), "rb");
+  size_t n = f != nullptr ? std::fread(head.data(), 1, bytes, f) : 0;
+  if (f != nullptr) std::fclose(f);
+  return head.substr(0, n);
+}
+
+TEST_F(VxpuRun, BenchShareAndTopDrawTheSharesOverTime) {
+  const std::string dir = "/tmp/vxpu-cli-plot-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  Result bench = RunVxpu("bench share --sim --shares 30,70 --seconds 2 --plot " + dir + "/share.svg");
+  ASSERT_EQ(bench.exit_code, 0) << bench.output;
+  EXPECT_NE(bench.output.find("vxpu bench share: wrote " + dir + "/share.svg"), std::string::npos) << bench.output;
+  EXPECT_EQ(bench.output.find("/s,"), std::string::npos) << "progress shown on a pipe: " << bench.output;
+  std::ifstream svg(dir + "/share.svg");
+  std::string drawn((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  for (const char* label : {"<svg", "tenant 0", "tenant 1", "tenant 0 guarantee 30%", "tenant 1 guarantee 70%"})
+    EXPECT_NE(drawn.find(label), std::string::npos) << label;
+  EXPECT_EQ(RunVxpu("bench share --sim --plot " + dir + "/share.gif").exit_code, 2);
+
+  auto a = StartVxpuRun({"--name", "plot-a", "--compute", "30"}, {kBurn, "--seconds", "3"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(3), [] {
+    return RunVxpu("top -o json --interval 0.1").output.find("\"plot-a\"") != std::string::npos;
+  }));
+  Result top = RunVxpu("top -n 2 --interval 0.5 --plot " + dir + "/top.png");
+  ASSERT_EQ(top.exit_code, 0) << top.output;
+  EXPECT_NE(top.output.find("vxpu top: wrote " + dir + "/top.png"), std::string::npos) << top.output;
+  EXPECT_EQ(Head(dir + "/top.png", 4), "\x89PNG");
+  Result refused = RunVxpu("top -n 1 --plot " + dir + "/top.jpg");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("want a .png or .svg file"), std::string::npos) << refused.output;
+  simtest::ReportOf(*a);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(VxpuRun, AComputeGuaranteeThatDoesNotFitIsRefusedAtStart) {
-  auto running = StartVxpuRun({"--name", "fits", "--compute", "70"}, {kBurn, "--seconds", "3"});
+  auto running = StartVxpuRun({"--name", "fits", "--compute", "70", "--device", "0"}, {kBurn, "--seconds", "3"});
   ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(3), [] {
     return RunVxpu("top -o json --interval 0.1").output.find("\"fits\"") != std::string::npos;
   }));
@@ -314,6 +393,12 @@ TEST_F(VxpuRun, AComputeGuaranteeThatDoesNotFitIsRefusedAtStart) {
   // The other device has room, and a slice that asks for what is left fits.
   EXPECT_EQ(RunVxpu("run --sim --compute 40 --device 1 -- true").exit_code, 0);
   EXPECT_EQ(RunVxpu("run --sim --compute 30 -- true").exit_code, 0);
+  // A slice without --device may use every device: its guarantee is held on each.
+  auto everywhere = StartVxpuRun({"--name", "everywhere", "--compute", "20"}, {"sleep", "3"});
+  ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(3), [] {
+    return RunVxpu("ps -o json").output.find("\"everywhere\"") != std::string::npos;
+  }));
+  EXPECT_EQ(RunVxpu("run --sim --compute 90 --device 1 -- true").exit_code, 125);
   simtest::ReportOf(*running);
 }
 
@@ -408,7 +493,8 @@ TEST_F(VxpuPs, ListsRunningSlicesWithUsageAndLimit) {
   ASSERT_FALSE(mine.is_null()) << "slice ps-test never appeared in vxpu ps";
   EXPECT_EQ(mine["memory_limit_bytes"], 100ull << 20);
   EXPECT_EQ(mine["usage"][0]["processes"].size(), 1u);
-  EXPECT_TRUE(mine["discovered"].get<bool>());  // no vxpud: found running, not registered
+  EXPECT_FALSE(mine["discovered"].get<bool>());  // no vxpud: recorded by vxpu run, not only found running
+  EXPECT_EQ(mine["owner"]["pid"], holder->pid());
   Result table = RunVxpu("ps");
   EXPECT_NE(table.output.find("ps-test"), std::string::npos) << table.output;
   simtest::ReportOf(*holder);

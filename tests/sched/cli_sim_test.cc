@@ -1,6 +1,9 @@
 // `vxpu sim` end to end, on a tiny trace written to a temporary directory.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -80,6 +83,70 @@ TEST_F(SimCli, ReplayPrintsTheTableAndWritesTheCurves) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 2 * 3 * 131);
   EXPECT_NE(csv.find("\nbestfit,3,130,"), std::string::npos);
   EXPECT_GT(fs::file_size(Path("out.png")), 1000u);
+}
+
+TEST_F(SimCli, ReplayDrawsPngOrSvgByTheExtensionAndSaysWhatItWrote) {
+  // --plot a.svg wrote PNG data, silently; the title named neither the trace nor the seeds.
+  std::vector<std::string> replay = {
+      "sim",         "replay",  "--nodes", Path("nodes.csv"), "--pods", Path("pods.csv"), "--policy",
+      "fgd,bestfit", "--seeds", "1-3",     "--plot"};
+  std::vector<std::string> svg = replay;
+  svg.push_back(Path("out.svg"));
+  ASSERT_EQ(Run(svg), 0) << output();
+  EXPECT_NE(output().find("wrote " + Path("out.svg")), std::string::npos) << output();
+  std::string drawn = Read(Path("out.svg"));
+  EXPECT_EQ(drawn.rfind("<?xml", 0), 0u) << drawn.substr(0, 100);
+  EXPECT_NE(drawn.find("<svg"), std::string::npos);
+  EXPECT_NE(drawn.find("pods.csv, seeds 1-3 (3 seeds), policies fgd, bestfit"), std::string::npos);
+  std::vector<std::string> png = replay;
+  png.push_back(Path("out.png"));
+  ASSERT_EQ(Run(png), 0) << output();
+  EXPECT_EQ(Read(Path("out.png")).substr(0, 4), "\x89PNG");
+  for (const char* wrong : {"out.jpg", "out", "out.png.txt"}) {
+    std::vector<std::string> refused = replay;
+    refused.push_back(Path(wrong));
+    EXPECT_EQ(Run(refused), 2) << output();
+    EXPECT_EQ(output(), "vxpu sim replay: --plot " + Path(wrong) +
+                            ": want a .png or .svg file (the format follows the extension)\n");
+    EXPECT_FALSE(fs::exists(Path(wrong)));
+  }
+}
+
+TEST_F(SimCli, ReplaysRunTogetherAndGiveWhatEachGivesAlone) {
+  // The seeds run on every core: each replay must still be the one it is alone.
+  std::vector<std::string> base = {"sim",    "replay",         "--nodes",  Path("nodes.csv"),
+                                   "--pods", Path("pods.csv"), "--policy", "fgd,random,bestfit",
+                                   "--csv"};
+  std::vector<std::string> together = base, alone = base;
+  together.insert(together.end(), {Path("together.csv"), "--seeds", "1-6"});
+  alone.insert(alone.end(), {Path("alone.csv"), "--seeds", "4"});
+  ASSERT_EQ(Run(together), 0) << output();
+  ASSERT_EQ(Run(alone), 0) << output();
+  std::istringstream all(Read(Path("together.csv")));
+  std::string kept;
+  for (std::string line; std::getline(all, line);) {
+    size_t comma = line.find(',');
+    if (line.rfind("policy,", 0) == 0 || line.compare(comma, 3, ",4,") == 0) kept += line + "\n";
+  }
+  std::string alone_csv = Read(Path("alone.csv"));
+  EXPECT_EQ(std::count(alone_csv.begin(), alone_csv.end(), '\n'), 1 + 3 * 131);
+  EXPECT_TRUE(kept == alone_csv) << "seed 4 among six differs from seed 4 alone";
+}
+
+TEST_F(SimCli, ReplayShowsProgressOnATerminalAndNothingWhenPiped) {
+  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a terminal";
+  std::string command = std::string(VXPU_BIN_DIR "/vxpu") + " sim replay --nodes " + Path("nodes.csv") + " --pods " +
+                        Path("pods.csv") + " --policy fgd,random --seeds 1-40";
+  ASSERT_EQ(Run({"sim", "replay", "--nodes", Path("nodes.csv"), "--pods", Path("pods.csv"), "--policy", "fgd,random",
+                 "--seeds", "1-40"}),
+            0);
+  EXPECT_EQ(output().find("replays"), std::string::npos) << output();
+  vxpu::ChildProcess terminal;
+  std::string error;
+  ASSERT_TRUE(terminal.Start({"/usr/bin/script", "-qec", command, "/dev/null"}, {}, &error, true)) << error;
+  ASSERT_EQ(terminal.Wait(), 0) << terminal.output();
+  EXPECT_NE(terminal.output().find("/80 replays"), std::string::npos) << terminal.output();
+  EXPECT_NE(terminal.output().find("\r"), std::string::npos);
 }
 
 TEST_F(SimCli, ReplayWithoutPolicyUsesTheRecommendedOne) {
