@@ -24,17 +24,7 @@ namespace {
 
 using namespace vxpudtest;  // NOLINT: the harness is this test's vocabulary
 
-class VxpudTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
-    ASSERT_TRUE(agent_.Start()) << agent_.log();
-  }
-  void TearDown() override { EXPECT_EQ(agent_.Stop(), 0) << agent_.log(); }
-
-  StateDir dir_;
-  Agent agent_{dir_.path()};
-};
+using VxpudTest = WithAgent;
 
 TEST_F(VxpudTest, ListsSlicesFromVxpuRunBeforeTheirFirstAllocation) {
   // Neither command ever touches the GPU: without the agent no one would know these slices.

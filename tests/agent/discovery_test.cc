@@ -29,16 +29,9 @@ std::unique_ptr<vxpu::ChildProcess> Command(const std::vector<std::string>& args
   return simtest::StartChild(argv, env);
 }
 
-class Discovery : public ::testing::Test {
+class Discovery : public WithAgent {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(dir_.path().empty());
-    ASSERT_TRUE(agent_.Start()) << agent_.log();
-  }
-  void TearDown() override { EXPECT_EQ(agent_.Stop(), 0) << agent_.log(); }
-
-  StateDir dir_;
-  Agent agent_{dir_.path(), {OwnBeacon()}};
+  Discovery() : WithAgent({OwnBeacon()}) {}
 };
 
 TEST_F(Discovery, ACommandToldNothingUsesTheAgentThatRuns) {

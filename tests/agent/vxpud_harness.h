@@ -122,6 +122,21 @@ class Agent {
   std::unique_ptr<vxpu::ChildProcess> child_;
 };
 
+// A test with a state directory of its own and an agent on it, started before and stopped (it
+// must exit 0) after each test; `agent_env` is added to the agent's environment.
+class WithAgent : public ::testing::Test {
+ protected:
+  explicit WithAgent(std::vector<std::string> agent_env = {}) : agent_(dir_.path(), std::move(agent_env)) {}
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    ASSERT_TRUE(agent_.Start()) << agent_.log();
+  }
+  void TearDown() override { EXPECT_EQ(agent_.Stop(), 0) << agent_.log(); }
+
+  StateDir dir_;
+  Agent agent_;
+};
+
 // A raw request to the agent: the status and body.
 inline std::pair<int, json> Request(const std::string& socket, const std::string& method, const std::string& path,
                                     const std::string& body = "") {
