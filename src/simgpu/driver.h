@@ -99,6 +99,20 @@ struct Function {
   const BuiltinKernel* kernel = nullptr;
 };
 
+// A library (cuLibraryLoadData, what the CUDA runtime loads its fatbins with): context-free; in
+// each context that launches one of its kernels it gets a module of its own.
+struct Library;
+struct Kernel {
+  Library* library = nullptr;
+  std::string name;
+  const BuiltinKernel* builtin = nullptr;
+};
+struct Library {
+  std::string image;  // the fatbin (or text module) as loaded
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  std::map<Context*, Module*> modules;
+};
+
 struct MemPool {
   Device* device = nullptr;
   uint64_t release_threshold = 0;
@@ -158,6 +172,10 @@ struct Driver {
   std::set<Event*> events;
   std::set<Module*> modules;
   std::set<Function*> functions;
+  std::set<Library*> libraries;
+  std::set<Kernel*> kernels;
+  // The runtime's context-local storage (export table CONTEXT_LOCAL_STORAGE): key -> value per context.
+  std::map<Context*, std::map<void*, void*>> local_storage;
   std::set<MemPool*> pools;
   std::set<PhysicalAllocation*> physical;
   std::set<SimArray*> arrays;
@@ -183,6 +201,11 @@ CUresult AttachLocked(Device* device);
 CUresult CreateContextLocked(Device* device, unsigned flags, bool primary, Context** out);
 void DestroyContextLocked(Context* ctx);
 CUresult ResolveStreamLocked(CUstream handle, Context* current, Stream** out);
+// The function `handle` names in `ctx`: a CUfunction, or a CUkernel (made a function of its
+// library's module in that context on first use). nullptr if it is neither.
+Function* FunctionOfLocked(void* handle, Context* ctx);
+// Forgets what libraries and the runtime's storage kept for `ctx`, which is going away.
+void ForgetContextLocked(Context* ctx);
 // The stream `handle` names for the calling thread: its NULL and per-thread streams are those
 // of the current context; an explicit handle needs none.
 CUresult StreamLocked(CUstream handle, Stream** out);

@@ -166,6 +166,7 @@ void DestroyContextLocked(Context* ctx) {
   if (ctx->device->primary == ctx) ctx->device->primary = nullptr;
   tls_per_thread_streams.erase(ctx);
   std::erase(tls_context_stack, ctx);
+  ForgetContextLocked(ctx);
   d.contexts.erase(ctx);
   delete ctx;
 }

@@ -75,8 +75,8 @@ CUresult Launch(CUfunction hfunc, const LaunchShape& shape, CUstream hstream, vo
   std::lock_guard<std::mutex> lock(d.mu);
   Context* ctx = nullptr;
   SIM_TRY(CurrentContextLocked(&ctx));
-  auto* func = reinterpret_cast<Function*>(hfunc);
-  if (d.functions.count(func) == 0) return CUDA_ERROR_INVALID_HANDLE;
+  Function* func = FunctionOfLocked(hfunc, ctx);  // the runtime passes a CUkernel here
+  if (func == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (!ValidShape(shape)) return CUDA_ERROR_INVALID_VALUE;
   Stream* stream = nullptr;
   SIM_TRY(ResolveStreamLocked(hstream, ctx, &stream));
