@@ -1,26 +1,10 @@
-// A CUDA runtime-API program as nvcc builds it (both -cudart shared and -cudart static): the
-// first of the runtime test programs. Its kernel is named after simgpu's built-in
-// vxpu_vector_add_f32 (docs/simgpu.md), so it runs unchanged on simgpu and on a real GPU.
+// A CUDA runtime-API program as nvcc builds it (both -cudart shared and -cudart static): a vector
+// add, its result checked.
 //   vxpu-rt-vector_add[-static] [N]   prints "vector_add (runtime): OK, N elements" or the error
-#include <cuda_runtime.h>
-
-#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
-extern "C" __global__ void vxpu_vector_add_f32(const float* a, const float* b, float* c, unsigned long long n) {
-  unsigned long long i = blockIdx.x * static_cast<unsigned long long>(blockDim.x) + threadIdx.x;
-  if (i < n) c[i] = a[i] + b[i];
-}
-
-#define RT_CHECK(call)                                                                                  \
-  do {                                                                                                  \
-    cudaError_t rt_error_ = (call);                                                                     \
-    if (rt_error_ != cudaSuccess) {                                                                     \
-      std::fprintf(stderr, "%s failed: %s (%d)\n", #call, cudaGetErrorName(rt_error_), int(rt_error_)); \
-      return 1;                                                                                         \
-    }                                                                                                   \
-  } while (0)
+#include "rt_check.h"
 
 int main(int argc, char** argv) {
   unsigned long long n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1 << 20;
@@ -39,9 +23,7 @@ int main(int argc, char** argv) {
   RT_CHECK(cudaMalloc(&dc, n * sizeof(float)));
   RT_CHECK(cudaMemcpy(da, a.data(), n * sizeof(float), cudaMemcpyHostToDevice));
   RT_CHECK(cudaMemcpy(db, b.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  unsigned threads = 256;
-  unsigned blocks = static_cast<unsigned>((n + threads - 1) / threads);
-  vxpu_vector_add_f32<<<blocks, threads>>>(da, db, dc, n);
+  vxpu_vector_add_f32<<<BlocksFor(n), kThreads>>>(da, db, dc, n);
   RT_CHECK(cudaGetLastError());
   RT_CHECK(cudaMemcpy(c.data(), dc, n * sizeof(float), cudaMemcpyDeviceToHost));
   for (unsigned long long i = 0; i < n; ++i) {

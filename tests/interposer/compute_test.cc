@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "../simgpu/sim_env.h"
@@ -26,13 +27,14 @@ struct Tenant {
   std::string compute;            // VXPU_COMPUTE
   std::vector<std::string> more;  // further environment
   std::vector<std::string> args = {"--seconds", "3"};
+  std::string program = kBurn;  // a burner printing device_seconds and wall_seconds
 };
 
 std::unique_ptr<vxpu::ChildProcess> Start(const std::string& slice, const Tenant& t) {
   std::vector<std::string> env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR, "LD_PRELOAD=" VXPU_INTERPOSER,
                                   "VXPU_COMPUTE=" + t.compute, "VXPU_SLICE=" + slice};
   env.insert(env.end(), t.more.begin(), t.more.end());
-  std::vector<std::string> argv = {kBurn};
+  std::vector<std::string> argv = {t.program};
   argv.insert(argv.end(), t.args.begin(), t.args.end());
   return simtest::StartChild(argv, env);
 }
@@ -62,11 +64,10 @@ std::vector<nlohmann::json> RunTogether(const std::string& tag, const std::vecto
 
 double DeviceSeconds(const nlohmann::json& report) { return report.value("device_seconds", 0.0); }
 
-class SaturatingTenants : public ::testing::TestWithParam<std::vector<int>> {};
-
-TEST_P(SaturatingTenants, GetDeviceTimeInProportionToTheirShares) {
+// Saturating tenants running `program` get device time in proportion to `shares`.
+void ExpectSplit(const std::vector<int>& shares, const std::string& program) {
   std::vector<Tenant> tenants;
-  for (int share : GetParam()) tenants.push_back(Tenant{std::to_string(share), {}});
+  for (int share : shares) tenants.push_back(Tenant{std::to_string(share), {}, {"--seconds", "3"}, program});
   std::vector<nlohmann::json> reports = RunTogether("split", tenants);
   double total = 0, wall = 0;
   for (const auto& r : reports) {
@@ -78,9 +79,13 @@ TEST_P(SaturatingTenants, GetDeviceTimeInProportionToTheirShares) {
   ASSERT_GT(total, wall * 0.8);
   for (size_t i = 0; i < reports.size(); ++i) {
     double achieved = 100.0 * DeviceSeconds(reports[i]) / total;
-    EXPECT_NEAR(achieved, GetParam()[i], 4.0) << "tenant " << i << ": " << reports[i].dump();
+    EXPECT_NEAR(achieved, shares[i], 4.0) << program << " tenant " << i << ": " << reports[i].dump();
   }
 }
+
+class SaturatingTenants : public ::testing::TestWithParam<std::vector<int>> {};
+
+TEST_P(SaturatingTenants, GetDeviceTimeInProportionToTheirShares) { ExpectSplit(GetParam(), kBurn); }
 
 INSTANTIATE_TEST_SUITE_P(Splits, SaturatingTenants,
                          ::testing::Values(std::vector<int>{30, 70}, std::vector<int>{10, 90},
@@ -194,6 +199,43 @@ TEST(ComputeSlices, ATenantKilledMidLeaseHandsTheDeviceOnWithinTheLivenessBound)
   EXPECT_EQ(victim->Wait(), 128 + SIGKILL);
   Finish(*survivor);
 }
+
+#ifdef VXPU_RUNTIME_BURN
+// NVIDIA's runtime (samples/runtime/burn.cu, cudart shared and static) as the tenant: the
+// interposer reaches its launches through cudart's own driver lookups.
+const std::vector<std::string> kRuntimeBurners = {VXPU_RUNTIME_BURN, VXPU_RUNTIME_BURN "-static"};
+
+class RuntimeTenants : public ::testing::TestWithParam<std::tuple<std::string, std::vector<int>>> {};
+
+TEST_P(RuntimeTenants, GetDeviceTimeInProportionToTheirShares) {
+  ExpectSplit(std::get<1>(GetParam()), std::get<0>(GetParam()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Splits, RuntimeTenants,
+                         ::testing::Combine(::testing::ValuesIn(kRuntimeBurners),
+                                            ::testing::Values(std::vector<int>{30, 70}, std::vector<int>{10, 90})),
+                         [](const auto& info) {
+                           const std::string& program = std::get<0>(info.param);
+                           const std::vector<int>& shares = std::get<1>(info.param);
+                           bool linked_in =
+                               program.size() > 7 && program.compare(program.size() - 7, 7, "-static") == 0;
+                           return std::string(linked_in ? "static_" : "shared_") + std::to_string(shares[0]) + "_" +
+                                  std::to_string(shares[1]);
+                         });
+
+TEST(ComputeSlices, ARuntimeTenantKilledHandsTheDeviceOn) {
+  for (const std::string& program : kRuntimeBurners) {
+    auto victim = Start("rt-killed0", {"50", {}, {"--seconds", "30"}, program});
+    auto survivor = Start("rt-killed1", {"50", {}, {"--seconds", "3"}, program});
+    ASSERT_TRUE(simtest::PollFor(std::chrono::seconds(5), [&] { return LeaseHolder() == victim->pid(); }));
+    victim->Kill();
+    EXPECT_EQ(victim->Wait(), 128 + SIGKILL);
+    nlohmann::json report = Finish(*survivor);
+    // Alone after the first half second or so, the survivor gets nearly the whole device.
+    EXPECT_GT(DeviceSeconds(report), 0.7 * report.value("wall_seconds", 0.0)) << program << ": " << report.dump();
+  }
+}
+#endif
 
 TEST(ComputeSlices, GuaranteesBeyondTheWholeDeviceAreRefused) {
   auto running = Start("over0", {"70", {}, {"--seconds", "3"}});
