@@ -214,9 +214,9 @@ TEST_P(RuntimeTenants, GetDeviceTimeInProportionToTheirShares) {
 INSTANTIATE_TEST_SUITE_P(Splits, RuntimeTenants,
                          ::testing::Combine(::testing::ValuesIn(kRuntimeBurners),
                                             ::testing::Values(std::vector<int>{30, 70}, std::vector<int>{10, 90})),
-                         [](const auto& info) {
-                           const std::string& program = std::get<0>(info.param);
-                           const std::vector<int>& shares = std::get<1>(info.param);
+                         [](const auto& param_info) {
+                           const std::string& program = std::get<0>(param_info.param);
+                           const std::vector<int>& shares = std::get<1>(param_info.param);
                            bool linked_in =
                                program.size() > 7 && program.compare(program.size() - 7, 7, "-static") == 0;
                            return std::string(linked_in ? "static_" : "shared_") + std::to_string(shares[0]) + "_" +
