@@ -125,6 +125,36 @@ TEST(Daemonless, SlicesCountFromTheirStartNotTheirFirstCudaCall) {
   EXPECT_EQ(fits->Wait(), 0) << fits->output();
 }
 
+TEST(Daemonless, ConcurrentRunsNeverAdmitMoreThanTheDeviceWhileOthersList) {
+  // Thirty runs of 10% at once, each alive for 2 s: the records' lock must let at most ten in,
+  // while listings read the records file being rewritten under them.
+  StateDir dir;
+  std::vector<std::string> env = {dir.env(), "VXPU_AGENT_SOCKET="};
+  std::vector<std::unique_ptr<vxpu::ChildProcess>> runs;
+  for (int i = 0; i < 30; ++i)
+    runs.push_back(Command({"run", "--sim", "--compute", "10", "--", "sh", "-c", "echo ADMITTED; sleep 2"}, env));
+  int listings = 0;
+  for (auto start = std::chrono::steady_clock::now(); std::chrono::steady_clock::now() - start < seconds(1);) {
+    auto ps = Command({"ps", "-o", "json"}, env);
+    ASSERT_EQ(ps->Wait(), 0) << ps->output();
+    EXPECT_TRUE(json::parse(ps->output(), nullptr, false).is_array()) << ps->output();
+    ++listings;
+  }
+  int admitted = 0, refused = 0;
+  for (auto& run : runs) {
+    int code = run->Wait();
+    bool ran = run->output().find("ADMITTED") != std::string::npos;
+    EXPECT_TRUE(ran ? code == 0 : code == 125) << code << ": " << run->output();
+    if (!ran) {
+      EXPECT_NE(run->output().find("guaranteed to"), std::string::npos) << run->output();
+    }
+    (ran ? admitted : refused)++;
+  }
+  EXPECT_LE(admitted, 10) << refused << " refused";
+  EXPECT_GE(admitted, 1);
+  EXPECT_GT(listings, 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
