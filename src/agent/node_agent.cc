@@ -25,8 +25,6 @@ bool OwnerAlive(const SliceRecord& r) {
   return false;
 }
 
-std::string Terms(const SliceSpec& s) { return TermsText(s); }
-
 std::string OwnerText(const SliceOwner& o) {
   if (o.kubelet) return o.pod.empty() ? "kubelet" : "kubelet, pod " + o.pod_namespace + "/" + o.pod;
   if (o.is_pod()) return "pod " + o.pod_namespace + "/" + o.pod + " container " + o.container;
@@ -138,7 +136,7 @@ void NodeAgent::AdoptAndReap(const std::vector<SliceView>& views, const std::vec
     if (live && r.discovered && !stored.count(r.spec.name)) {
       Store(r);
       log_("slice " + r.spec.name + " discovered running unregistered (" + OwnerText(r.spec.owner) + ", " +
-           Terms(r.spec) + ")");
+           TermsText(r.spec) + ")");
       continue;
     }
     if (live || r.spec.owner.is_pod() || r.spec.owner.kubelet || OwnerAlive(r)) continue;
@@ -249,8 +247,8 @@ ApiReply NodeAgent::CreateSlice(const std::string& request_body) {
   }
   const SliceRecord& record = records[at];
   if (!Register(record, &error)) return Error(500, error);
-  log_("slice " + record.spec.name + " registered (" + OwnerText(record.spec.owner) + ", " + Terms(record.spec) + ", " +
-       std::to_string(record.spec.devices.size()) + " device(s))");
+  log_("slice " + record.spec.name + " registered (" + OwnerText(record.spec.owner) + ", " + TermsText(record.spec) +
+       ", " + std::to_string(record.spec.devices.size()) + " device(s))");
   return ApiReply{201, SliceRecordToJson(record)};
 }
 
@@ -326,8 +324,8 @@ std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>
   }
   SliceRecord record{*spec, static_cast<int64_t>(std::time(nullptr)), false, {}};
   if (!Register(record, error)) return std::nullopt;
-  log_("slice " + spec->name + " registered (kubelet, " + Terms(*spec) + ", " + std::to_string(spec->devices.size()) +
-       " device(s))");
+  log_("slice " + spec->name + " registered (kubelet, " + TermsText(*spec) + ", " +
+       std::to_string(spec->devices.size()) + " device(s))");
   return spec;
 }
 

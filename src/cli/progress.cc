@@ -28,11 +28,7 @@ Progress::~Progress() {
   std::fflush(stderr);
 }
 
-void Progress::Add(double done) {
-  double now = done_.load();
-  while (!done_.compare_exchange_weak(now, now + done)) {
-  }
-}
+void Progress::Add(double done) { done_.fetch_add(done); }
 
 void Progress::Set(double done) { done_ = done; }
 

@@ -294,7 +294,7 @@ bool PrepareSlice(const RunOptions& options, std::string* why) {
   // With vxpud running, its state directory is where the slice's segments live.
   std::unique_ptr<AgentClient> agent = LinkAgent(&error);
   if (!error.empty()) return Refuse(error);
-  if (!agent) WarnIfApartFromTheAgent();
+  if (!agent && AgentClient::SocketPath().empty()) WarnIfApartFromTheAgent();  // else LinkAgent asked the beacon
   // Listing also removes what killed runs left behind.
   std::vector<SliceSummary> memory_slices = SliceLedger::ListSlices();
   std::vector<ComputeSliceUsage> compute_slices = ComputeArbiter::ListSlices();

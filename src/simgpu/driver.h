@@ -204,6 +204,11 @@ CUresult ResolveStreamLocked(CUstream handle, Context* current, Stream** out);
 // The function `handle` names in `ctx`: a CUfunction, or a CUkernel (made a function of its
 // library's module in that context on first use). nullptr if it is neither.
 Function* FunctionOfLocked(void* handle, Context* ctx);
+// Removes `module` and its functions from the driver and deletes it.
+void DeleteModuleLocked(Module* module);
+// The built-in that runs kernel `name`, or nullptr, said on stderr: a kernel simgpu cannot run
+// must never pass silently.
+const BuiltinKernel* RunnableKernel(const char* name);
 // Forgets what libraries and the runtime's storage kept for `ctx`, which is going away.
 void ForgetContextLocked(Context* ctx);
 // The stream `handle` names for the calling thread: its NULL and per-thread streams are those

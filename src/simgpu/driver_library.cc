@@ -1,7 +1,6 @@
 // Libraries and kernels (cuLibrary*, cuKernel*): how the CUDA runtime loads the fatbins nvcc
 // embeds and names their kernels. A kernel resolves, by its name, to one of simgpu's built-ins
 // (kernels.h); the name must appear in the image, as a real driver finds it in the cubin.
-#include <cstdio>
 #include <cstring>
 
 #include "simgpu/driver.h"
@@ -68,13 +67,6 @@ Module* ModuleOfLocked(Library* library, Context* ctx) {
     TheDriver().modules.insert(module);
   }
   return module;
-}
-
-void DeleteModuleLocked(Module* module) {
-  Driver& d = TheDriver();
-  for (auto& f : module->functions) d.functions.erase(f.get());
-  d.modules.erase(module);
-  delete module;
 }
 
 }  // namespace
@@ -152,11 +144,8 @@ CUresult CUDAAPI cuLibraryGetKernel(CUkernel* out, CUlibrary handle, const char*
     }
   }
   if (!ImageNames(library->image, name)) return CUDA_ERROR_NOT_FOUND;
-  const BuiltinKernel* builtin = FindBuiltinKernel(name);
-  if (builtin == nullptr) {
-    std::fprintf(stderr, "simgpu: kernel %s is not one simgpu can run (see docs/simgpu.md)\n", name);
-    return CUDA_ERROR_NOT_SUPPORTED;
-  }
+  const BuiltinKernel* builtin = RunnableKernel(name);
+  if (builtin == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   library->kernels.push_back(std::make_unique<Kernel>(Kernel{library, name, builtin}));
   d.kernels.insert(library->kernels.back().get());
   *out = reinterpret_cast<CUkernel>(library->kernels.back().get());

@@ -99,6 +99,21 @@ CUresult Launch(CUfunction hfunc, const LaunchShape& shape, CUstream hstream, vo
 }
 
 }  // namespace
+
+void DeleteModuleLocked(Module* module) {
+  Driver& d = TheDriver();
+  for (auto& f : module->functions) d.functions.erase(f.get());
+  d.modules.erase(module);
+  delete module;
+}
+
+const BuiltinKernel* RunnableKernel(const char* name) {
+  const BuiltinKernel* kernel = FindBuiltinKernel(name);
+  if (kernel == nullptr)
+    std::fprintf(stderr, "simgpu: kernel %s is not one simgpu can run (see docs/simgpu.md)\n", name);
+  return kernel;
+}
+
 }  // namespace simgpu
 
 using namespace simgpu;
@@ -129,9 +144,7 @@ CUresult CUDAAPI cuModuleUnload(CUmodule handle) {
   std::lock_guard<std::mutex> lock(d.mu);
   auto* module = reinterpret_cast<Module*>(handle);
   if (d.modules.count(module) == 0) return CUDA_ERROR_INVALID_HANDLE;
-  for (auto& f : module->functions) d.functions.erase(f.get());
-  d.modules.erase(module);
-  delete module;
+  DeleteModuleLocked(module);
   return CUDA_SUCCESS;
 }
 
@@ -149,11 +162,8 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction* out, CUmodule handle, const cha
   }
   if (std::find(module->entries.begin(), module->entries.end(), name) == module->entries.end())
     return CUDA_ERROR_NOT_FOUND;
-  const BuiltinKernel* kernel = FindBuiltinKernel(name);
-  if (kernel == nullptr) {
-    std::fprintf(stderr, "simgpu: kernel %s is not one simgpu can run (see docs/simgpu.md)\n", name);
-    return CUDA_ERROR_NOT_SUPPORTED;
-  }
+  const BuiltinKernel* kernel = RunnableKernel(name);
+  if (kernel == nullptr) return CUDA_ERROR_NOT_SUPPORTED;
   module->functions.push_back(std::make_unique<Function>(Function{module, name, kernel}));
   d.functions.insert(module->functions.back().get());
   *out = reinterpret_cast<CUfunction>(module->functions.back().get());
