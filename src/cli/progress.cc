@@ -13,7 +13,9 @@ namespace vxpu {
 
 Progress::Progress(double total, std::string unit)
     : total_(total), unit_(std::move(unit)), shown_(isatty(STDERR_FILENO) == 1 && total > 0) {
-  if (shown_) drawer_ = std::thread([this] { Draw(); });
+  if (!shown_) return;
+  DrawLine();  // here, not only in the drawer: work done before it first runs is still shown begun
+  drawer_ = std::thread([this] { Draw(); });
 }
 
 Progress::~Progress() {
@@ -42,14 +44,15 @@ std::string Progress::Line(double done, double total, const std::string& unit, d
   return fmt::format("[{}] {:3.0f}%  {}, {}", TextBar(100 * fraction, 30), 100 * fraction, count, left);
 }
 
+void Progress::DrawLine() {
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  fmt::print(stderr, "\r\033[K{}", Line(done_.load(), total_, unit_, elapsed));
+  std::fflush(stderr);
+}
+
 void Progress::Draw() {
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    fmt::print(stderr, "\r\033[K{}", Line(done_.load(), total_, unit_, elapsed));
-    std::fflush(stderr);
-    stop_.wait_for(lock, std::chrono::milliseconds(200));
-  }
+  while (!stop_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) DrawLine();
 }
 
 }  // namespace vxpu

@@ -27,7 +27,8 @@ class Progress {
   static std::string Line(double done, double total, const std::string& unit, double elapsed_s);
 
  private:
-  void Draw();
+  void DrawLine();
+  void Draw();  // the drawer thread: the line again every 200 ms until stopped
   const double total_;
   const std::string unit_;
   const bool shown_;
