@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev gnuplot-nox
   nlohmann-json3-dev libcli11-dev libfmt-dev
-  libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev
+  libcpp-httplib-dev prometheus-cpp-dev libsqlite3-dev libssl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus
   iproute2

@@ -116,6 +116,14 @@ int main(int argc, char** argv) {
       ->add_option("--max-sessions", remoted.max_sessions, "Sessions at once (each is a process); more are refused")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
+  remoted_cmd->add_option("--image-cache", remoted.image_cache,
+                          "Where module and library images are kept, by content, for later sessions (default: "
+                          "$XDG_CACHE_HOME/vxpu/images or ~/.cache/vxpu/images; /var/cache/vxpu/images for root; "
+                          "none: keep nothing)");
+  remoted_cmd
+      ->add_option("--image-cache-size", remoted.image_cache_size,
+                   "The most the image cache holds; the least recently used go first")
+      ->capture_default_str();
   remoted_cmd->add_flag("--sim", remoted.sim, "Serve the simulated GPU (simgpu) instead of the real driver");
 
   vxpu::BenchShareOptions bench_share;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace vxpu::remote {
 
@@ -71,6 +72,11 @@ inline uint64_t BinaryImageBytes(const uint8_t* p, uint64_t limit) {
     if (section_end > end) end = section_end;
   }
   return end;
+}
+
+// Whether `image`'s own headers point only inside it (a text image always does).
+inline bool WholeImage(const std::string& image) {
+  return BinaryImageBytes(reinterpret_cast<const uint8_t*>(image.data()), image.size()) <= image.size();
 }
 
 }  // namespace vxpu::remote

@@ -18,12 +18,15 @@
 
 namespace vxpu::remote {
 
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;  // 2: libraries, kernels and images by digest
 constexpr uint32_t kMaxArgs = 16;
 constexpr uint32_t kMaxKernelParams = 512;
 constexpr uint32_t kMaxOuts = 2 + 2 * kMaxKernelParams;  // ModuleGetFunction's layout is the longest answer
-constexpr uint64_t kMaxBlobBytes = 256ull << 20;         // modules, descriptors, parameters
-constexpr uint64_t kMaxCopyBytes = 1ull << 40;           // one copy's data (bounded by its allocation too)
+// Module and library images at least this large are offered by their SHA-256 first (the server
+// keeps them between sessions); smaller ones always come whole and are not kept.
+constexpr uint64_t kImageByDigestBytes = 4 << 10;
+constexpr uint64_t kMaxBlobBytes = 256ull << 20;  // modules, descriptors, parameters
+constexpr uint64_t kMaxCopyBytes = 1ull << 40;    // one copy's data (bounded by its allocation too)
 constexpr uint64_t kMaxTokenBytes = 4096;
 constexpr uint64_t kMaxHelloBytes = kMaxTokenBytes + 128;  // token, memory and compute texts
 

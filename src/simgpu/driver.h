@@ -174,8 +174,6 @@ struct Driver {
   std::set<Function*> functions;
   std::set<Library*> libraries;
   std::set<Kernel*> kernels;
-  // The runtime's context-local storage (export table CONTEXT_LOCAL_STORAGE): key -> value per context.
-  std::map<Context*, std::map<void*, void*>> local_storage;
   std::set<MemPool*> pools;
   std::set<PhysicalAllocation*> physical;
   std::set<SimArray*> arrays;

@@ -3,6 +3,7 @@
 // (kernels.h); the name must appear in the image, as a real driver finds it in the cubin.
 #include <cstring>
 
+#include "common/cudart_tables.h"
 #include "simgpu/driver.h"
 
 namespace simgpu {
@@ -95,7 +96,7 @@ void ForgetContextLocked(Context* ctx) {
     DeleteModuleLocked(it->second);
     library->modules.erase(it);
   }
-  d.local_storage.erase(ctx);
+  vxpu::ForgetContextStorage(reinterpret_cast<CUcontext>(ctx));
 }
 
 }  // namespace simgpu

@@ -39,7 +39,8 @@ struct StreamInfo {
 };
 
 struct FunctionInfo {
-  uint64_t module = 0;
+  uint64_t module = 0;  // or library, for a kernel
+  bool kernel = false;  // a library's CUkernel (cuLibraryGetKernel), not a module's function
   std::string name;
   std::vector<std::pair<size_t, size_t>> params;  // offset, size
   size_t buffer_bytes = 0;
@@ -61,8 +62,9 @@ class Client {
   std::mutex mu;  // guards the tables
   std::unordered_map<uint64_t, ContextInfo> contexts;
   std::unordered_map<uint64_t, StreamInfo> streams;
-  std::unordered_map<uint64_t, uint64_t> events;   // id -> flags
-  std::unordered_map<uint64_t, uint64_t> modules;  // id -> context
+  std::unordered_map<uint64_t, uint64_t> events;     // id -> flags
+  std::unordered_map<uint64_t, uint64_t> modules;    // id -> context
+  std::unordered_map<uint64_t, uint64_t> libraries;  // id -> 0 (a library belongs to no context)
   std::unordered_map<uint64_t, FunctionInfo> functions;
   std::unordered_map<uint64_t, uint64_t> pools, arrays, mipmapped, vmm_handles;  // id -> 0
   std::map<uint64_t, uint64_t> device_memory;  // base -> bytes (allocations and mappings)
@@ -110,6 +112,15 @@ void RememberDeviceMemory(uint64_t base, uint64_t bytes);
 bool ForgetDeviceMemory(uint64_t base);
 // An allocating call's answer: on success *dptr = its address (outs[0]), remembered.
 CUresult Allocated(CUresult result, const Reply& reply, CUdeviceptr* dptr, uint64_t bytes);
+
+// Loads image `id` on the worker: by its SHA-256 with `by_digest` if it is large enough
+// (kImageByDigestBytes) and the server kept it from an earlier session, so that it does not
+// cross the link again; else whole with `whole`.
+CUresult SendImage(Op by_digest, Op whole, uint64_t id, const void* image, size_t bytes);
+// The function's entry, copied; CUDA_ERROR_INVALID_HANDLE if this process did not get it.
+CUresult FunctionInfoOf(CUfunction f, FunctionInfo* info);
+// The parameter layout the worker answered (ModuleGetFunction, LibraryGetKernel) into *info.
+CUresult ParseLayout(const Reply& reply, FunctionInfo* info);
 
 template <typename Handle>
 Handle HandleOf(uint64_t id) {

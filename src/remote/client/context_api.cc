@@ -2,6 +2,7 @@
 // The primary context is retained on the server once while any reference here holds it.
 #include <algorithm>
 
+#include "common/cudart_tables.h"
 #include "remote/client/client.h"
 #include "remote/client/cuda_api.h"
 
@@ -67,6 +68,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
     Reply reply;
     result = c.connection().Call(Op::kPrimaryCtxRelease, CurrentContext(), {0}, &reply);
     if (result != CUDA_SUCCESS) return result;
+    vxpu::ForgetContextStorage(HandleOf<CUcontext>(c.primary_ctx));  // the context is gone on the server
   }
   --c.primary_refs;
   return CUDA_SUCCESS;
@@ -135,6 +137,7 @@ CUresult CUDAAPI cuCtxDestroy_v2(CUcontext ctx) {
   Reply reply;
   CUresult result = c.connection().Call(Op::kCtxDestroy, CurrentContext(), {id}, &reply);
   if (result != CUDA_SUCCESS) return result;
+  vxpu::ForgetContextStorage(ctx);
   {
     std::lock_guard<std::mutex> lock(c.mu);
     c.contexts.erase(id);

@@ -1,9 +1,11 @@
 // Initialisation, versions, errors and the device: one device (ordinal 0), described once by
 // the server when the session opens, answered from that description.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 #include "common/cuda_errors.h"
+#include "common/cudart_tables.h"
 #include "remote/client/client.h"
 #include "remote/client/cuda_api.h"
 
@@ -20,9 +22,10 @@ CUresult CUDAAPI cuInit(unsigned int flags) {
 
 CUresult CUDAAPI cuDriverGetVersion(int* version) {
   if (version == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  // Before cuInit the client can only speak for the headers it was built with.
+  // Before cuInit the client can only speak for the headers it was built with; after, for no
+  // more than those and the server's driver both do (the runtime asks before and after).
   const Client& c = Client::Get();
-  *version = c.Ready() == CUDA_SUCCESS ? c.device().driver_version : CUDA_VERSION;
+  *version = c.Ready() == CUDA_SUCCESS ? std::min(c.device().driver_version, CUDA_VERSION) : CUDA_VERSION;
   return CUDA_SUCCESS;
 }
 
@@ -30,17 +33,10 @@ CUresult CUDAAPI cuGetErrorString(CUresult error, const char** text) { return vx
 CUresult CUDAAPI cuGetErrorName(CUresult error, const char** name) { return vxpu::ErrorName(error, name); }
 
 // The CUDA runtime's private tables: not forwarded (docs/remote.md).
+// The CUDA runtime's private tables are answered here, never forwarded: the integrity check
+// hashes this process's own pid, thread and table addresses (common/cudart_tables.h).
 CUresult CUDAAPI cuGetExportTable(const void** table, const CUuuid* id) {
-  if (table == nullptr || id == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  *table = nullptr;
-  static bool said = false;
-  if (!said) {
-    said = true;
-    std::fprintf(stderr,
-                 "vxpu remote: a private driver table was asked for (cuGetExportTable): the CUDA runtime API is not "
-                 "supported over remote yet; run driver-API programs (docs/remote.md)\n");
-  }
-  return CUDA_ERROR_NOT_SUPPORTED;
+  return vxpu::ServeExportTable(table, id, "vxpu remote");
 }
 
 CUresult CUDAAPI cuDeviceGet(CUdevice* device, int ordinal) {

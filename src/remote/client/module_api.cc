@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/launch_extra.h"
+#include "common/sha256.h"
 #include "remote/client/client.h"
 #include "remote/client/cuda_api.h"
 #include "remote/cuda_values.h"
@@ -30,8 +31,7 @@ CUresult LoadModule(CUmodule* module, const void* image, size_t bytes) {
   if (bytes > kMaxBlobBytes) return CUDA_ERROR_INVALID_IMAGE;
   Client& c = Client::Get();
   uint64_t id = c.Mint();
-  Reply reply;
-  result = Wire().Call(Op::kModuleLoadData, CurrentContext(), {id}, &reply, image, bytes);
+  result = SendImage(Op::kModuleLoadCached, Op::kModuleLoadData, id, image, bytes);
   if (result != CUDA_SUCCESS) return result;
   std::lock_guard<std::mutex> lock(c.mu);
   c.modules[id] = CurrentContext();
@@ -39,7 +39,20 @@ CUresult LoadModule(CUmodule* module, const void* image, size_t bytes) {
   return CUDA_SUCCESS;
 }
 
-// The function's entry, copied; CUDA_ERROR_INVALID_HANDLE if this process did not get it.
+}  // namespace
+
+namespace vxpu::remote {
+
+CUresult SendImage(Op by_digest, Op whole, uint64_t id, const void* image, size_t bytes) {
+  Reply reply;
+  if (bytes >= kImageByDigestBytes) {
+    vxpu::Sha256Digest digest = vxpu::Sha256(image, bytes);
+    CUresult result = Wire().Call(by_digest, CurrentContext(), {id}, &reply, digest.data(), digest.size());
+    if (result != CUDA_ERROR_FILE_NOT_FOUND) return result;
+  }
+  return Wire().Call(whole, CurrentContext(), {id}, &reply, image, bytes);
+}
+
 CUresult FunctionInfoOf(CUfunction f, FunctionInfo* info) {
   CUresult ready = Client::Get().Ready();
   if (ready != CUDA_SUCCESS) return ready;
@@ -50,6 +63,22 @@ CUresult FunctionInfoOf(CUfunction f, FunctionInfo* info) {
   *info = it->second;
   return CUDA_SUCCESS;
 }
+
+CUresult ParseLayout(const Reply& reply, FunctionInfo* info) {
+  // outs: count, (offset, size) per parameter, buffer size.
+  const std::vector<uint64_t>& o = reply.outs;
+  if (o.empty() || o[0] > (o.size() - 2) / 2 || o.size() != 2 + 2 * o[0]) return CUDA_ERROR_UNKNOWN;
+  for (uint64_t i = 0; i < o[0]; ++i) {
+    if (o[1 + 2 * i] > o.back() || o[2 + 2 * i] > o.back() - o[1 + 2 * i]) return CUDA_ERROR_UNKNOWN;
+    info->params.emplace_back(o[1 + 2 * i], o[2 + 2 * i]);
+  }
+  info->buffer_bytes = o.back();
+  return info->buffer_bytes > kMaxBlobBytes ? CUDA_ERROR_UNKNOWN : CUDA_SUCCESS;
+}
+
+}  // namespace vxpu::remote
+
+namespace {
 
 // The parameters as one buffer, from kernelParams or from `extra`'s buffer.
 CUresult PackParams(const FunctionInfo& info, void** params, void** extra, std::string* out) {
@@ -179,18 +208,10 @@ CUresult CUDAAPI cuModuleGetFunction(CUfunction* func, CUmodule module, const ch
   CUresult result =
       Wire().Call(Op::kModuleGetFunction, CurrentContext(), {id, IdOf(module)}, &reply, name, std::strlen(name));
   if (result != CUDA_SUCCESS) return result;
-  // outs: count, (offset, size) per parameter, buffer size.
-  const std::vector<uint64_t>& o = reply.outs;
-  if (o.empty() || o[0] > (o.size() - 2) / 2 || o.size() != 2 + 2 * o[0]) return CUDA_ERROR_UNKNOWN;
   FunctionInfo info;
   info.module = IdOf(module);
   info.name = name;
-  for (uint64_t i = 0; i < o[0]; ++i) {
-    if (o[1 + 2 * i] > o.back() || o[2 + 2 * i] > o.back() - o[1 + 2 * i]) return CUDA_ERROR_UNKNOWN;
-    info.params.emplace_back(o[1 + 2 * i], o[2 + 2 * i]);
-  }
-  info.buffer_bytes = o.back();
-  if (info.buffer_bytes > kMaxBlobBytes) return CUDA_ERROR_UNKNOWN;
+  if ((result = ParseLayout(reply, &info)) != CUDA_SUCCESS) return result;
   std::lock_guard<std::mutex> lock(c.mu);
   c.functions[id] = std::move(info);
   *func = HandleOf<CUfunction>(id);

@@ -27,6 +27,7 @@
 
 #include "remote/address.h"
 #include "remote/server/admission.h"
+#include "remote/server/image_cache_dir.h"
 #include "remote/wire.h"
 
 namespace vxpu {
@@ -133,6 +134,8 @@ struct Server {
   const RemotedOptions& options;
   std::string token;
   uint64_t device_bytes = 0;
+  std::string image_dir;  // "": images are not kept
+  uint64_t image_bytes = 0;
 };
 
 // What a session process tells the server over its control socket, one line each: the first
@@ -211,7 +214,13 @@ void Tell(int control, Told what, const std::string& text = "") {
   Tell(control, kStarted,
        "slice " + run.name + ", memory " + Sized(slice.memory, server.device_bytes) + ", compute " +
            (slice.compute.empty() ? "shared" : slice.compute + "%"));
-  execl(worker.c_str(), worker.c_str(), "--fd", fd_text.c_str(), "--timeout-ms", timeout.c_str(), nullptr);
+  std::string image_bytes = std::to_string(server.image_bytes);
+  if (server.image_dir.empty()) {
+    execl(worker.c_str(), worker.c_str(), "--fd", fd_text.c_str(), "--timeout-ms", timeout.c_str(), nullptr);
+  } else {
+    execl(worker.c_str(), worker.c_str(), "--fd", fd_text.c_str(), "--timeout-ms", timeout.c_str(), "--image-cache",
+          server.image_dir.c_str(), "--image-cache-bytes", image_bytes.c_str(), nullptr);
+  }
   refuse(CUDA_ERROR_NOT_INITIALIZED, "cannot start " + worker + ": " + std::strerror(errno));
   _exit(1);  // refuse does not return
 }
@@ -420,6 +429,13 @@ bool CheckOptions(const RemotedOptions& o, Server* server, std::string* error) {
     *error = "--compute: " + why;
     return false;
   }
+  auto image_bytes = ParseBytes(o.image_cache_size);
+  if (!image_bytes) {
+    *error = "--image-cache-size: bad value \"" + o.image_cache_size + "\" (want a size: 4GiB, 512MiB)";
+    return false;
+  }
+  server->image_bytes = *image_bytes;
+  if (!remote::PrepareImageCacheDir(o.image_cache, &server->image_dir, error)) return false;
   if (!FileExists(CompanionPath("vxpu-remote-worker"))) {
     *error = "missing " + CompanionPath("vxpu-remote-worker") + " (build the whole project)";
     return false;
@@ -430,7 +446,7 @@ bool CheckOptions(const RemotedOptions& o, Server* server, std::string* error) {
 }  // namespace
 
 int ServeRemote(const RemotedOptions& options) {
-  Server server{options, {}, 0};
+  Server server{options, {}, 0, {}, 0};
   std::string error, bound;
   if (!CheckOptions(options, &server, &error)) return Fail(error);
   int listener = Listen(options.listen, &bound, &error);

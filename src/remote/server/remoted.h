@@ -19,6 +19,8 @@ struct RemotedOptions {
   bool sim = false;
   uint32_t timeout_ms = 10000;  // silence after which a session is given up
   int max_sessions = 64;        // sessions at once (each a process); more are refused
+  std::string image_cache;      // where images are kept between sessions ("": default, "none")
+  std::string image_cache_size = "4GiB";
 };
 
 // Runs until SIGINT/SIGTERM. Returns the exit code: 0 after a signal, 2 for bad options.

@@ -1,10 +1,11 @@
 // vxpu-remote-worker: serves one remote session on an accepted connection. Started by
 // `vxpu remoted` under the session's slice (as `vxpu run` starts a command), never by hand.
 //
-//   vxpu-remote-worker --fd N [--timeout-ms T]
+//   vxpu-remote-worker --fd N [--timeout-ms T] [--image-cache DIR --image-cache-bytes N]
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +28,8 @@ bool ParseNumber(const char* text, unsigned long max, unsigned long* out) {
 
 int Usage(const char* problem) {
   std::fprintf(stderr,
-               "vxpu-remote-worker: %s\nusage: vxpu-remote-worker --fd N [--timeout-ms T] (started by vxpu remoted)\n",
+               "vxpu-remote-worker: %s\nusage: vxpu-remote-worker --fd N [--timeout-ms T] [--image-cache DIR "
+               "--image-cache-bytes N] (started by vxpu remoted)\n",
                problem);
   return 2;
 }
@@ -35,7 +37,8 @@ int Usage(const char* problem) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  unsigned long fd = 0, timeout_ms = vxpu::remote::kDefaultTimeoutMs;
+  unsigned long fd = 0, timeout_ms = vxpu::remote::kDefaultTimeoutMs, cache_bytes = 0;
+  std::string cache_dir;
   bool have_fd = false;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -47,6 +50,13 @@ int main(int argc, char** argv) {
     } else if (flag == "--timeout-ms") {
       if (!ParseNumber(value, 3600000, &timeout_ms) || timeout_ms == 0)
         return Usage((std::string("--timeout-ms: bad value \"") + value + "\"").c_str());
+    } else if (flag == "--image-cache") {
+      if (value[0] != '/')
+        return Usage((std::string("--image-cache: want an absolute path, not \"") + value + "\"").c_str());
+      cache_dir = value;
+    } else if (flag == "--image-cache-bytes") {
+      if (!ParseNumber(value, ULONG_MAX, &cache_bytes))
+        return Usage((std::string("--image-cache-bytes: bad value \"") + value + "\"").c_str());
     } else {
       return Usage(("unknown option " + flag).c_str());
     }
@@ -57,6 +67,7 @@ int main(int argc, char** argv) {
   if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
     return Usage(("--fd " + std::to_string(fd) + " is not a connected stream socket").c_str());
   vxpu::remote::TuneSocket(static_cast<int>(fd), static_cast<uint32_t>(timeout_ms));
-  vxpu::remote::Session session(static_cast<int>(fd), static_cast<uint32_t>(timeout_ms));
+  vxpu::remote::Session session(static_cast<int>(fd), static_cast<uint32_t>(timeout_ms),
+                                vxpu::remote::ImageCache(cache_dir, cache_bytes));
   return session.Serve();
 }

@@ -1,5 +1,6 @@
 // Modules, functions and kernel launches. The client packs a launch's parameters by the layout
 // ModuleGetFunction reported; the worker points the driver at them by the same layout.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -22,35 +23,30 @@ ParamInfoFn ParamInfo() {
   return fn;
 }
 
-// Offsets of the function's parameters, and after them the size of the packed buffer.
-std::vector<size_t> ParamLayout(CUfunction func) {
-  std::vector<size_t> layout;
-  size_t end = 0;
-  for (size_t i = 0; i < kMaxKernelParams; ++i) {
-    size_t offset = 0, size = 0;
-    if (ParamInfo()(func, i, &offset, &size) != CUDA_SUCCESS) break;
-    layout.push_back(offset);
-    if (offset + size > end) end = offset + size;
-  }
-  layout.push_back(end);
-  return layout;
-}
-
 }  // namespace
 
-CUresult Session::OnModuleLoadData(Call& call) {
-  uint64_t id = call.arg(0);
+CUresult Session::LoadModule(uint64_t id, std::string image) {
   if (!NewId(modules_, id)) return CUDA_ERROR_INVALID_VALUE;
-  // The driver reads a binary image by its own headers: they must not point past what came.
-  uint64_t binary = BinaryImageBytes(reinterpret_cast<const uint8_t*>(call.blob.data()), call.blob.size());
-  if (binary > call.blob.size()) return CUDA_ERROR_INVALID_IMAGE;
-  call.blob.push_back('\0');  // a text image must end in NUL; a binary one ignores what follows it
+  if (!WholeImage(image)) return CUDA_ERROR_INVALID_IMAGE;
+  image.push_back('\0');  // a text image must end in NUL; a binary one ignores what follows it
   CUmodule module = nullptr;
-  CUresult result = cuModuleLoadData(&module, call.blob.data());
+  CUresult result = cuModuleLoadData(&module, image.data());
   if (result != CUDA_SUCCESS) return result;
   modules_[id] = module;
   Own(id);
   return CUDA_SUCCESS;
+}
+
+CUresult Session::OnModuleLoadData(Call& call) {
+  CUresult result = LoadModule(call.arg(0), call.blob);
+  if (result == CUDA_SUCCESS) images_.Keep(call.blob);
+  return result;
+}
+
+CUresult Session::OnModuleLoadCached(Call& call) {
+  std::string image;
+  if (!KeptImage(call.blob, &image)) return CUDA_ERROR_FILE_NOT_FOUND;
+  return LoadModule(call.arg(0), std::move(image));
 }
 
 CUresult Session::OnModuleUnload(Call& call) {
@@ -88,24 +84,36 @@ CUresult Session::OnModuleGetFunction(Call& call) {
   CUfunction func = nullptr;
   CUresult result = cuModuleGetFunction(&func, module->second, call.blob.c_str());
   if (result != CUDA_SUCCESS) return result;
-  size_t offset = 0, size = 0;
-  if (ParamInfo()(func, kMaxKernelParams, &offset, &size) == CUDA_SUCCESS) {
-    std::fprintf(stderr, "vxpu remote worker: %s has more than %u parameters: not forwarded\n", call.blob.c_str(),
-                 kMaxKernelParams);
-    return CUDA_ERROR_NOT_SUPPORTED;
-  }
-  std::vector<size_t> layout = ParamLayout(func);
+  auto info = [func](size_t i, size_t* offset, size_t* size) { return ParamInfo()(func, i, offset, size); };
+  if ((result = AnswerLayout(id, call.blob, info, call)) != CUDA_SUCCESS) return result;
   functions_[id] = func;
   function_module_[id] = module->first;
   Own(id);
-  // outs: parameter count, each parameter's offset and size, then the buffer's size.
-  call.outs.push_back(layout.size() - 1);
-  for (size_t i = 0; i + 1 < layout.size(); ++i) {
-    ParamInfo()(func, i, &offset, &size);
-    call.outs.push_back(offset);
-    call.outs.push_back(size);
+  return CUDA_SUCCESS;
+}
+
+CUresult Session::AnswerLayout(uint64_t id, const std::string& name,
+                               const std::function<CUresult(size_t, size_t*, size_t*)>& info, Call& call) {
+  size_t offset = 0, size = 0;
+  if (info(kMaxKernelParams, &offset, &size) == CUDA_SUCCESS) {
+    std::fprintf(stderr, "vxpu remote worker: %s has more than %u parameters: not forwarded\n", name.c_str(),
+                 kMaxKernelParams);
+    return CUDA_ERROR_NOT_SUPPORTED;
   }
-  call.outs.push_back(layout.back());
+  // outs: parameter count, each parameter's offset and size, then the buffer's size.
+  std::vector<size_t> layout;
+  std::vector<uint64_t> outs = {0};
+  size_t end = 0;
+  for (size_t i = 0; i < kMaxKernelParams && info(i, &offset, &size) == CUDA_SUCCESS; ++i) {
+    layout.push_back(offset);
+    outs.push_back(offset);
+    outs.push_back(size);
+    end = std::max(end, offset + size);
+  }
+  outs[0] = layout.size();
+  layout.push_back(end);
+  outs.push_back(end);
+  call.outs = std::move(outs);
   param_offsets_[id] = std::move(layout);
   return CUDA_SUCCESS;
 }
@@ -115,7 +123,9 @@ CUresult Session::OnFuncGetAttribute(Call& call) {
   CUresult result = FunctionOf(call.arg(0), &func);
   if (result != CUDA_SUCCESS) return result;
   int value = 0;
-  result = cuFuncGetAttribute(&value, static_cast<CUfunction_attribute>(call.arg(1)), func);
+  auto attr = static_cast<CUfunction_attribute>(call.arg(1));
+  result = kernels_.count(call.arg(0)) != 0 ? KernelGetAttribute(&value, attr, func)
+                                            : cuFuncGetAttribute(&value, attr, func);
   call.outs = {static_cast<uint64_t>(static_cast<uint32_t>(value))};
   return result;
 }
@@ -124,8 +134,10 @@ CUresult Session::OnFuncSetAttribute(Call& call) {
   CUfunction func = nullptr;
   CUresult result = FunctionOf(call.arg(0), &func);
   if (result != CUDA_SUCCESS) return result;
-  return cuFuncSetAttribute(func, static_cast<CUfunction_attribute>(call.arg(1)),
-                            static_cast<int>(static_cast<int64_t>(call.arg(2))));
+  auto attr = static_cast<CUfunction_attribute>(call.arg(1));
+  int value = static_cast<int>(static_cast<int64_t>(call.arg(2)));
+  return kernels_.count(call.arg(0)) != 0 ? KernelSetAttribute(attr, value, func)
+                                          : cuFuncSetAttribute(func, attr, value);
 }
 
 // args: function, grid xyz, block xyz, shared bytes, stream, cooperative, attribute count;

@@ -99,8 +99,8 @@ bool Synchronising(Op op) {
 
 }  // namespace
 
-Session::Session(int fd, uint32_t timeout_ms)
-    : fd_(fd), timeout_ms_(timeout_ms), source_(new SocketSource(fd, timeout_ms)) {
+Session::Session(int fd, uint32_t timeout_ms, ImageCache images)
+    : fd_(fd), timeout_ms_(timeout_ms), images_(std::move(images)), source_(new SocketSource(fd, timeout_ms)) {
   staging_[0].resize(kChunkBytes);
   staging_[1].resize(kChunkBytes);
 }

@@ -11,13 +11,16 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "remote/request_reader.h"
+#include "remote/worker/image_cache.h"
 
 // The oldest symbol versions of what the worker calls that newer headers renamed, so that it
 // loads on any driver since CUDA 3.2 (cuda.h maps the plain names to CUDA 12.5/12.8 versions).
@@ -41,7 +44,8 @@ struct Call {
 
 class Session {
  public:
-  Session(int fd, uint32_t timeout_ms);
+  // `images`: where module and library images are kept between sessions.
+  Session(int fd, uint32_t timeout_ms, ImageCache images);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -104,6 +108,18 @@ class Session {
   // An allocation that belongs to the current context (cuMemAlloc, pitch, managed).
   void RememberContextMemory(uint64_t ptr, uint64_t bytes);
   void Own(uint64_t id) { owner_[id] = current_ctx_; }
+  // Loads `image` as module or library `id` (a new id); a binary image must be whole.
+  CUresult LoadModule(uint64_t id, std::string image);
+  CUresult LoadLibrary(uint64_t id, const std::string& image);
+  // The kept image whose SHA-256 is `digest` (32 bytes); false if none is kept.
+  bool KeptImage(const std::string& digest, std::string* image) const;
+  // Answers a function's or kernel's parameter layout (`info` as cuFuncGetParamInfo) in
+  // call.outs, and keeps it for its launches; CUDA_ERROR_NOT_SUPPORTED past kMaxKernelParams.
+  CUresult AnswerLayout(uint64_t id, const std::string& name,
+                        const std::function<CUresult(size_t, size_t*, size_t*)>& info, Call& call);
+  // cuKernelGet/SetAttribute on the session's device, for a kernel kept among the functions.
+  CUresult KernelGetAttribute(int* value, CUfunction_attribute attr, CUfunction kernel) const;
+  CUresult KernelSetAttribute(CUfunction_attribute attr, int value, CUfunction kernel) const;
   // A minted id not in use: not in `map`, nor naming a stream, event, module or function.
   template <typename Map>
   bool NewId(const Map& map, uint64_t id) const {
@@ -112,6 +128,7 @@ class Session {
 
   int fd_;
   uint32_t timeout_ms_;
+  ImageCache images_;
   SocketSource* source_;
   std::mutex write_mu_;
   bool stop_ = false;
@@ -129,6 +146,8 @@ class Session {
   std::unordered_map<uint64_t, CUstream> streams_;
   std::unordered_map<uint64_t, CUevent> events_;
   std::unordered_map<uint64_t, CUmodule> modules_;
+  std::unordered_map<uint64_t, CUlibrary> libraries_;  // not bound to a context
+  std::unordered_set<uint64_t> kernels_;               // function ids that are a library's CUkernel
   std::unordered_map<uint64_t, CUfunction> functions_;
   std::unordered_map<uint64_t, CUmemoryPool> pools_;
   std::unordered_map<uint64_t, CUmemGenericAllocationHandle> handles_;
@@ -136,14 +155,13 @@ class Session {
   std::unordered_map<uint64_t, CUmipmappedArray> mipmapped_;
   std::unordered_map<uint64_t, uint64_t> owner_;                     // stream, event, module, function id -> context id
   std::unordered_map<uint64_t, std::vector<size_t>> param_offsets_;  // function id -> offsets, then total
-  std::unordered_map<uint64_t, uint64_t>
-      function_module_;                  // function id -> module id  // function id -> offsets, then total
-  std::map<uint64_t, uint64_t> memory_;  // allocation or mapping base -> bytes
-  std::unordered_map<uint64_t, uint64_t> memory_ctx_;  // context-bound allocation base -> context id
-  std::map<uint64_t, uint64_t> reserved_;              // VMM address ranges: base -> bytes
-  std::vector<PendingCopy> copies_;                    // device-to-host copies the client has not been sent yet
-  uint64_t pending_copy_bytes_ = 0;                    // their data, bounded (the server's host memory)
-  std::vector<PendingCopy> inflight_;                  // host-to-device copies' data, kept until they are done
+  std::unordered_map<uint64_t, uint64_t> function_module_;           // function id -> module or library id
+  std::map<uint64_t, uint64_t> memory_;                              // allocation or mapping base -> bytes
+  std::unordered_map<uint64_t, uint64_t> memory_ctx_;                // context-bound allocation base -> context id
+  std::map<uint64_t, uint64_t> reserved_;                            // VMM address ranges: base -> bytes
+  std::vector<PendingCopy> copies_;    // device-to-host copies the client has not been sent yet
+  uint64_t pending_copy_bytes_ = 0;    // their data, bounded (the server's host memory)
+  std::vector<PendingCopy> inflight_;  // host-to-device copies' data, kept until they are done
   uint64_t inflight_bytes_ = 0;
   std::vector<uint8_t> staging_[2];
   std::vector<std::vector<uint8_t>> spare_;
