@@ -33,7 +33,7 @@ listening() {  # waits for a {"listening":"..."} line in file $1, prints the add
   done
   echo "run.sh: $1 never said where it listens" >&2; exit 1
 }
-"$vxpu" remoted --sim --listen 127.0.0.1:0 --token-file "$work/token" --memory 8GiB >"$work/server.out" 2>"$work/server.err" &
+"$vxpu" remoted --sim --listen 127.0.0.1:0 --token-file "$work/token" --memory 8GiB --image-cache "$work/images" >"$work/server.out" 2>"$work/server.err" &
 pids+=($!)
 server="$(listening "$work/server.out")"
 # Relays to the server adding 100 us and 500 us each way (0.2 ms and 1 ms of round-trip time).

@@ -34,6 +34,8 @@ rm -rf /tmp/vxpu-state /tmp/vxpu-node-a
 # The agent the blocks start announces itself on a beacon of this run's own (ctest turns the
 # beacon off for tests; a user's is on).
 export VXPU_AGENT_BEACON="readme-$$"
+# vxpu remoted keeps images under $XDG_CACHE_HOME: this run's own directory, not the user's.
+export XDG_CACHE_HOME="$work/cache"
 unset VXPU_STATE_DIR VXPU_AGENT_SOCKET
 (cd "$work" && exec bash "$script") >"$output" 2>&1 &
 runner=$!

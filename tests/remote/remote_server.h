@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -23,7 +25,8 @@ namespace remotetest {
 class RemoteServer {
  public:
   // Starts the server with `args` added (--memory is required) and `env` added to its
-  // environment; false with *error on failure.
+  // environment; false with *error on failure. Images are kept in a directory of its own
+  // (image_cache()), unless `args` name one.
   bool Start(const std::vector<std::string>& args, std::string* error, const std::string& listen = "127.0.0.1:0",
              const std::vector<std::string>& prefix = {}, std::vector<std::string> env = {}) {
     token_path_ = "/tmp/vxpu-remote-test-token-" + std::to_string(getpid()) + "-" + std::to_string(++started_);
@@ -38,6 +41,10 @@ class RemoteServer {
                           std::string("--listen"), listen, std::string("--token-file"), token_path_})
       argv.push_back(a);
     argv.insert(argv.end(), args.begin(), args.end());
+    if (std::find(args.begin(), args.end(), "--image-cache") == args.end()) {
+      image_cache_ = token_path_ + "-images";
+      argv.insert(argv.end(), {"--image-cache", image_cache_});
+    }
     // The server must not load the remote client a test process runs on.
     env.push_back("LD_LIBRARY_PATH=");
     if (!child_.Start(argv, env, error, /*with_stderr=*/true)) return false;
@@ -63,17 +70,18 @@ class RemoteServer {
   int Stop() {
     if (child_.running()) kill(child_.pid(), SIGTERM);
     int code = child_.Wait();
-    std::remove(token_path_.c_str());
+    Clean();
     return code;
   }
 
   ~RemoteServer() {
     if (child_.running()) Stop();
-    std::remove(token_path_.c_str());
+    Clean();
   }
 
   const std::string& address() const { return address_; }
   const std::string& token_path() const { return token_path_; }
+  const std::string& image_cache() const { return image_cache_; }
   std::string log() {
     child_.Poll();
     return child_.output();
@@ -87,8 +95,14 @@ class RemoteServer {
   }
 
  private:
+  void Clean() {
+    std::remove(token_path_.c_str());
+    std::error_code ignored;
+    if (!image_cache_.empty()) std::filesystem::remove_all(image_cache_, ignored);
+  }
+
   vxpu::ChildProcess child_;
-  std::string address_, token_path_;
+  std::string address_, token_path_, image_cache_;
   int started_ = 0;
 };
 

@@ -107,7 +107,7 @@ TEST(RemoteHello, TheTokenAndTheSliceRequestAreReadApart) {
 
   request = HelloRequestOf("t", "", "", &blob, /*version=*/9);
   EXPECT_FALSE(ParseHello(request, blob, &hello, &error));
-  EXPECT_EQ(error, "protocol version 9 (this server speaks 1)");
+  EXPECT_EQ(error, "protocol version 9 (this server speaks 2)");
   request.args[0] = kProtocolVersion;
   request.args[1] = 5;  // lengths that do not add up to the blob
   EXPECT_FALSE(ParseHello(request, blob, &hello, &error));

@@ -2,6 +2,7 @@
 // embeds. A library is loaded on the worker (by digest when the server kept its image); a kernel
 // is kept as a function of this process (its id serves as CUkernel and as the CUfunction a
 // driver accepts in its place), with the parameter layout the worker answers.
+#include <cstdio>
 #include <cstring>
 
 #include "remote/client/client.h"
@@ -105,6 +106,9 @@ CUresult CUDAAPI cuLibraryGetKernel(CUkernel* kernel, CUlibrary library, const c
   Reply reply;
   result = c.connection().Call(Op::kLibraryGetKernel, CurrentContext(), {id, IdOf(library)}, &reply, name,
                                std::strlen(name));
+  if (result == CUDA_ERROR_NOT_SUPPORTED)
+    std::fprintf(stderr, "vxpu remote: the server cannot run kernel %s (CUDA_ERROR_NOT_SUPPORTED; its log says why)\n",
+                 name);
   if (result != CUDA_SUCCESS) return result;
   FunctionInfo info;
   info.module = IdOf(library);
