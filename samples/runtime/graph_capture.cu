@@ -1,12 +1,16 @@
 // Stream capture into a CUDA graph: two fills and an add captured on a stream (nothing runs while
-// capturing), instantiated, launched twice; the result is checked.
-//   prints "graph_capture (runtime): OK, N nodes"
+// capturing), instantiated, launched twice; the result is checked. With --with-copy the first
+// operand comes from a host-to-device copy captured with them instead of a fill.
+//   vxpu-rt-graph_capture[-static] [--with-copy]   prints "graph_capture (runtime): OK, N nodes"
+#include <cstring>
 #include <vector>
 
 #include "rt_check.h"
 
-int main() {
+int main(int argc, char** argv) {
   const unsigned long long n = 1 << 20;
+  bool with_copy = argc > 1 && std::strcmp(argv[1], "--with-copy") == 0;
+  std::vector<float> threes(n, 3.0f);
   uint32_t *x = nullptr, *y = nullptr;
   float* sum = nullptr;
   RT_CHECK(cudaMalloc(&x, n * 4));
@@ -17,8 +21,11 @@ int main() {
   RT_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaGraph_t graph;
   RT_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  vxpu_fill_u32<<<BlocksFor(n), kThreads, 0, stream>>>(x, 0x40400000, n);  // 3.0f
-  vxpu_fill_u32<<<BlocksFor(n), kThreads, 0, stream>>>(y, 0x40800000, n);  // 4.0f
+  if (with_copy)
+    RT_CHECK(cudaMemcpyAsync(x, threes.data(), n * 4, cudaMemcpyHostToDevice, stream));
+  else
+    vxpu_fill_u32<<<BlocksFor(n), kThreads, 0, stream>>>(x, 0x40400000, n);  // 3.0f
+  vxpu_fill_u32<<<BlocksFor(n), kThreads, 0, stream>>>(y, 0x40800000, n);    // 4.0f
   vxpu_vector_add_f32<<<BlocksFor(n), kThreads, 0, stream>>>(reinterpret_cast<float*>(x), reinterpret_cast<float*>(y),
                                                              sum, n);
   RT_CHECK(cudaStreamEndCapture(stream, &graph));

@@ -69,7 +69,14 @@ TEST_P(EveryProgram, GivesItsResultRemotelyInBothCudartModes) {
 
 INSTANTIATE_TEST_SUITE_P(Runtime, EveryProgram,
                          ::testing::Values("vector_add", "streams_events", "pinned_async", "malloc_async",
-                                           "mem_get_info", "per_thread", "burn"));
+                                           "mem_get_info", "per_thread", "graph_capture", "burn"));
+
+TEST_F(RuntimeRemote, AHostCopyCapturedIntoAGraphIsRefusedNamingItself) {
+  auto [code, output] = RunRemote({"--memory", "1GiB"}, {Program("graph_capture", "shared"), "--with-copy"});
+  EXPECT_NE(code, 0) << output;
+  EXPECT_NE(output.find("a copy between host and device was captured into a graph"), std::string::npos) << output;
+  EXPECT_NE(output.find("failed: cudaErrorStreamCaptureUnsupported"), std::string::npos) << output;
+}
 
 TEST_F(RuntimeRemote, EveryAllocationRouteIsHeldToTheSessionsSlice) {
   for (std::string mode : {"shared", "static"}) {

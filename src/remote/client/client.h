@@ -62,9 +62,12 @@ class Client {
   std::mutex mu;  // guards the tables
   std::unordered_map<uint64_t, ContextInfo> contexts;
   std::unordered_map<uint64_t, StreamInfo> streams;
-  std::unordered_map<uint64_t, uint64_t> events;     // id -> flags
-  std::unordered_map<uint64_t, uint64_t> modules;    // id -> context
-  std::unordered_map<uint64_t, uint64_t> libraries;  // id -> 0 (a library belongs to no context)
+  std::unordered_map<uint64_t, uint64_t> events;       // id -> flags
+  std::unordered_map<uint64_t, uint64_t> modules;      // id -> context
+  std::unordered_map<uint64_t, uint64_t> libraries;    // id -> 0 (a library belongs to no context)
+  std::unordered_map<uint64_t, uint64_t> graphs;       // id -> 0 (a graph belongs to no context)
+  std::unordered_map<uint64_t, uint64_t> graph_execs;  // id -> context
+  std::unordered_map<uint64_t, uint64_t> capturing;    // stream wire id -> capture id, while it captures
   std::unordered_map<uint64_t, FunctionInfo> functions;
   std::unordered_map<uint64_t, uint64_t> pools, arrays, mipmapped, vmm_handles;  // id -> 0
   std::map<uint64_t, uint64_t> device_memory;  // base -> bytes (allocations and mappings)
@@ -99,6 +102,9 @@ struct PerThreadScope {
 
 // The wire id of `stream`; CUDA_ERROR_INVALID_HANDLE if this process did not make it.
 CUresult StreamId(CUstream stream, uint64_t* id);
+
+// Whether the stream with this wire id captures into a graph (cuStreamBeginCapture).
+bool Capturing(uint64_t stream_id);
 
 // Common preconditions of a call: initialised and a context current; initialised and the
 // session's one device (ordinal 0).

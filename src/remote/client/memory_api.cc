@@ -1,5 +1,6 @@
 // Device memory, copies and memsets, arrays, and pinned host memory (which stays here: the
 // server never sees the client's host addresses, only the data copied from or to them).
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -11,6 +12,14 @@ using namespace vxpu::remote;
 namespace {
 
 Connection& Wire() { return Client::Get().connection(); }
+
+// A copy between host and device on a capturing stream: its host data would be needed at every
+// launch of the graph, and it crosses the link only once.
+CUresult HostCopyCaptured() {
+  std::fprintf(stderr,
+               "vxpu remote: a copy between host and device was captured into a graph, which is not forwarded\n");
+  return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
 
 CUresult CopyHtoD(CUdeviceptr dst, const void* src, size_t bytes, const CUstream* stream) {
   CUresult result = NeedContext();
@@ -24,6 +33,7 @@ CUresult CopyHtoD(CUdeviceptr dst, const void* src, size_t bytes, const CUstream
   uint64_t id = 0;
   result = StreamId(*stream, &id);
   if (result != CUDA_SUCCESS) return result;
+  if (Capturing(id)) return HostCopyCaptured();
   return Wire().Post(Op::kMemcpyHtoDAsync, CurrentContext(), {dst, bytes, id}, src, bytes);
 }
 
@@ -41,6 +51,7 @@ CUresult CopyDtoH(void* dst, CUdeviceptr src, size_t bytes, const CUstream* stre
   uint64_t stream_id = 0;
   result = StreamId(*stream, &stream_id);
   if (result != CUDA_SUCCESS) return result;
+  if (Capturing(stream_id)) return HostCopyCaptured();
   // In pieces the worker holds whole (one answer blob each), in stream order.
   for (uint64_t offset = 0; offset < bytes && result == CUDA_SUCCESS; offset += kMaxBlobBytes) {
     uint64_t piece = bytes - offset < kMaxBlobBytes ? bytes - offset : kMaxBlobBytes;

@@ -124,14 +124,6 @@ CUresult CUDAAPI cuStreamGetCtx(CUstream stream, CUcontext* ctx) {
 }
 
 // Stream capture is not forwarded (docs/remote.md): no stream is ever capturing.
-CUresult CUDAAPI cuStreamIsCapturing(CUstream stream, CUstreamCaptureStatus* status) {
-  StreamInfo info;
-  if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  CUresult result = InfoOf(stream, &info);
-  if (result == CUDA_SUCCESS) *status = CU_STREAM_CAPTURE_STATUS_NONE;
-  return result;
-}
-
 // Host functions would run on this side while the stream waits on the other: not forwarded.
 CUresult CUDAAPI cuStreamAddCallback(CUstream, CUstreamCallback, void*, unsigned int) {
   return CUDA_ERROR_NOT_SUPPORTED;

@@ -89,6 +89,7 @@ void Session::ForgetObjectsOf(uint64_t ctx) {
     streams_.erase(it->first);
     events_.erase(it->first);
     modules_.erase(it->first);
+    execs_.erase(it->first);
     functions_.erase(it->first);
     param_offsets_.erase(it->first);
     function_module_.erase(it->first);

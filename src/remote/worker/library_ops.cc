@@ -10,14 +10,6 @@
 namespace vxpu::remote {
 namespace {
 
-// The driver's `name` of CUDA `version`, cast to `Fn`; nullptr where it has none.
-template <typename Fn>
-Fn Entry(const char* name, int version) {
-  void* found = nullptr;
-  if (worker_cuGetProcAddress_v1(name, &found, version, 0) != CUDA_SUCCESS) return nullptr;
-  return reinterpret_cast<Fn>(found);
-}
-
 using LoadDataFn = CUresult (*)(CUlibrary*, const void*, CUjit_option*, void**, unsigned, CUlibraryOption*, void**,
                                 unsigned);
 using UnloadFn = CUresult (*)(CUlibrary);
@@ -27,12 +19,12 @@ using KernelGetAttributeFn = CUresult (*)(int*, CUfunction_attribute, CUkernel, 
 using KernelSetAttributeFn = CUresult (*)(CUfunction_attribute, int, CUkernel, CUdevice);
 
 struct LibraryApi {
-  LoadDataFn load = Entry<LoadDataFn>("cuLibraryLoadData", 12000);
-  UnloadFn unload = Entry<UnloadFn>("cuLibraryUnload", 12000);
-  GetKernelFn get_kernel = Entry<GetKernelFn>("cuLibraryGetKernel", 12000);
-  KernelParamInfoFn param_info = Entry<KernelParamInfoFn>("cuKernelGetParamInfo", 12040);
-  KernelGetAttributeFn get_attribute = Entry<KernelGetAttributeFn>("cuKernelGetAttribute", 12000);
-  KernelSetAttributeFn set_attribute = Entry<KernelSetAttributeFn>("cuKernelSetAttribute", 12000);
+  LoadDataFn load = DriverEntry<LoadDataFn>("cuLibraryLoadData", 12000);
+  UnloadFn unload = DriverEntry<UnloadFn>("cuLibraryUnload", 12000);
+  GetKernelFn get_kernel = DriverEntry<GetKernelFn>("cuLibraryGetKernel", 12000);
+  KernelParamInfoFn param_info = DriverEntry<KernelParamInfoFn>("cuKernelGetParamInfo", 12040);
+  KernelGetAttributeFn get_attribute = DriverEntry<KernelGetAttributeFn>("cuKernelGetAttribute", 12000);
+  KernelSetAttributeFn set_attribute = DriverEntry<KernelSetAttributeFn>("cuKernelSetAttribute", 12000);
 };
 
 const LibraryApi& Api() {

@@ -33,6 +33,15 @@ CUresult CUDAAPI worker_cuGetProcAddress_v1(const char* symbol, void** pfn, int 
 
 namespace vxpu::remote {
 
+// The driver's `name` of CUDA `version`, cast to `Fn`; nullptr where it has none. For entry
+// points newer than CUDA 3.2, so that the worker still starts on an older driver.
+template <typename Fn>
+Fn DriverEntry(const char* name, int version) {
+  void* found = nullptr;
+  if (worker_cuGetProcAddress_v1(name, &found, version, 0) != CUDA_SUCCESS) return nullptr;
+  return reinterpret_cast<Fn>(found);
+}
+
 // A request being served: its arguments and blob, and what the reply carries.
 struct Call {
   const Request& request;
@@ -147,7 +156,9 @@ class Session {
   std::unordered_map<uint64_t, CUevent> events_;
   std::unordered_map<uint64_t, CUmodule> modules_;
   std::unordered_map<uint64_t, CUlibrary> libraries_;  // not bound to a context
-  std::unordered_set<uint64_t> kernels_;               // function ids that are a library's CUkernel
+  std::unordered_map<uint64_t, CUgraph> graphs_;       // not bound to a context
+  std::unordered_map<uint64_t, CUgraphExec> execs_;
+  std::unordered_set<uint64_t> kernels_;  // function ids that are a library's CUkernel
   std::unordered_map<uint64_t, CUfunction> functions_;
   std::unordered_map<uint64_t, CUmemoryPool> pools_;
   std::unordered_map<uint64_t, CUmemGenericAllocationHandle> handles_;
