@@ -74,7 +74,7 @@ TEST(RemoteExports, GetProcAddressAnswersEachEntryWithItsExportedDefinition) {
   }
   void* fn = nullptr;
   CUdriverProcAddressQueryResult status{};
-  EXPECT_EQ(get("cuGraphLaunch", &fn, 12000, 0, &status), CUDA_ERROR_NOT_FOUND) << "graphs are not forwarded";
+  EXPECT_EQ(get("cuIpcGetMemHandle", &fn, 12000, 0, &status), CUDA_ERROR_NOT_FOUND) << "IPC is not forwarded";
   EXPECT_EQ(status, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
 }
 

@@ -69,7 +69,7 @@ TEST_P(EveryProgram, GivesItsResultRemotelyInBothCudartModes) {
 
 INSTANTIATE_TEST_SUITE_P(Runtime, EveryProgram,
                          ::testing::Values("vector_add", "streams_events", "pinned_async", "malloc_async",
-                                           "mem_get_info", "per_thread", "graph_capture", "burn"));
+                                           "managed_pitch", "mem_get_info", "per_thread", "graph_capture", "burn"));
 
 TEST_F(RuntimeRemote, AHostCopyCapturedIntoAGraphIsRefusedNamingItself) {
   auto [code, output] = RunRemote({"--memory", "1GiB"}, {Program("graph_capture", "shared"), "--with-copy"});

@@ -24,6 +24,14 @@ bool ParseDeviceView(const Reply& hello, DeviceView* view) {
   view->total_memory = hello.outs[kHelloTotalMemory];
   view->cc_major = static_cast<int>(hello.outs[kHelloCcMajor]);
   view->cc_minor = static_cast<int>(hello.outs[kHelloCcMinor]);
+  // Managed memory is mirrored on this side and handed over at launches and synchronisations
+  // (managed_memory.cc): the host may not touch it while the device works.
+  for (CUdevice_attribute a :
+       {CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS, CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS,
+        CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS_USES_HOST_PAGE_TABLES,
+        CU_DEVICE_ATTRIBUTE_DIRECT_MANAGED_MEM_ACCESS_FROM_HOST}) {
+    if (static_cast<size_t>(a) < view->attributes.size()) view->attributes[a] = 0;
+  }
   return true;
 }
 

@@ -128,6 +128,16 @@ CUresult FunctionInfoOf(CUfunction f, FunctionInfo* info);
 // The parameter layout the worker answered (ModuleGetFunction, LibraryGetKernel) into *info.
 CUresult ParseLayout(const Reply& reply, FunctionInfo* info);
 
+// Managed memory mirrored on the host (managed_memory.cc): mapped at the allocation's address
+// (false, said on stderr, if the address is taken here), unmapped when freed; handed to the
+// device before work is sent, and back to the host when the program synchronises.
+bool MirrorManaged(uint64_t base, uint64_t bytes);
+void UnmirrorManaged(uint64_t base);
+CUresult HandManagedToDevice();
+CUresult HandManagedToHost();
+// A synchronising call's `result`, the mirrors handed back to the host after it succeeded.
+CUresult AfterSync(CUresult result);
+
 template <typename Handle>
 Handle HandleOf(uint64_t id) {
   return reinterpret_cast<Handle>(static_cast<uintptr_t>(id));

@@ -227,7 +227,7 @@ CUresult CUDAAPI cuCtxSynchronize() {
   CUresult result = NeedContext();
   if (result != CUDA_SUCCESS) return result;
   Reply reply;
-  return Client::Get().connection().Call(Op::kCtxSynchronize, CurrentContext(), {}, &reply);
+  return AfterSync(Client::Get().connection().Call(Op::kCtxSynchronize, CurrentContext(), {}, &reply));
 }
 
 }  // extern "C"

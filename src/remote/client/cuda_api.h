@@ -19,6 +19,6 @@ CUresult CUDAAPI remote_cuDevicePrimaryCtxRelease_v1(CUdevice dev) __asm__("cuDe
 CUresult CUDAAPI remote_cuStreamBeginCapture_v1(CUstream stream) __asm__("cuStreamBeginCapture");
 CUresult CUDAAPI cuStreamGetCaptureInfo_v2(CUstream stream, CUstreamCaptureStatus* status, cuuint64_t* id,
                                            CUgraph* graph, const CUgraphNode** dependencies, size_t* count);
-CUresult CUDAAPI remote_cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node, char* log,
-                                              size_t log_bytes) __asm__("cuGraphInstantiate_v2");
+CUresult CUDAAPI cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node, char* log,
+                                       size_t log_bytes);
 }

@@ -179,8 +179,8 @@ CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec* exec, CUgraph graph, u
   return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI remote_cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node, char* log,
-                                              size_t log_bytes) {
+CUresult CUDAAPI cuGraphInstantiate_v2(CUgraphExec* exec, CUgraph graph, CUgraphNode* error_node, char* log,
+                                       size_t log_bytes) {
   if (error_node != nullptr) *error_node = nullptr;
   if (log != nullptr && log_bytes > 0) log[0] = '\0';
   return cuGraphInstantiateWithFlags(exec, graph, 0);
@@ -192,6 +192,7 @@ CUresult CUDAAPI cuGraphLaunch(CUgraphExec exec, CUstream stream) {
   if (result == CUDA_SUCCESS) result = StreamId(stream, &stream_id);
   if (result != CUDA_SUCCESS) return result;
   if (!Known(&Client::graph_execs, IdOf(exec))) return CUDA_ERROR_INVALID_HANDLE;
+  if ((result = HandManagedToDevice()) != CUDA_SUCCESS) return result;
   return Wire().Post(Op::kGraphLaunch, CurrentContext(), {IdOf(exec), stream_id});
 }
 

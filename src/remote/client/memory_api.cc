@@ -26,9 +26,10 @@ CUresult CopyHtoD(CUdeviceptr dst, const void* src, size_t bytes, const CUstream
   if (result != CUDA_SUCCESS) return result;
   if (src == nullptr || !IsDeviceMemory(dst, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (bytes == 0) return CUDA_SUCCESS;
+  if ((result = HandManagedToDevice()) != CUDA_SUCCESS) return result;
   if (stream == nullptr) {
     Reply reply;
-    return Wire().Call(Op::kMemcpyHtoD, CurrentContext(), {dst, bytes}, &reply, src, bytes);
+    return AfterSync(Wire().Call(Op::kMemcpyHtoD, CurrentContext(), {dst, bytes}, &reply, src, bytes));
   }
   uint64_t id = 0;
   result = StreamId(*stream, &id);
@@ -42,11 +43,12 @@ CUresult CopyDtoH(void* dst, CUdeviceptr src, size_t bytes, const CUstream* stre
   if (result != CUDA_SUCCESS) return result;
   if (dst == nullptr || !IsDeviceMemory(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   if (bytes == 0) return CUDA_SUCCESS;
+  if ((result = HandManagedToDevice()) != CUDA_SUCCESS) return result;
   if (stream == nullptr) {
     Reply reply;
     reply.into = dst;
     reply.into_bytes = bytes;
-    return Wire().Call(Op::kMemcpyDtoH, CurrentContext(), {src, bytes}, &reply);
+    return AfterSync(Wire().Call(Op::kMemcpyDtoH, CurrentContext(), {src, bytes}, &reply));
   }
   uint64_t stream_id = 0;
   result = StreamId(*stream, &stream_id);
@@ -68,6 +70,7 @@ CUresult CopyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t bytes, const CUstream
   if (!IsDeviceMemory(dst, bytes) || !IsDeviceMemory(src, bytes)) return CUDA_ERROR_INVALID_VALUE;
   uint64_t id = kNullStream;
   if (stream != nullptr && (result = StreamId(*stream, &id)) != CUDA_SUCCESS) return result;
+  if ((result = HandManagedToDevice()) != CUDA_SUCCESS) return result;
   return Wire().Post(Op::kMemcpyDtoD, CurrentContext(), {dst, src, bytes, id});
 }
 
@@ -90,6 +93,7 @@ CUresult Set(CUdeviceptr dst, uint32_t value, uint32_t element, size_t count, co
   if (count > UINT64_MAX / element || !IsDeviceMemory(dst, count * element)) return CUDA_ERROR_INVALID_VALUE;
   uint64_t id = kNullStream;
   if (stream != nullptr && (result = StreamId(*stream, &id)) != CUDA_SUCCESS) return result;
+  if ((result = HandManagedToDevice()) != CUDA_SUCCESS) return result;
   return Wire().Post(Op::kMemset, CurrentContext(), {dst, value, element, count, id});
 }
 
@@ -182,7 +186,11 @@ CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr* dptr, size_t bytes, unsigned int
   CUresult result = NeedContext();
   if (result != CUDA_SUCCESS) return result;
   Reply reply;
-  return Allocated(Wire().Call(Op::kMemAllocManaged, CurrentContext(), {bytes, flags}, &reply), reply, dptr, bytes);
+  result = Allocated(Wire().Call(Op::kMemAllocManaged, CurrentContext(), {bytes, flags}, &reply), reply, dptr, bytes);
+  if (result != CUDA_SUCCESS || MirrorManaged(*dptr, bytes)) return result;
+  cuMemFree_v2(*dptr);
+  *dptr = 0;
+  return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr) {
@@ -190,6 +198,7 @@ CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr) {
   if (result != CUDA_SUCCESS) return result;
   if (dptr == 0) return CUDA_SUCCESS;
   if (!ForgetDeviceMemory(dptr)) return CUDA_ERROR_INVALID_VALUE;
+  UnmirrorManaged(dptr);
   return Wire().Post(Op::kMemFree, CurrentContext(), {dptr});
 }
 

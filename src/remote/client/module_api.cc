@@ -136,6 +136,7 @@ CUresult Launch(CUfunction f, const Shape& s, CUstream stream, void** params, vo
   }
   std::string blob;
   if ((result = PackParams(info, params, extra, &blob)) != CUDA_SUCCESS) return result;
+  if ((result = HandManagedToDevice()) != CUDA_SUCCESS) return result;
   blob.append(reinterpret_cast<const char*>(attrs), sizeof(CUlaunchAttribute) * nattrs);
   return Wire().Post(Op::kLaunchKernel, CurrentContext(),
                      {IdOf(f), s.grid[0], s.grid[1], s.grid[2], s.block[0], s.block[1], s.block[2], s.shared, stream_id,

@@ -87,7 +87,7 @@ CUresult CUDAAPI cuStreamDestroy_v2(CUstream stream) {
 
 CUresult CUDAAPI remote_cuStreamDestroy_v1(CUstream stream) { return cuStreamDestroy_v2(stream); }
 
-CUresult CUDAAPI cuStreamSynchronize(CUstream stream) { return StreamCall(Op::kStreamSynchronize, stream); }
+CUresult CUDAAPI cuStreamSynchronize(CUstream stream) { return AfterSync(StreamCall(Op::kStreamSynchronize, stream)); }
 CUresult CUDAAPI cuStreamQuery(CUstream stream) { return StreamCall(Op::kStreamQuery, stream); }
 
 CUresult CUDAAPI cuStreamWaitEvent(CUstream stream, CUevent event, unsigned int flags) {
@@ -175,7 +175,7 @@ CUresult CUDAAPI cuEventQuery(CUevent event) {
 
 CUresult CUDAAPI cuEventSynchronize(CUevent event) {
   Reply reply;
-  return EventCall(Op::kEventSynchronize, event, {IdOf(event)}, &reply);
+  return AfterSync(EventCall(Op::kEventSynchronize, event, {IdOf(event)}, &reply));
 }
 
 CUresult CUDAAPI cuEventElapsedTime_v2(float* ms, CUevent start, CUevent end) {
