@@ -3,6 +3,8 @@
 #   - the training-step workload (vxpu-bench-train-step) local (vxpu run --sim) and remote over
 #     loopback, then remote through a delaying relay adding 0.2 ms and 1 ms of round-trip time;
 #     synchronous round trips and messages (socket writes) per step from the client's counters;
+#   - the same step written against the CUDA runtime API (vxpu-bench-train-step-rt, NVIDIA's
+#     cudart; built when nvcc is found), local and remote over loopback and with 1 ms of RTT;
 #   - host-to-device and device-to-host bandwidth remote against raw TCP on the same loopback.
 #   bench/remote/run.sh [BUILD_DIR] [-- TRAIN_STEP_FLAGS...]   (default build/, and the workload's defaults)
 # Prints one JSON line per measurement, then a table. Needs a built tree (scripts/build.sh).
@@ -13,6 +15,8 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then build="$(cd "$1" && pwd)"; shift; fi
 [ "${1:-}" = "--" ] && shift
 flags=("$@")
 vxpu="$build/bin/vxpu" step="$build/bin/vxpu-bench-train-step" relay="$build/bin/vxpu_test_relay"
+rt_step="$build/bin/vxpu-bench-train-step-rt"
+[ -x "$rt_step" ] || { echo "run.sh: no $rt_step (no nvcc): the runtime-API step is left out" >&2; rt_step=""; }
 for f in "$vxpu" "$step" "$relay"; do [ -x "$f" ] || { echo "run.sh: missing $f (build first)" >&2; exit 2; }; done
 
 work="$(mktemp -d /tmp/vxpu-remote-bench.XXXXXX)"
@@ -45,6 +49,8 @@ relay200="$(listening "$work/relay100.out")" relay1000="$(listening "$work/relay
 
 remote() { "$vxpu" run --remote "$1" --token-file "$work/token" -- "$step" "${@:2}"; }
 local_run() { "$vxpu" run --sim --memory 8GiB -- "$step" "$@"; }
+rt_remote() { "$vxpu" run --remote "$1" --token-file "$work/token" -- "$rt_step" "${@:2}"; }
+rt_local() { "$vxpu" run --sim --memory 8GiB -- "$rt_step" "$@"; }
 run() {  # $1 label, rest the command; appends {"run":label,...} to the results
   local line
   line="$("${@:2}" | tail -1)"
@@ -60,6 +66,11 @@ for _ in $(seq "$rounds"); do
   run remote-rtt-1ms remote "$relay1000" "${flags[@]}"
   run bandwidth-remote remote "$server" --bandwidth-mib 256
   run tcp-loopback env LD_LIBRARY_PATH="$build/lib/simgpu" "$step" --tcp-baseline-mib 256
+  if [ -n "$rt_step" ]; then
+    run runtime-local rt_local "${flags[@]}"
+    run runtime-remote-loopback rt_remote "$server" "${flags[@]}"
+    run runtime-remote-rtt-1ms rt_remote "$relay1000" "${flags[@]}"
+  fi
 done
 run bandwidth-local local_run --bandwidth-mib 256
 
@@ -79,6 +90,14 @@ for name in ("remote-loopback", "remote-rtt-0.2ms", "remote-rtt-1ms"):
     sps = median(name, "steps_per_second")
     print(f"  {name:18s} {sps:8.1f} steps/s ({spread(name, 'steps_per_second')})  {100 * sps / local:5.1f}% of local"
           f"  {median(name, 'round_trips_per_step'):.2f} round trips/step  {median(name, 'messages_per_step'):.2f} messages/step")
+if any(r["run"] == "runtime-local" for r in rows):
+    rt_local = median("runtime-local", "steps_per_second")
+    print(f"the same step through the CUDA runtime (cudart): local {rt_local:.1f} steps/s "
+          f"(range {spread('runtime-local', 'steps_per_second')})")
+    for name in ("runtime-remote-loopback", "runtime-remote-rtt-1ms"):
+        sps = median(name, "steps_per_second")
+        print(f"  {name:26s} {sps:8.1f} steps/s ({spread(name, 'steps_per_second')})  {100 * sps / rt_local:5.1f}% of local"
+              f"  {median(name, 'round_trips_per_step'):.2f} round trips/step  {median(name, 'messages_per_step'):.2f} messages/step")
 tcp = median("tcp-loopback", "tcp_gbps")
 htod, dtoh = median("bandwidth-remote", "htod_gbps"), median("bandwidth-remote", "dtoh_gbps")
 l = next(r for r in rows if r["run"] == "bandwidth-local")
