@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
                       "CUDA_VISIBLE_DEVICES)");
   run_cmd->add_flag("--sim", run.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
   run_cmd->add_option("--remote", run.remote,
-                      "Run on a slice of another machine's GPU: HOST:PORT of its vxpu remoted (driver-API programs; "
+                      "Run on a slice of another machine's GPU: HOST:PORT of its vxpu remoted (driver-API and CUDA runtime programs; "
                       "--memory and --compute are asked of the server)");
   run_cmd->add_option("--token-file", run.token_file,
                       "With --remote: the file holding the server's token (default $VXPU_REMOTE_TOKEN_FILE)");
