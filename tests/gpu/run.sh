@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU suite, for a machine with a real NVIDIA GPU and the CUDA toolkit (no package registry
 # needed): builds the dependency-free targets with plain CMake and runs the sample programs
-# against the real driver, then memory and compute slices with PyTorch (when importable) and the
-# per-launch cost. Prints one PASS/FAIL line per check and exits non-zero on a failure.
+# against the real driver, NVIDIA's CUDA runtime programs (samples/runtime) locally, in slices and
+# through the remote client, memory and compute slices with PyTorch (when importable), PyTorch on
+# a remote vXPU, the remote training step (driver API and runtime) and the per-launch cost. Prints one PASS/FAIL line per check and exits non-zero on a failure.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${VXPU_GPU_BUILD_DIR:-$root/build-gpu}"
@@ -45,10 +46,40 @@ if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
 else
   echo "SKIP PyTorch checks: torch with CUDA not importable"
 fi
+# NVIDIA's CUDA runtime as the program (samples/runtime, built when nvcc is found): each program
+# in both cudart modes on the real driver and in a 4 GiB slice; every allocation route held to a
+# 1 GiB slice (the program itself checks the refusal is cudaErrorMemoryAllocation and that a free
+# makes room).
+if [ -x "$build/bin/vxpu-rt-vector_add" ]; then
+  for mode in "" -static; do
+    for program in vector_add streams_events pinned_async malloc_async managed_pitch mem_get_info per_thread \
+        graph_capture; do
+      check "runtime $program$mode on the real driver" "$build/bin/vxpu-rt-$program$mode"
+      check "runtime $program$mode in a 4 GiB slice" "${slice[@]}" "$build/bin/vxpu-rt-$program$mode"
+    done
+    for route in malloc pitch managed async pool; do
+      check "runtime fill$mode by $route held to a 1 GiB slice" env LD_PRELOAD="$build/lib/libvxpu.so" \
+        VXPU_MEMORY=1GiB VXPU_SLICE="gpu-suite-fill-$$" "$build/bin/vxpu-rt-fill$mode" "$route" 64 --until-refused
+    done
+  done
+else
+  echo "SKIP runtime programs: not built (no nvcc)"
+fi
 # Remote vXPUs over loopback on the real driver: tests/gpu/remote_session.py plays vxpu remoted's
 # part (the CLI may be missing here); the training-step workload local, then remote.
 remote=(python3 "$root/tests/gpu/remote_session.py" --build "$build" --)
 check "vector_add through the remote client" "${remote[@]}" "$build/bin/vxpu-vector_add" 10000000
+if [ -x "$build/bin/vxpu-rt-vector_add" ]; then
+  for program in vector_add streams_events pinned_async malloc_async managed_pitch mem_get_info per_thread \
+      graph_capture; do
+    check "runtime $program through the remote client" "${remote[@]}" "$build/bin/vxpu-rt-$program"
+    check "runtime $program-static through the remote client" "${remote[@]}" "$build/bin/vxpu-rt-$program-static"
+  done
+fi
+if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  # PyTorch's own runtime through the client: where it stops (cuBLAS's tables) is the finding.
+  "${remote[@]}" python3 "$root/tests/gpu/torch_remote.py" || failed=1
+fi
 echo "Remote training step and bandwidth (local, then remote over loopback):"
 for args in "" "--bandwidth-mib 256"; do
   # shellcheck disable=SC2086  # $args is a list of flags
@@ -56,6 +87,11 @@ for args in "" "--bandwidth-mib 256"; do
   # shellcheck disable=SC2086
   "${remote[@]}" "$build/bin/vxpu-bench-train-step" $args || failed=1
 done
+if [ -x "$build/bin/vxpu-bench-train-step-rt" ]; then
+  echo "The same step through the CUDA runtime (local, then remote over loopback):"
+  "$build/bin/vxpu-bench-train-step-rt" || failed=1
+  "${remote[@]}" "$build/bin/vxpu-bench-train-step-rt" || failed=1
+fi
 echo "Per-launch cost (ns, fastest round):"
 "$root/bench/launch_cost/run.sh" "$build" || failed=1
 exit $failed
