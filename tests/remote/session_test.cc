@@ -6,11 +6,14 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <thread>
 
 #include "../simgpu/sim_env.h"
 #include "common/nvml_abi.h"
+#include "common/sha256.h"
 #include "remote/raw_session.h"
 #include "remote/remote_server.h"
 
@@ -309,6 +312,61 @@ TEST(RemoteIsolation, ASessionCannotNameAnothersMemoryOrHandles) {
   remotetest::Answer mine = a.Call(Op::kMemcpyDtoH, kCtx, {ptr, 16});
   ASSERT_EQ(mine.result, CUDA_SUCCESS);
   EXPECT_EQ(mine.blob, std::string(16, '\x5a')) << "the owner's memory is intact";
+}
+
+// Images kept by digest are the server's, libraries and graphs the session's: a digest is
+// checked against what is on disk, never trusted, and one session cannot name another's handles.
+TEST(RemoteIsolation, KeptImagesAreCheckedAndLibrariesAndGraphsStayTheSessions) {
+  auto server = StartServer({"--memory", "2GiB"});
+  RawSession a, b;
+  ASSERT_TRUE(a.Connect(server->address()) && b.Connect(server->address()));
+  ASSERT_EQ(a.Hello(Token(*server)).result, CUDA_SUCCESS);
+  ASSERT_EQ(b.Hello(Token(*server)).result, CUDA_SUCCESS);
+  constexpr uint64_t kCtx = 16, kLibrary = 17, kKernel = 18, kStream = 19, kGraph = 20, kExec = 21;
+  ASSERT_EQ(a.Call(Op::kPrimaryCtxRetain, 0, {kCtx, 0}).result, CUDA_SUCCESS);
+  ASSERT_EQ(b.Call(Op::kPrimaryCtxRetain, 0, {kCtx, 0}).result, CUDA_SUCCESS);
+  // A text module naming a built-in, padded past the size images are kept from.
+  std::string image = ".visible .entry vxpu_fill_u32(.param .u64 a, .param .u32 b, .param .u64 c) { ret; }\n";
+  image += std::string(8192, ' ');
+  vxpu::Sha256Digest digest = vxpu::Sha256(image.data(), image.size());
+  std::string name(reinterpret_cast<const char*>(digest.data()), digest.size());
+  EXPECT_EQ(a.Call(Op::kLibraryLoadCached, kCtx, {kLibrary}, name).result, CUDA_ERROR_FILE_NOT_FOUND) << "not kept yet";
+  ASSERT_EQ(a.Call(Op::kLibraryLoadData, kCtx, {kLibrary}, image).result, CUDA_SUCCESS);
+  ASSERT_EQ(a.Call(Op::kLibraryGetKernel, kCtx, {kKernel, kLibrary}, "vxpu_fill_u32").result, CUDA_SUCCESS);
+
+  // b: the kept image loads by its digest; a's library and kernel are not b's to name.
+  EXPECT_EQ(b.Call(Op::kLibraryLoadCached, kCtx, {kLibrary}, name).result, CUDA_SUCCESS);
+  EXPECT_EQ(b.Call(Op::kLibraryGetKernel, kCtx, {kKernel, kLibrary + 100}, "vxpu_fill_u32").result,
+            CUDA_ERROR_INVALID_HANDLE);
+  EXPECT_EQ(b.Call(Op::kLibraryLoadCached, kCtx, {kLibrary + 1}, name.substr(1)).result, CUDA_ERROR_FILE_NOT_FOUND)
+      << "a digest of 31 bytes";
+  std::string other = name;
+  other[0] ^= 1;
+  EXPECT_EQ(b.Call(Op::kLibraryLoadCached, kCtx, {kLibrary + 1}, other).result, CUDA_ERROR_FILE_NOT_FOUND);
+  // A kept file whose contents changed on disk no longer answers to its name.
+  std::string path = server->image_cache() + "/" + vxpu::HexOf(digest);
+  ASSERT_TRUE(std::filesystem::exists(path));
+  {
+    std::ofstream tampered(path, std::ios::binary | std::ios::trunc);
+    tampered << image.substr(0, image.size() - 1) << '!';
+  }
+  EXPECT_EQ(b.Call(Op::kLibraryLoadCached, kCtx, {kLibrary + 2}, name).result, CUDA_ERROR_FILE_NOT_FOUND);
+  // An image below the size worth keeping is loaded, not kept.
+  std::string small = image.substr(0, 200);
+  ASSERT_EQ(b.Call(Op::kLibraryLoadData, kCtx, {kLibrary + 3}, small).result, CUDA_SUCCESS);
+  EXPECT_FALSE(
+      std::filesystem::exists(server->image_cache() + "/" + vxpu::HexOf(vxpu::Sha256(small.data(), small.size()))));
+
+  // a captures a launch into a graph; b cannot launch a's instantiation.
+  a.Send(Op::kStreamCreate, kCtx, {kStream, CU_STREAM_NON_BLOCKING, 0});
+  ASSERT_EQ(a.Call(Op::kStreamBeginCapture, kCtx, {kStream, CU_STREAM_CAPTURE_MODE_RELAXED}).result, CUDA_SUCCESS);
+  ASSERT_EQ(a.Call(Op::kStreamEndCapture, kCtx, {kStream, kGraph}).result, CUDA_SUCCESS);
+  ASSERT_EQ(a.Call(Op::kGraphInstantiate, kCtx, {kExec, kGraph, 0}).result, CUDA_SUCCESS);
+  EXPECT_EQ(b.Call(Op::kGraphInstantiate, kCtx, {kExec + 1, kGraph, 0}).result, CUDA_ERROR_INVALID_HANDLE);
+  b.Send(Op::kGraphLaunch, kCtx, {kExec, 0});
+  EXPECT_EQ(b.Call(Op::kCtxSynchronize, kCtx, {}).result, CUDA_ERROR_INVALID_HANDLE);
+  a.Send(Op::kGraphLaunch, kCtx, {kExec, kStream});
+  EXPECT_EQ(a.Call(Op::kStreamSynchronize, kCtx, {kStream}).result, CUDA_SUCCESS);
 }
 
 // A request sent without waiting that fails is reported by the next synchronising call, once,
