@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -156,6 +157,42 @@ TEST(RemoteRefusals, EachFailureToBeginIsTheCodeTheDocsGiveByName) {
   EXPECT_NE(unanswered->output().find("cuInit(0) failed: CUDA_ERROR_DEVICE_UNAVAILABLE"), std::string::npos)
       << unanswered->output();
   std::remove(wrong.c_str());
+}
+
+TEST(RemotedUnderAttack, AnImageCacheOthersCanWriteOrABadSizeIsRefusedAtStart) {
+  // Images in the cache are loaded into every later session: a directory another user could
+  // write to would let them put code into sessions.
+  char pattern[] = "/tmp/vxpu-images-test-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string dir = pattern, token = dir + "/token";
+  { std::ofstream(token) << "0123456789abcdef0123456789abcdef\n"; }
+  ASSERT_EQ(chmod(token.c_str(), 0600), 0);
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {kVxpu,          "remoted", "--sim",    "--listen", "127.0.0.1:0",
+                                     "--token-file", token,     "--memory", "1GiB"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto remoted = simtest::StartChild(argv, {});
+    bool exited = simtest::PollFor(seconds(10), [&] {
+      remoted->Poll();
+      return !remoted->running();
+    });
+    if (!exited) remoted->Kill();
+    return std::make_pair(remoted->Wait(), remoted->output());
+  };
+  auto [writable, writable_out] = run({"--image-cache", dir});
+  EXPECT_EQ(writable, 2) << writable_out;
+  EXPECT_NE(writable_out.find("--image-cache " + dir + ": must be this user's and writable by no one else"),
+            std::string::npos)
+      << writable_out;
+  auto [relative, relative_out] = run({"--image-cache", "images"});
+  EXPECT_EQ(relative, 2) << relative_out;
+  EXPECT_NE(relative_out.find("--image-cache: want an absolute path or \"none\", not \"images\""), std::string::npos)
+      << relative_out;
+  auto [size, size_out] = run({"--image-cache", "none", "--image-cache-size", "lots"});
+  EXPECT_EQ(size, 2) << size_out;
+  EXPECT_NE(size_out.find("--image-cache-size: bad value \"lots\""), std::string::npos) << size_out;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(RemotedUnderAttack, ATokenFileThatIsNotAPrivateRegularFileIsOneLine) {
