@@ -11,7 +11,6 @@
 // --bandwidth-mib, host-to-device and device-to-host copy bandwidth of M MiB (best of 5);
 // with --tcp-baseline-mib, raw TCP over loopback for the same amount (the link's ceiling).
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -24,65 +23,18 @@
 #include <thread>
 #include <vector>
 
+#include "bench/remote/train_step_common.h"
 #include "samples/sample_util.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Options {
-  int steps = 200;
-  int kernels = 200;
-  unsigned kernel_us = 25;
-  size_t batch_kib = 1024;
-  size_t result_kib = 4;
-  size_t bandwidth_mib = 0;
-  size_t tcp_mib = 0;
-};
+using trainstep::Options;
 
-[[noreturn]] void Usage(const std::string& problem) {
-  std::fprintf(stderr, "vxpu-bench-train-step: %s\n", problem.c_str());
-  std::exit(2);
-}
-
-Options Parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) Usage("missing value for " + flag);
-    char* end = nullptr;
-    long value = std::strtol(argv[++i], &end, 10);
-    if (*end != '\0' || value <= 0) Usage(flag + ": bad value \"" + argv[i] + "\"");
-    if (flag == "--steps")
-      o.steps = static_cast<int>(value);
-    else if (flag == "--kernels")
-      o.kernels = static_cast<int>(value);
-    else if (flag == "--kernel-us")
-      o.kernel_us = static_cast<unsigned>(value);
-    else if (flag == "--batch-kib")
-      o.batch_kib = static_cast<size_t>(value);
-    else if (flag == "--result-kib")
-      o.result_kib = static_cast<size_t>(value);
-    else if (flag == "--bandwidth-mib")
-      o.bandwidth_mib = static_cast<size_t>(value);
-    else if (flag == "--tcp-baseline-mib")
-      o.tcp_mib = static_cast<size_t>(value);
-    else
-      Usage("unknown option " + flag);
-  }
-  return o;
-}
+[[noreturn]] void Usage(const std::string& problem) { trainstep::Usage("vxpu-bench-train-step", problem); }
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-
-// The remote client's counters (writes to the socket, calls that waited), when it is the driver.
-bool RemoteStats(unsigned long long* writes, unsigned long long* round_trips) {
-  using Stats = void (*)(unsigned long long*, unsigned long long*);
-  auto stats = reinterpret_cast<Stats>(dlsym(RTLD_DEFAULT, "vxpu_remote_stats"));
-  if (stats == nullptr) return false;
-  stats(writes, round_trips);
-  return true;
-}
 
 int TrainSteps(const Options& o) {
   CUdevice dev = 0;
@@ -109,20 +61,10 @@ int TrainSteps(const Options& o) {
     SAMPLE_CHECK(cuMemcpyDtoHAsync(result, output, o.result_kib << 10, stream));
     SAMPLE_CHECK(cuStreamSynchronize(stream));
   };
-  for (int i = 0; i < 5; ++i) step();  // warm up
-  unsigned long long writes0 = 0, trips0 = 0, writes1 = 0, trips1 = 0;
-  bool remote = RemoteStats(&writes0, &trips0);
-  auto start = Clock::now();
-  for (int i = 0; i < o.steps; ++i) step();
-  double seconds = Seconds(start);
-  RemoteStats(&writes1, &trips1);
-  std::printf("{\"steps\":%d,\"kernels_per_step\":%d,\"kernel_us\":%u,\"steps_per_second\":%.2f,\"step_ms\":%.3f",
-              o.steps, o.kernels, o.kernel_us, o.steps / seconds, 1000.0 * seconds / o.steps);
-  if (remote)
-    std::printf(",\"round_trips_per_step\":%.2f,\"messages_per_step\":%.2f",
-                static_cast<double>(trips1 - trips0) / o.steps, static_cast<double>(writes1 - writes0) / o.steps);
-  std::printf("}\n");
-  return 0;
+  return trainstep::TimeSteps(o, [&] {
+    step();
+    return true;
+  });
 }
 
 int Bandwidth(size_t mib) {
@@ -190,7 +132,7 @@ int TcpBaseline(size_t mib) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o = Parse(argc, argv);
+  Options o = trainstep::Parse(argc, argv, "vxpu-bench-train-step", /*copies_too=*/true);
   if (o.tcp_mib > 0) return TcpBaseline(o.tcp_mib);
   if (o.bandwidth_mib > 0) return Bandwidth(o.bandwidth_mib);
   return TrainSteps(o);

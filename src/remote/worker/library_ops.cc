@@ -68,16 +68,7 @@ CUresult Session::OnLibraryUnload(Call& call) {
   CUresult result = Api().unload(it->second);
   if (result != CUDA_SUCCESS) return result;
   libraries_.erase(it);
-  for (auto f = function_module_.begin(); f != function_module_.end();) {
-    if (f->second != call.arg(0) || kernels_.count(f->first) == 0) {
-      ++f;
-      continue;
-    }
-    functions_.erase(f->first);
-    param_offsets_.erase(f->first);
-    kernels_.erase(f->first);
-    f = function_module_.erase(f);
-  }
+  ForgetFunctionsOf(call.arg(0));
   return CUDA_SUCCESS;
 }
 

@@ -57,17 +57,22 @@ CUresult Session::OnModuleUnload(Call& call) {
   if (result != CUDA_SUCCESS) return result;
   modules_.erase(it);
   owner_.erase(id);
+  ForgetFunctionsOf(id);
+  return CUDA_SUCCESS;
+}
+
+void Session::ForgetFunctionsOf(uint64_t parent) {
   for (auto f = function_module_.begin(); f != function_module_.end();) {
-    if (f->second != id) {
+    if (f->second != parent) {
       ++f;
       continue;
     }
     functions_.erase(f->first);
     param_offsets_.erase(f->first);
     owner_.erase(f->first);
+    kernels_.erase(f->first);
     f = function_module_.erase(f);
   }
-  return CUDA_SUCCESS;
 }
 
 CUresult Session::OnModuleGetFunction(Call& call) {

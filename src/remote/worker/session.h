@@ -117,6 +117,8 @@ class Session {
   // An allocation that belongs to the current context (cuMemAlloc, pitch, managed).
   void RememberContextMemory(uint64_t ptr, uint64_t bytes);
   void Own(uint64_t id) { owner_[id] = current_ctx_; }
+  // Drops the functions (or kernels) of module (or library) `parent`, which is going.
+  void ForgetFunctionsOf(uint64_t parent);
   // Loads `image` as module or library `id` (a new id); a binary image must be whole.
   CUresult LoadModule(uint64_t id, std::string image);
   CUresult LoadLibrary(uint64_t id, const std::string& image);
