@@ -75,9 +75,11 @@ bool ChildProcess::Start(const std::vector<std::string>& argv, const std::vector
 }
 
 void ChildProcess::Poll() {
-  if (stdout_fd_ < 0) return;
   char buf[4096];
-  for (;;) {
+  // The pipe's end can be read before the child is reaped (its descriptors close as it exits,
+  // before it becomes a zombie): reaping must not wait for output, or a child seen at EOF once
+  // would stay "running" for good.
+  while (stdout_fd_ >= 0) {
     ssize_t n = read(stdout_fd_, buf, sizeof(buf));
     if (n > 0) {
       output_.append(buf, static_cast<size_t>(n));

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <chrono>
+#include <thread>
+
 namespace vxpu {
 namespace {
 
@@ -12,6 +15,21 @@ TEST(ChildProcess, ReportsTheExitCodeAndOutput) {
   ASSERT_TRUE(child.Start({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, {}, &error, true)) << error;
   EXPECT_EQ(child.Wait(), 3);
   EXPECT_EQ(child.output(), "out\nerr\n");
+}
+
+TEST(ChildProcess, PollingReapsAChildWhoseOutputEndedBeforeItExited) {
+  // vxpu demo hung for good (CI, one run in twenty under load): a workload's pipe was seen at
+  // its end while the process had not exited yet, and Poll never asked about it again.
+  ChildProcess child;
+  std::string error;
+  ASSERT_TRUE(child.Start({"/bin/sh", "-c", "exec >&- 2>&-; sleep 0.3; exit 4"}, {}, &error, true)) << error;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (child.running() && std::chrono::steady_clock::now() < deadline) {
+    child.Poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(child.running()) << "Poll never saw it exit";
+  EXPECT_EQ(child.Wait(), 4);
 }
 
 TEST(ChildProcess, StartingAgainBeginsAfresh) {
