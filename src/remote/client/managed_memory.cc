@@ -2,8 +2,8 @@
 // server, so this side maps a mirror of it at the same address, and the two take turns, as on
 // a device without concurrent managed access (the attribute this client reports as 0): the
 // host's writes go to the device before the next work is sent, and the device's come back when
-// the program synchronises. Host access while the device works is what such a device forbids
-// too; what the host wrote then is lost.
+// the program synchronises (after the whole device is idle). Host access while the device works
+// is what such a device forbids too; what the host wrote then is lost.
 #include <sys/mman.h>
 
 #include <atomic>
@@ -82,6 +82,16 @@ CUresult HandManagedToHost() {
   Mirrors& m = TheMirrors();
   if (m.count == 0) return CUDA_SUCCESS;
   std::lock_guard<std::mutex> lock(m.mu);
+  bool device_has_some = false;
+  for (const auto& [base, mirror] : m.by_base) device_has_some |= !mirror.host_has_it;
+  if (!device_has_some) return CUDA_SUCCESS;
+  // The host may touch managed memory only while the device is idle: a stream's or an event's
+  // synchronisation says nothing of the other streams, so the whole device is waited for before
+  // the mirrors are taken back (else one taken while a kernel still wrote it would be stale for
+  // good).
+  Reply idle;
+  CUresult waited = Client::Get().connection().Call(Op::kCtxSynchronize, CurrentContext(), {}, &idle);
+  if (waited != CUDA_SUCCESS) return waited;
   for (auto& [base, mirror] : m.by_base) {
     if (mirror.host_has_it) continue;
     Reply reply;
