@@ -17,21 +17,29 @@ std::string ExecutableDir() {
   return path.substr(0, path.find_last_of('/'));
 }
 
+std::string LibDir() {
+  std::string installed = ExecutableDir() + "/../lib/vxpu";
+  return FileExists(installed + "/libvxpu.so") ? installed : ExecutableDir() + "/../lib";
+}
+
 std::string SimgpuDir() {
   const char* env = std::getenv("VXPU_SIMGPU_DIR");
   if (env != nullptr && *env != '\0') return env;
-  return ExecutableDir() + "/../lib/simgpu";
+  return LibDir() + "/simgpu";
 }
 
 std::string InterposerPath() {
   const char* env = std::getenv("VXPU_INTERPOSER");
   if (env != nullptr && *env != '\0') return env;
-  return ExecutableDir() + "/../lib/libvxpu.so";
+  return LibDir() + "/libvxpu.so";
 }
 
-std::string RemoteClientDir() { return ExecutableDir() + "/../lib/remote"; }
+std::string RemoteClientDir() { return LibDir() + "/remote"; }
 
-std::string CompanionPath(const std::string& name) { return ExecutableDir() + "/" + name; }
+std::string CompanionPath(const std::string& name) {
+  std::string beside = ExecutableDir() + "/" + name;
+  return FileExists(beside) ? beside : LibDir() + "/" + name;
+}
 
 bool FileExists(const std::string& path) {
   struct stat st;

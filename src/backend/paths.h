@@ -1,5 +1,7 @@
-// Where the CLI finds its companions: the simulated driver and the sample workloads live
-// beside the vxpu binary (build tree: bin/ and lib/simgpu/; install: the same layout).
+// Where vxpu's programs find their companions: the interposer, simgpu, the remote client and the
+// helper programs. Installed (`cmake --install`, the packages: FHS) they are in
+// <prefix>/lib/vxpu/ beside <prefix>/bin/; in the build tree, in lib/ beside bin/ (helpers in
+// bin/). The installed layout is recognised by lib/vxpu/libvxpu.so.
 #pragma once
 
 #include <string>
@@ -9,16 +11,20 @@ namespace vxpu {
 // Directory of the running vxpu executable.
 std::string ExecutableDir();
 
-// simgpu's libcuda.so.1 / libnvidia-ml.so.1: $VXPU_SIMGPU_DIR, else <exe>/../lib/simgpu.
+// vxpu's own library directory: <exe>/../lib/vxpu installed, else <exe>/../lib.
+std::string LibDir();
+
+// simgpu's libcuda.so.1 / libnvidia-ml.so.1: $VXPU_SIMGPU_DIR, else LibDir()/simgpu.
 std::string SimgpuDir();
 
-// The interposer: $VXPU_INTERPOSER, else <exe>/../lib/libvxpu.so.
+// The interposer: $VXPU_INTERPOSER, else LibDir()/libvxpu.so.
 std::string InterposerPath();
 
-// The remote client's libcuda.so.1 / libnvidia-ml.so.1: <exe>/../lib/remote.
+// The remote client's libcuda.so.1 / libnvidia-ml.so.1: LibDir()/remote.
 std::string RemoteClientDir();
 
-// A program installed beside vxpu (e.g. "vxpu-burn").
+// A program of vxpu's (e.g. "vxpu", "vxpu-burn"): beside the running one, else in LibDir()
+// (where the installed layout keeps helpers).
 std::string CompanionPath(const std::string& name);
 
 bool FileExists(const std::string& path);
