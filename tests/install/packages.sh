@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages (cmake/Packaging.cmake): cpack builds the four, each holds what it should in
-# the FHS layout and depends on Debian 12's packages by name (never on libcuda), and the files
-# they unpack run: as root, in a mount namespace of their own with the build tree hidden,
-# `vxpu devices --sim`, a `vxpu run --sim` slice, and vxpud and vxpu-scheduler.
+# the FHS layout and depends on Debian 12's packages by name (never on libcuda), and, installed
+# by apt into a minimal Debian root (mmdebstrap, as root), `vxpu devices --sim`, a `vxpu run
+# --sim` slice, vxpud (reached by `vxpu ps`) and vxpu-scheduler run there: no library missing,
+# no path into the build tree.
 #   packages.sh BUILD_DIR
 set -euo pipefail
 build="$(cd "$1" && pwd)"
@@ -35,6 +36,37 @@ grep -q "vxpu (= $version)" <<<"$(dpkg-deb -f "$work/out/vxpud_${version}_amd64.
 grep -qx "ExecStart=/usr/bin/vxpud --state-dir /var/run/vxpu --metrics-addr :9395" \
   "$work/root/usr/lib/systemd/system/vxpud.service" || fail "the unit does not start /usr/bin/vxpud"
 
+# As root: the packages installed by apt into a minimal Debian 12 root made by mmdebstrap from the
+# archive this machine uses (their dependencies come from there), and the programs run in it.
+# Otherwise the unpacked files run with the build tree in sight (a weaker check, said so).
+debs=("$work"/out/*.deb)
+if [ "$(id -u)" = 0 ] && command -v mmdebstrap >/dev/null && command -v unshare >/dev/null; then
+  mirror="${VXPU_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+  mmdebstrap --mode=root --variant=apt \
+    --customize-hook='mkdir -p "$1/tmp/debs"' \
+    --customize-hook="copy-in ${debs[*]} /tmp/debs" \
+    --customize-hook='chroot "$1" sh -c "apt-get install -y -q /tmp/debs/*.deb && rm -r /tmp/debs"' \
+    bookworm "$work/debian" "deb $mirror bookworm main" >"$work/mmdebstrap.log" 2>&1 \
+    || { tail -20 "$work/mmdebstrap.log"; fail "mmdebstrap could not install the packages"; }
+  cat >"$work/debian/checks.sh" <<'CHECKS'
+set -eu
+export VXPU_AGENT_BEACON=off VXPU_AGENT_SOCKET=none VXPU_STATE_DIR=/tmp
+vxpu devices --sim | grep -q NVIDIA || { echo "vxpu devices --sim listed nothing"; exit 1; }
+vxpu run --sim --memory 1GiB -- /usr/lib/vxpu/vxpu-vector_add 1000 | grep -q "vector_add: OK" \
+  || { echo "vector_add did not run in a slice"; exit 1; }
+vxpu-scheduler --version >/dev/null
+vxpud --sim --state-dir /tmp/agent --metrics-addr 127.0.0.1:0 & agent=$!
+for _ in $(seq 100); do [ -S /tmp/agent/vxpud.sock ] && break; sleep 0.1; done
+VXPU_AGENT_SOCKET=/tmp/agent/vxpud.sock VXPU_STATE_DIR=/tmp/agent vxpu ps >/dev/null || { echo "vxpu ps cannot reach vxpud"; exit 1; }
+kill $agent && wait $agent || { echo "vxpud did not stop cleanly"; exit 1; }
+CHECKS
+  unshare -m --propagation private sh -c "
+    mount -t proc proc '$work/debian/proc' && mount --rbind /dev '$work/debian/dev' &&
+    mount -t tmpfs tmpfs '$work/debian/dev/shm' && mount -t tmpfs tmpfs '$work/debian/tmp' &&
+    chroot '$work/debian' /usr/bin/env -i PATH=/usr/bin:/bin sh /checks.sh" || fail "a check failed in the Debian root"
+  echo "packages: installed by apt into a minimal Debian root ($(du -sh "$work/debian" | cut -f1)); vxpu, vxpud and vxpu-scheduler run there"
+  exit 0
+fi
 usr="$work/root/usr"
 checks="$work/checks.sh"
 cat >"$checks" <<CHECKS
@@ -47,10 +79,5 @@ unset VXPU_SIMGPU_DIR VXPU_INTERPOSER LD_LIBRARY_PATH LD_PRELOAD
   || { echo "vector_add did not run in a slice"; exit 1; }
 "$usr/bin/vxpud" --version >/dev/null && "$usr/bin/vxpu-scheduler" --version >/dev/null
 CHECKS
-if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
-  unshare -m bash -c "mount -t tmpfs -o size=1m vxpu-hidden '$build' && bash '$checks'" || fail "a check failed (build tree hidden)"
-  echo "packages: the unpacked files run with $build hidden"
-else
-  bash "$checks" || fail "a check failed"
-  echo "packages: not root: checked with the build tree in sight"
-fi
+bash "$checks" || fail "a check failed"
+echo "packages: not root, or no mmdebstrap: checked the unpacked files, with the build tree in sight"
