@@ -7,12 +7,14 @@
 // lease's end may break it.
 //
 //   capture_probe [--launches N] [--stream own|per-thread] [--mode global|thread-local|relaxed]
-//                 [--gap-ms G] [--warm-up]
+//                 [--gap-ms G] [--warm-up] [--go-when PATH]
 // own (default): a stream of its own, through the exported entry points.
 // per-thread: the per-thread default stream, as NULL, through the per-thread variants that
 // cuGetProcAddress hands out (how a program built for per-thread default streams reaches them).
 // --mode: the capture mode (default global, as torch.cuda.graph captures); --gap-ms: the host
-// sleeps G ms after each captured launch (default 0).
+// sleeps G ms after each captured launch (default 0); --go-when: once set up (context, module,
+// stream), prints {"ready":true} and waits until PATH exists (30 s at most) before it captures,
+// so that a test can time the capture against another tenant's lease without the start-up.
 //
 // Reports {"stream":...,"mode":...,"captured":N,"nodes":...,"capture_ms":...,"launch_ms":...,
 // "graph_ms":...,"failures":[...]}: capture_ms is the whole capture of N launches of a 100 us kernel,
@@ -20,6 +22,7 @@
 // Exit status: 0 when every call succeeded; 1 when one failed (each listed in "failures" and on
 // stderr); 2 on bad usage.
 #include <cuda.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -45,7 +48,7 @@ bool Must(CUresult result, const char* what) {
 [[noreturn]] void Usage() {
   std::fprintf(stderr,
                "usage: capture_probe [--launches N] [--stream own|per-thread] [--mode global|thread-local|relaxed] "
-               "[--gap-ms G] [--warm-up]\n");
+               "[--gap-ms G] [--warm-up] [--go-when PATH]\n");
   std::exit(2);
 }
 
@@ -55,6 +58,7 @@ struct Options {
   std::string mode = "global";
   int gap_ms = 0;
   bool warm_up = false;
+  std::string go_when;
 };
 
 Options Parse(int argc, char** argv) {
@@ -76,6 +80,8 @@ Options Parse(int argc, char** argv) {
     } else if (flag == "--mode") {
       o.mode = value;
       if (o.mode != "global" && o.mode != "thread-local" && o.mode != "relaxed") Usage();
+    } else if (flag == "--go-when") {
+      o.go_when = value;
     } else if (flag == "--gap-ms") {
       o.gap_ms = std::atoi(value.c_str());
       if (o.gap_ms < 0 || value.empty()) Usage();
@@ -185,6 +191,13 @@ int main(int argc, char** argv) {
       Must(cuModuleLoadData(&module, kSimKernelsPtx), "cuModuleLoadData") &&
       Must(cuModuleGetFunction(&spin, module, "vxpu_spin_ns"), "cuModuleGetFunction") &&
       (o.stream == "per-thread" || Must(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"))) {
+    if (!o.go_when.empty()) {
+      std::printf("{\"ready\":true}\n");
+      std::fflush(stdout);
+      auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (access(o.go_when.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     t = Run(o, o.stream == "per-thread" ? PerThreadApi() : Api{}, spin, stream);
     if (stream != nullptr) Must(cuStreamDestroy(stream), "cuStreamDestroy");
     Must(cuModuleUnload(module), "cuModuleUnload");
