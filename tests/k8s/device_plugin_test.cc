@@ -1,7 +1,7 @@
 // The device plugin inside vxpud against a test kubelet (test_kubelet.h): registration,
-// ListAndWatch, GetPreferredAllocation, Allocate for several containers at once, a container's
-// process started from the Allocate answer and held to its slice, kubelet and vxpud restarts,
-// a device vanishing. The real vxpud runs on this test binary's simulated GPUs.
+// ListAndWatch, GetPreferredAllocation, Allocate for several containers at once, kubelet and
+// vxpud restarts, a device vanishing. The real vxpud runs on this test binary's simulated GPUs.
+// Containers made from the Allocate answers run under runc in oci_runtime_test.cc.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,7 +19,6 @@
 #include "../simgpu/sim_env.h"
 #include "agent_api/agent_client.h"
 #include "agent_api/unix_http.h"
-#include "container_runtime.h"
 #include "plugin_node.h"
 #include "test_kubelet.h"
 
@@ -33,7 +32,6 @@ using testkubelet::PluginClient;
 using testkubelet::TestKubelet;
 using Agent = testkubelet::PluginAgent;
 
-const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
 constexpr uint64_t kGiB = 1ull << 30;
 constexpr uint64_t kMiB = 1ull << 20;
 
@@ -226,74 +224,6 @@ TEST_F(DevicePluginTest, PodResourcesNameTheSliceAndItGoesWithItsContainer) {
   EXPECT_EQ(agent_.Get("/v1/devices")[0]["units_held"], 0);
   EXPECT_NE(agent_.log().find("slice " + name + " removed: kubelet lists no container holding its units"),
             std::string::npos);
-}
-
-TEST_F(DevicePluginTest, AContainerStartedFromTheAnswerIsHeldToItsSlice) {
-  if (geteuid() != 0) GTEST_SKIP() << "starting a container (mount and pid namespaces) needs root";
-  v1beta1::AllocateResponse response;
-  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 3), Unit(0, 4)}}, &response).ok());
-  // Two units of the 8 GiB GPU: 1638 MiB less the 512 MiB reserve = 1126 MiB. The probe
-  // allocates 100 MiB blocks until refused, in its own pid namespace, preloaded by ld.so.preload
-  // alone (no LD_PRELOAD).
-  std::vector<std::string> image_env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR,
-                                        std::string("VXPU_SIMGPU_CONFIG=") + std::getenv("VXPU_SIMGPU_CONFIG")};
-  auto run = testkubelet::RunInContainer(response.container_responses(0), {kProbe, "alloc", "100", "20"}, image_env);
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  json report = json::parse(run.output.substr(run.output.rfind('{')), nullptr, false);
-  ASSERT_TRUE(report.is_object()) << run.output;
-  const uint64_t quota = (8 * kGiB / 10 * 2 - 512 * kMiB) / kMiB * kMiB;
-  EXPECT_EQ(report["device_total"], quota) << run.output;
-  EXPECT_EQ(report["total"], quota);
-  EXPECT_EQ(report["succeeded"], quota / (100 * kMiB)) << run.output;  // then refused
-}
-
-TEST_F(DevicePluginTest, TheContainersOwnSettingsCannotWidenItsSlice) {
-  // A workload that sets VXPU_MEMORY, VXPU_SLICE or VXPU_STATE_DIR itself (in its image, or for a
-  // child) got 4 GiB of an 8 GiB GPU out of a 2-unit slice: the registered terms hold instead.
-  if (geteuid() != 0) GTEST_SKIP() << "starting a container (mount and pid namespaces) needs root";
-  v1beta1::AllocateResponse response;
-  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 5), Unit(0, 6)}}, &response).ok());
-  const uint64_t quota = (8 * kGiB / 10 * 2 - 512 * kMiB) / kMiB * kMiB;
-  for (const std::vector<std::string>& widened : {std::vector<std::string>{"VXPU_MEMORY=4GiB"},
-                                                  {"VXPU_MEMORY=4GiB", "VXPU_SLICE=other"},
-                                                  {"VXPU_MEMORY=4GiB", "VXPU_STATE_DIR=/tmp"},
-                                                  {"VXPU_COMPUTE=", "VXPU_MEMORY="}}) {
-    std::vector<std::string> env = widened;  // before the answer's: getenv finds these first
-    env.push_back("LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR);
-    env.push_back(std::string("VXPU_SIMGPU_CONFIG=") + std::getenv("VXPU_SIMGPU_CONFIG"));
-    auto run = testkubelet::RunInContainer(response.container_responses(0), {kProbe, "alloc", "100", "40"}, env);
-    ASSERT_EQ(run.exit_code, 0) << run.output;
-    json report = json::parse(run.output.substr(run.output.rfind('{')), nullptr, false);
-    ASSERT_TRUE(report.is_object()) << run.output;
-    EXPECT_EQ(report["device_total"], quota) << ::testing::PrintToString(widened) << run.output;
-    EXPECT_EQ(report["succeeded"], quota / (100 * kMiB)) << ::testing::PrintToString(widened) << run.output;
-  }
-}
-
-TEST_F(DevicePluginTest, TheHostAgentSeesTheContainersProcessesInItsSlice) {
-  if (geteuid() != 0) GTEST_SKIP() << "starting a container (mount and pid namespaces) needs root";
-  v1beta1::AllocateResponse response;
-  ASSERT_TRUE(plugin_->Allocate({{Unit(0, 0)}}, &response).ok());
-  std::vector<std::string> image_env = {"LD_LIBRARY_PATH=" VXPU_SIMGPU_DIR,
-                                        std::string("VXPU_SIMGPU_CONFIG=") + std::getenv("VXPU_SIMGPU_CONFIG")};
-  // The probe is pid 2 or so of its own namespace: the host agent must not take it for its own
-  // pid 2, alive or dead, but see it live by its life lock while it holds 100 MiB.
-  testkubelet::ContainerRun run;
-  std::thread container([&] {
-    run = testkubelet::RunInContainer(response.container_responses(0), {kProbe, "alloc", "100", "1", "--hold", "4"},
-                                      image_env);
-  });
-  const std::string name = "k8s-" + Gpu(0) + "-u0";
-  auto used = [&]() -> json {
-    for (const json& s : agent_.Get("/v1/slices")) {
-      if (s["name"] == name && !s["usage"].empty()) return s["usage"][0]["memory_used_bytes"];
-    }
-    return json();
-  };
-  EXPECT_TRUE(simtest::PollFor(seconds(4), [&] { return used() == 100 * kMiB; })) << used();
-  container.join();
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_TRUE(simtest::PollFor(seconds(5), [&] { return used() != 100 * kMiB; })) << used();
 }
 
 TEST_F(DevicePluginTest, ReRegistersWhenKubeletRestarts) {
