@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus
   iproute2
-  mmdebstrap umoci runc skopeo lintian libyaml-cpp-dev
+  mmdebstrap umoci runc skopeo lintian help2man libyaml-cpp-dev
 )
 
 missing=()

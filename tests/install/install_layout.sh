@@ -21,8 +21,14 @@ done
 for stray in "$prefix/lib/libvxpu.so" "$prefix/lib/simgpu" "$prefix/lib/remote" "$prefix/bin/vxpu-burn"; do
   [ ! -e "$stray" ] || fail "$stray: not the FHS layout"
 done
-grep -qx "ExecStart=$prefix/bin/vxpud --state-dir /var/run/vxpu --metrics-addr :9395" \
-  "$prefix/lib/systemd/system/vxpud.service" || fail "the unit does not start $prefix/bin/vxpud"
+unit="$prefix/lib/systemd/system/vxpud.service"
+grep -qx 'ExecStart='"$prefix"'/bin/vxpud $VXPUD_ARGS' "$unit" || fail "the unit does not start $prefix/bin/vxpud"
+grep -qx "EnvironmentFile=-$prefix/etc/vxpu/vxpud.env" "$unit" || fail "the unit does not read $prefix/etc/vxpu/vxpud.env"
+grep -q '^VXPUD_ARGS="--state-dir /var/run/vxpu' "$prefix/etc/vxpu/vxpud.env" || fail "no $prefix/etc/vxpu/vxpud.env"
+# An administrator's configuration survives a second install.
+echo 'VXPUD_ARGS="--state-dir /srv/vxpu"' >"$prefix/etc/vxpu/vxpud.env"
+cmake --install "$build" --prefix "$root/usr" >>"$root/install.log" || fail "the second cmake --install failed"
+grep -qx 'VXPUD_ARGS="--state-dir /srv/vxpu"' "$prefix/etc/vxpu/vxpud.env" || fail "a reinstall replaced the configuration"
 # No installed file may load anything from the build tree.
 while IFS= read -r -d '' f; do
   if readelf -d "$f" 2>/dev/null | grep -E 'RPATH|RUNPATH' | grep -q "$build"; then fail "$f: a run path into $build"; fi

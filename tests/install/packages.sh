@@ -16,7 +16,7 @@ fail() { echo "packages: $*" >&2; exit 1; }
 version="$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")"
 declare -A holds=(
   [vxpu]="./usr/bin/vxpu ./usr/lib/vxpu/libvxpu.so ./usr/lib/vxpu/simgpu/libcuda.so.1 ./usr/lib/vxpu/vxpu-remote-worker ./usr/lib/vxpu/vxpu-burn"
-  [vxpud]="./usr/bin/vxpud ./usr/lib/systemd/system/vxpud.service"
+  [vxpud]="./usr/bin/vxpud ./usr/lib/systemd/system/vxpud.service ./etc/vxpu/vxpud.env ./usr/share/man/man1/vxpud.1.gz"
   [vxpu-scheduler]="./usr/bin/vxpu-scheduler"
   [vxpu-remote-client]="./usr/lib/vxpu/remote/libcuda.so.1 ./usr/lib/vxpu/remote/libnvidia-ml.so.1"
 )
@@ -33,8 +33,19 @@ for package in "${!holds[@]}"; do
   dpkg-deb -x "$deb" "$work/root"
 done
 grep -q "vxpu (= $version)" <<<"$(dpkg-deb -f "$work/out/vxpud_${version}_amd64.deb" Depends)" || fail "vxpud does not depend on vxpu"
-grep -qx "ExecStart=/usr/bin/vxpud --state-dir /var/run/vxpu --metrics-addr :9395" \
-  "$work/root/usr/lib/systemd/system/vxpud.service" || fail "the unit does not start /usr/bin/vxpud"
+grep -qx 'ExecStart=/usr/bin/vxpud $VXPUD_ARGS' "$work/root/usr/lib/systemd/system/vxpud.service" \
+  || fail "the unit does not start /usr/bin/vxpud"
+grep -qx "EnvironmentFile=-/etc/vxpu/vxpud.env" "$work/root/usr/lib/systemd/system/vxpud.service" \
+  || fail "the unit does not read /etc/vxpu/vxpud.env"
+dpkg-deb -I "$work/out/vxpud_${version}_amd64.deb" conffiles | grep -qx /etc/vxpu/vxpud.env \
+  || fail "/etc/vxpu/vxpud.env is not a conffile"
+# Debian's own checks: every error and warning lintian finds is fixed, or overridden with why
+# (deploy/debian/vxpu.lintian-overrides).
+if command -v lintian >/dev/null; then
+  findings="$(lintian --fail-on error,warning --tag-display-limit 0 "$work"/out/*.deb 2>&1)" \
+    || fail "lintian finds errors or warnings: $findings"
+  echo "packages: lintian finds no error or warning"
+fi
 
 # As root: the packages installed by apt into a minimal Debian 12 root made by mmdebstrap from the
 # archive this machine uses (their dependencies come from there), and the programs run in it.
