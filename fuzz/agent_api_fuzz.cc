@@ -1,4 +1,4 @@
-// libFuzzer target for the agent API's parsers (src/agent_api/slice.h): the POST /v1/slices body
+// libFuzzer target for the agent API's parsers (src/node/slice.h): the POST /v1/slices body
 // (ParseSliceRequest) and the registry's stored records (SliceRecordFromJson), both fed the same
 // untrusted bytes. Besides "never crashes", it checks what the parsers promise:
 //   - a refusal comes with an error;
@@ -24,9 +24,9 @@
 #include <optional>
 #include <string>
 
-#include "agent_api/slice.h"
 #include "fuzz_check.h"
 #include "interposer/slice_ledger.h"
+#include "node/slice.h"
 
 namespace {
 

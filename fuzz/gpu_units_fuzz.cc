@@ -1,4 +1,4 @@
-// libFuzzer target for the device IDs kubelet sends the device plugin (src/agent_api/gpu_units.h):
+// libFuzzer target for the device IDs kubelet sends the device plugin (src/node/gpu_units.h):
 // ParseUnitId, SliceForUnits (Allocate) and PreferredUnits (GetPreferredAllocation), fed IDs
 // from untrusted bytes: the first byte is the allocation size, the second how many of the IDs are
 // must_include, the rest newline-separated IDs (the protobuf framing around them is Debian's
@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "agent_api/gpu_units.h"
 #include "fuzz_check.h"
+#include "node/gpu_units.h"
 
 namespace {
 

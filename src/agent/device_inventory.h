@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent_api/node_view.h"
+#include "node/node_view.h"
 
 namespace vxpu {
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "backend/device_nodes.h"
 #include "k8s/proto/deviceplugin_v1beta1.grpc.pb.h"
 
 namespace vxpu {
@@ -42,15 +43,15 @@ pb::ListAndWatchResponse DeviceList(const std::vector<std::pair<DeviceView, GpuU
   return out;
 }
 
-void FillResponse(const ContainerEdits& edits, pb::ContainerAllocateResponse* out) {
+void FillResponse(const SliceEdits& edits, pb::ContainerAllocateResponse* out) {
   for (const auto& [key, value] : edits.env) (*out->mutable_envs())[key] = value;
-  for (const ContainerMount& m : edits.mounts) {
+  for (const SliceMount& m : edits.mounts) {
     pb::Mount* mount = out->add_mounts();
     mount->set_container_path(m.container_path);
     mount->set_host_path(m.host_path);
     mount->set_read_only(m.read_only);
   }
-  for (const ContainerDevice& d : edits.devices) {
+  for (const DeviceNode& d : edits.devices) {
     pb::DeviceSpec* device = out->add_devices();
     device->set_container_path(d.container_path);
     device->set_host_path(d.host_path);
@@ -121,6 +122,17 @@ class PluginService final : public pb::DevicePlugin::Service {
     return grpc::Status::OK;
   }
 
+  // The host's device nodes of the slice's GPUs and the driver's shared ones.
+  std::vector<std::string> DeviceNodesOf(const SliceSpec& slice, const std::vector<DeviceView>& devices) const {
+    std::vector<unsigned> indices;
+    for (const DeviceView& d : devices) {
+      for (const std::string& uuid : slice.devices) {
+        if (d.uuid == uuid) indices.push_back(d.index);
+      }
+    }
+    return GpuDeviceNodes(indices, options_.paths.dev_dir, Exists);
+  }
+
   grpc::Status Allocate(grpc::ServerContext*, const pb::AllocateRequest* request, pb::AllocateResponse* out) override {
     std::vector<DeviceView> devices = agent_->Devices();  // for the device nodes: allocating does not change them
     for (const pb::ContainerAllocateRequest& c : request->container_requests()) {
@@ -131,7 +143,8 @@ class PluginService final : public pb::DevicePlugin::Service {
         log_("Allocate refused: " + error);
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
       }
-      FillResponse(EditsForSlice(*slice, devices, options_.paths, Exists), out->add_container_responses());
+      FillResponse(ContainerEditsFor(*slice, DeviceNodesOf(*slice, devices), options_.paths),
+                   out->add_container_responses());
     }
     return grpc::Status::OK;
   }

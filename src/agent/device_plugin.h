@@ -6,7 +6,7 @@
 //
 // ListAndWatch streams the units' health whenever it changes (GPU health, units local slices
 // take); Allocate turns the device IDs of each container into its slice (NodeAgent::AllocateUnits)
-// and answers with the container's edits (container_edits.h). Each poll the watcher reads
+// and answers with the container's edits (slice/slice_edits.h). Each poll the watcher reads
 // kubelet's pod resources (pod_resources.h) so that the slices of ended containers go
 // (NodeAgent::ReconcileWithKubelet). Every RPC validates what kubelet
 // sends: a bad ID fails that call with INVALID_ARGUMENT and a message naming it.
@@ -20,8 +20,8 @@
 #include <string>
 #include <thread>
 
-#include "agent/container_edits.h"
 #include "agent/node_agent.h"
+#include "slice/slice_edits.h"
 
 namespace grpc {
 class Server;

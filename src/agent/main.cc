@@ -18,7 +18,6 @@
 
 #include "agent/agent_config.h"
 #include "agent/api_server.h"
-#include "agent/container_edits.h"
 #include "agent/device_plugin.h"
 #include "agent/metrics.h"
 #include "agent/node_agent.h"
@@ -27,6 +26,7 @@
 #include "backend/paths.h"
 #include "cli/cli_messages.h"
 #include "commit.h"
+#include "slice/slice_edits.h"
 
 namespace {
 

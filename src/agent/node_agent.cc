@@ -8,9 +8,10 @@
 #include <set>
 
 #include "agent/terms_files.h"
-#include "agent_api/capacity.h"
 #include "common/process.h"
 #include "common/units.h"
+#include "node/capacity.h"
+#include "slice/admission.h"
 
 namespace vxpu {
 namespace {

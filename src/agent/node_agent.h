@@ -22,8 +22,8 @@
 #include "agent/device_inventory.h"
 #include "agent/pod_resources.h"
 #include "agent/slice_registry.h"
-#include "agent_api/gpu_units.h"
-#include "agent_api/node_view.h"
+#include "node/gpu_units.h"
+#include "node/node_view.h"
 
 namespace vxpu {
 

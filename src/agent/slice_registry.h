@@ -1,6 +1,6 @@
 // The slices of one node, kept in SQLite (a file in vxpud's state directory) so that they
 // survive a restart of the agent. Each slice is one row: its name and its record as JSON
-// (agent_api/slice.h). Writes are transactions with synchronous=FULL: a slice the API said was
+// (node/slice.h). Writes are transactions with synchronous=FULL: a slice the API said was
 // created is on disk. A row that cannot be read back is reported and left in place, never
 // dropped. A registry that cannot be read (damaged, truncated, not a database) is an error,
 // never an empty node: a new one is created whole (schema included) before it takes its name,
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "agent_api/slice.h"
+#include "node/slice.h"
 
 struct sqlite3;
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent_api/capacity.h"
+#include "node/capacity.h"
 
 namespace vxpu {
 namespace {

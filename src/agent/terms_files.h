@@ -8,8 +8,8 @@
 #include <set>
 #include <string>
 
-#include "agent_api/slice.h"
 #include "common/registered_terms.h"
+#include "node/slice.h"
 
 namespace vxpu {
 

@@ -7,8 +7,8 @@
 
 #include "backend/nvml_client.h"
 #include "backend/paths.h"
-#include "cli/agent_link.h"
 #include "common/units.h"
+#include "slice/node_link.h"
 
 namespace vxpu {
 

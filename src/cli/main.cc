@@ -6,7 +6,6 @@
 
 #include "commit.h"
 
-#include "cli/agent_link.h"
 #include "cli/bench_share.h"
 #include "cli/command_line.h"
 #include "cli/demo.h"
@@ -17,6 +16,7 @@
 #include "cli/sim.h"
 #include "cli/top.h"
 #include "remote/server/remoted.h"
+#include "slice/node_link.h"
 
 namespace {
 
@@ -79,9 +79,10 @@ int main(int argc, char** argv) {
                       "Restrict the command to these devices: ordinals or UUIDs, comma-separated (sets "
                       "CUDA_VISIBLE_DEVICES)");
   run_cmd->add_flag("--sim", run.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
-  run_cmd->add_option("--remote", run.remote,
-                      "Run on a slice of another machine's GPU: HOST:PORT of its vxpu remoted (driver-API and CUDA runtime programs; "
-                      "--memory and --compute are asked of the server)");
+  run_cmd->add_option(
+      "--remote", run.remote,
+      "Run on a slice of another machine's GPU: HOST:PORT of its vxpu remoted (driver-API and CUDA runtime programs; "
+      "--memory and --compute are asked of the server)");
   run_cmd->add_option("--token-file", run.token_file,
                       "With --remote: the file holding the server's token (default $VXPU_REMOTE_TOKEN_FILE)");
   run_cmd->add_option("command", run.command, "The command and its arguments (after --)")->required();

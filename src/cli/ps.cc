@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cli/agent_link.h"
 #include "common/units.h"
+#include "slice/node_link.h"
 
 namespace vxpu {
 namespace {

@@ -10,10 +10,10 @@
 #include <string>
 #include <thread>
 
-#include "cli/agent_link.h"
 #include "cli/chart.h"
 #include "cli/share_chart.h"
 #include "cli/text_bar.h"
+#include "slice/node_link.h"
 
 namespace vxpu {
 namespace {

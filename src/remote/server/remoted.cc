@@ -21,9 +21,9 @@
 #include <cuda.h>
 #include "backend/device_list.h"
 #include "backend/paths.h"
-#include "cli/run.h"
 #include "common/log_limiter.h"
 #include "common/units.h"
+#include "slice/slice_setup.h"
 
 #include "remote/address.h"
 #include "remote/server/admission.h"
@@ -199,7 +199,7 @@ void Tell(int control, Told what, const std::string& text = "") {
   remote::SessionSlice slice;
   if (!remote::DecideSlice(hello, server.options.limits, server.device_bytes, &slice, &error))
     refuse(CUDA_ERROR_INVALID_VALUE, error);
-  RunOptions run;
+  SliceRequest run;
   run.sim = server.options.sim;
   run.device = server.options.device;
   run.memory = slice.memory;
@@ -207,7 +207,7 @@ void Tell(int control, Told what, const std::string& text = "") {
   if (!run.compute.empty()) run.compute_step = "0.1";  // the server's limits decide the granularity
   run.name = "remote-" + std::to_string(getpid());
   run.name_given = true;
-  if (!PrepareSlice(run, &error)) refuse(CUDA_ERROR_NO_DEVICE, error);
+  if (!SetUpSlice(run, &error)) refuse(CUDA_ERROR_NO_DEVICE, error);
   fcntl(fd, F_SETFD, 0);  // the worker inherits the connection
   std::string worker = CompanionPath("vxpu-remote-worker");
   std::string fd_text = std::to_string(fd), timeout = std::to_string(server.options.timeout_ms);

@@ -1,4 +1,4 @@
-#include "agent_api/gpu_units.h"
+#include "node/gpu_units.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,6 +1,6 @@
 // The node's view: registered slices joined with what the ledgers and arbiters show running;
 // unregistered running slices discovered with the terms their segments show.
-#include "agent_api/node_view.h"
+#include "node/node_view.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

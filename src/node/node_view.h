@@ -10,10 +10,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "agent_api/slice.h"
 #include "backend/nvml_client.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
+#include "node/slice.h"
 
 namespace vxpu {
 

@@ -1,7 +1,8 @@
-// What a device can still offer slices, and whether a new slice fits beside the others. The
-// memory check keeps room for contexts: a context's own memory (hundreds of MiB on a real GPU,
-// 512 MiB on simgpu) is not charged to its slice, so each slice is counted at its quota plus
-// `context_reserve` (docs/agent.md). Pure: vxpud and `vxpu run` both decide with it.
+// Whether a slice fits on this node: the one place where every caller (vxpu run, vxpu remoted,
+// vxpud's API and its device plugin) decides. A slice is checked against the node's devices and
+// the slices registered there, each counted at its quota plus `context_reserve` for its contexts
+// (a context's own memory is not charged to its slice; docs/agent.md), and against the slices
+// running in the shared segments, registered or not. Pure.
 #pragma once
 
 #include <cstdint>
@@ -9,25 +10,27 @@
 #include <string>
 #include <vector>
 
-#include "agent_api/node_view.h"
-#include "agent_api/slice.h"
+#include "interposer/compute_arbiter.h"
+#include "interposer/slice_ledger.h"
+#include "node/node_view.h"
+#include "node/slice.h"
 
 namespace vxpu {
-
-// simgpu's per-context memory; vxpud's and `vxpu run`'s default (VXPU_CONTEXT_RESERVE).
-inline constexpr uint64_t kDefaultContextReserve = 512ull << 20;
-
-// 300 -> "30%", 125 -> "12.5%".
-std::string PercentText(uint32_t permille);
-
-// Sets each device's memory_for_slices and compute_free_permille from the slices on it.
-void FillCapacity(const std::vector<SliceRecord>& slices, uint64_t context_reserve, std::vector<DeviceView>* devices);
 
 // Why `spec` does not fit beside `slices` on `devices` (a device it names is unknown or
 // unhealthy, its quota or guarantee is more than is left), or nullopt if it fits. Slices of the
 // same name are not counted (that is the slice joined, not a second one).
 std::optional<std::string> RefuseSlice(const SliceSpec& spec, const std::vector<SliceRecord>& slices,
                                        uint64_t context_reserve, const std::vector<DeviceView>& devices);
+
+// Why a slice of `memory` (a quota as given: a size or a percentage of each device; "" for
+// none) and `compute` (request 0 for none) does not fit beside the slices running on `devices`
+// (their shared segments: a slice of the same name must have the same terms, the guarantees
+// must add up to one device at most), or nullopt.
+std::optional<std::string> RefuseBesideRunning(const std::string& memory, const ComputeTerms& compute,
+                                               const std::vector<DeviceView>& devices,
+                                               const std::vector<SliceSummary>& running_memory,
+                                               const std::vector<ComputeSliceUsage>& running_compute);
 
 // "memory 4.0 GiB, compute 30%": a slice's terms, for messages.
 std::string TermsText(const SliceSpec& spec);

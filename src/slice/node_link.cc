@@ -1,16 +1,16 @@
-#include "cli/agent_link.h"
+#include "slice/node_link.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 
 #include "agent_api/agent_beacon.h"
-#include "agent_api/capacity.h"
-#include "cli/daemonless_slices.h"
 #include "common/state_dir.h"
 #include "common/units.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
+#include "node/capacity.h"
+#include "slice/daemonless_slices.h"
 
 namespace vxpu {
 

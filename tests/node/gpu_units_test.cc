@@ -1,6 +1,6 @@
 // The Kubernetes resource model (gpu_units.h): unit IDs, the units a node offers beside its
 // slices, the slice a set of IDs makes, and the preferred allocation.
-#include "agent_api/gpu_units.h"
+#include "node/gpu_units.h"
 
 #include <gtest/gtest.h>
 

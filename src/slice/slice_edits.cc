@@ -1,4 +1,4 @@
-#include "agent/container_edits.h"
+#include "slice/slice_edits.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent_api/capacity.h"
 #include "common/registered_terms.h"
+#include "node/capacity.h"
 
 namespace vxpu {
 namespace {
@@ -20,25 +20,6 @@ std::string Joined(const std::vector<std::string>& parts) {
 }
 
 std::string LibPath(const std::string& host_lib_dir) { return host_lib_dir + "/lib/libvxpu.so"; }
-
-// The device nodes of `slice`'s GPUs, and the driver's shared ones, that exist on the host.
-std::vector<ContainerDevice> DeviceNodes(const SliceSpec& slice, const std::vector<DeviceView>& devices,
-                                         const std::string& dev_dir,
-                                         const std::function<bool(const std::string&)>& exists) {
-  std::vector<std::string> names;
-  for (const DeviceView& d : devices) {
-    for (const std::string& uuid : slice.devices) {
-      if (d.uuid == uuid) names.push_back("nvidia" + std::to_string(d.index));
-    }
-  }
-  for (const char* shared : {"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"}) names.push_back(shared);
-  std::vector<ContainerDevice> out;
-  for (const std::string& name : names) {
-    std::string path = dev_dir + "/" + name;
-    if (exists(path)) out.push_back(ContainerDevice{"/dev/" + name, path, "rw"});
-  }
-  return out;
-}
 
 // Writes `data` to `path` through a temporary file and a rename.
 bool WriteAtomically(const std::string& path, const std::string& data, mode_t mode, std::string* error) {
@@ -78,27 +59,42 @@ bool ReadFile(const std::string& path, std::string* data, std::string* error) {
 
 std::string TermsDir(const PluginPaths& paths) { return paths.host_lib_dir + "/slices"; }
 
-ContainerEdits EditsForSlice(const SliceSpec& slice, const std::vector<DeviceView>& devices, const PluginPaths& paths,
-                             const std::function<bool(const std::string&)>& exists) {
-  ContainerEdits edits;
-  std::string gpus = Joined(slice.devices);
-  edits.env = {{"VXPU_SLICE", slice.name},
-               {"VXPU_STATE_DIR", paths.state_dir},
-               {"VXPU_AGENT_SOCKET", "none"},
-               {"NVIDIA_VISIBLE_DEVICES", gpus},
-               {"CUDA_VISIBLE_DEVICES", gpus}};
-  if (slice.memory_limit) edits.env["VXPU_MEMORY"] = std::to_string(*slice.memory_limit >> 20) + "MiB";
+std::map<std::string, std::string> SliceEnvironment(const SliceEnvTerms& t) {
+  return {{"VXPU_SLICE", t.slice},
+          {"VXPU_MEMORY", t.memory},
+          {"VXPU_COMPUTE", t.compute},
+          {"VXPU_COMPUTE_LIMIT", t.compute_limit},
+          {"VXPU_PRIORITY", t.compute.empty() ? "" : t.priority}};
+}
+
+SliceEdits ContainerEditsFor(const SliceSpec& slice, const std::vector<std::string>& device_nodes,
+                             const PluginPaths& paths) {
+  SliceEnvTerms terms{slice.name, "", "", "", ""};
+  if (slice.memory_limit) terms.memory = std::to_string(*slice.memory_limit >> 20) + "MiB";
   if (slice.compute) {
-    edits.env["VXPU_COMPUTE"] = PercentText(slice.compute->guarantee_permille);
-    edits.env["VXPU_COMPUTE_LIMIT"] = PercentText(slice.compute->limit_permille);
+    terms.compute = PercentText(slice.compute->guarantee_permille);
+    terms.compute_limit = PercentText(slice.compute->limit_permille);
+    terms.priority = slice.compute->high_priority ? "high" : "normal";
   }
+  SliceEdits edits;
+  for (const auto& [name, value] : SliceEnvironment(terms)) {
+    if (!value.empty()) edits.env[name] = value;
+  }
+  std::string gpus = Joined(slice.devices);
+  edits.env.insert({{"VXPU_STATE_DIR", paths.state_dir},
+                    {"VXPU_AGENT_SOCKET", "none"},
+                    {"NVIDIA_VISIBLE_DEVICES", gpus},
+                    {"CUDA_VISIBLE_DEVICES", gpus}});
   // The registered terms, which the workload's own VXPU_* cannot change (NodeAgent writes them
   // before Allocate answers; common/registered_terms.h).
   edits.mounts = {{LibPath(paths.host_lib_dir), LibPath(paths.host_lib_dir), true},
                   {kContainerPreload, paths.host_lib_dir + "/ld.so.preload", true},
                   {kContainerTermsPath, TermsDir(paths) + "/" + slice.name + ".env", true},
                   {paths.state_dir, paths.state_dir, false}};
-  edits.devices = DeviceNodes(slice, devices, paths.dev_dir, exists);
+  for (const std::string& node : device_nodes) {
+    std::string name = node.substr(node.rfind('/') + 1);
+    edits.devices.push_back(DeviceNode{"/dev/" + name, node, "rw"});
+  }
   return edits;
 }
 

@@ -1,51 +1,68 @@
-#include "agent_api/capacity.h"
+#include "slice/admission.h"
 
-#include <algorithm>
+#include <cstdio>
 
-#include "agent_api/gpu_units.h"
 #include "common/units.h"
+#include "node/capacity.h"
 
 namespace vxpu {
 namespace {
 
-bool OnDevice(const SliceSpec& spec, const std::string& uuid) {
-  return std::find(spec.devices.begin(), spec.devices.end(), uuid) != spec.devices.end();
+constexpr uint32_t kWholeDevice = 1000;  // permille
+
+std::string Percent(uint32_t permille) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%.1f%%", permille / 10.0);
+  return text;
 }
 
-// Memory committed on `uuid` (quotas plus context room) and the guarantees there, without
-// slice `except`.
-void Committed(const std::vector<SliceRecord>& slices, const std::string& uuid, uint64_t context_reserve,
-               const std::string& except, uint64_t* memory, uint32_t* compute) {
-  *memory = 0;
-  *compute = 0;
-  for (const SliceRecord& r : slices) {
-    if (r.spec.name == except || !OnDevice(r.spec, uuid)) continue;
-    if (r.spec.memory_limit) *memory = AddCapped(*memory, AddCapped(*r.spec.memory_limit, context_reserve));
-    if (r.spec.compute) *compute += r.spec.compute->guarantee_permille;
+std::string Named(const DeviceView& d) { return "device " + std::to_string(d.index) + " (" + d.uuid + ")"; }
+
+// The memory quota must fit each device, and agree with the slice's running processes there.
+std::optional<std::string> RefuseQuota(const std::string& quota, const std::string& slice,
+                                       const std::vector<DeviceView>& devices,
+                                       const std::vector<SliceSummary>& running) {
+  for (const DeviceView& d : devices) {
+    std::string error;
+    auto bytes = ParseMemoryQuota(quota, d.memory_total, &error);
+    if (!bytes)
+      return "--memory: " + error + " (" + Named(d) + (devices.size() > 1 ? "; --device picks devices)" : ")");
+    for (const SliceSummary& s : running) {
+      if (s.slice == slice && s.device == d.uuid && s.limit != *bytes) {
+        return "slice " + slice + " already runs on " + Named(d) + " with " + FormatBytes(s.limit) +
+               " of memory, not " + FormatBytes(*bytes) + " (--name picks another slice)";
+      }
+    }
   }
+  return std::nullopt;
+}
+
+// The compute guarantee must fit beside the running slices' on each device (the arbiter refuses
+// it at the first launch otherwise, where the workload cannot say why).
+std::optional<std::string> RefuseCompute(const ComputeTerms& terms, const std::vector<DeviceView>& devices,
+                                         const std::vector<ComputeSliceUsage>& running) {
+  for (const DeviceView& d : devices) {
+    uint32_t reserved = 0;
+    for (const ComputeSliceUsage& s : running) {
+      if (s.device != d.uuid) continue;
+      if (s.slice != terms.slice) {
+        reserved += s.terms.request;
+      } else if (s.terms.request != terms.request || s.terms.limit != terms.limit ||
+                 s.terms.high_priority != terms.high_priority) {
+        return "slice " + terms.slice + " already runs on " + Named(d) + " with compute " + Percent(s.terms.request) +
+               ", limit " + Percent(s.terms.limit) + ", " + (s.terms.high_priority ? "high" : "normal") +
+               " priority (--name picks another slice)";
+      }
+    }
+    if (reserved + terms.request > kWholeDevice) {
+      return "--compute " + Percent(terms.request) + ": " + Named(d) + " has " + Percent(reserved) +
+             " of its compute guaranteed to running slices; " + Percent(kWholeDevice - reserved) + " is left";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
-
-std::string PercentText(uint32_t permille) {
-  std::string text = std::to_string(permille / 10);
-  if (permille % 10 != 0) text.append(".").append(std::to_string(permille % 10));
-  return text.append("%");
-}
-
-void FillCapacity(const std::vector<SliceRecord>& slices, uint64_t context_reserve, std::vector<DeviceView>* devices) {
-  for (DeviceView& d : *devices) {
-    uint64_t memory = 0;
-    uint32_t compute = 0;
-    Committed(slices, d.uuid, context_reserve, "", &memory, &compute);
-    memory = AddCapped(memory, context_reserve);  // the new slice's own context
-    d.memory_for_slices = d.memory_total > memory ? d.memory_total - memory : 0;
-    d.compute_free_permille = compute >= 1000 ? 0 : 1000 - compute;
-    GpuUnits units = UnitsOf(d, slices, context_reserve);
-    d.units_free = static_cast<unsigned>(std::count(units.begin(), units.end(), UnitState::kFree));
-    d.units_held = static_cast<unsigned>(std::count(units.begin(), units.end(), UnitState::kHeld));
-  }
-}
 
 std::optional<std::string> RefuseSlice(const SliceSpec& spec, const std::vector<SliceRecord>& slices,
                                        uint64_t context_reserve, const std::vector<DeviceView>& devices) {
@@ -77,6 +94,17 @@ std::optional<std::string> RefuseSlice(const SliceSpec& spec, const std::vector<
              PercentText(compute) + " guaranteed to other slices; " + PercentText(1000 - compute) + " is left";
     }
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> RefuseBesideRunning(const std::string& memory, const ComputeTerms& compute,
+                                               const std::vector<DeviceView>& devices,
+                                               const std::vector<SliceSummary>& running_memory,
+                                               const std::vector<ComputeSliceUsage>& running_compute) {
+  if (!memory.empty()) {
+    if (auto refusal = RefuseQuota(memory, compute.slice, devices, running_memory)) return refusal;
+  }
+  if (compute.request > 0) return RefuseCompute(compute, devices, running_compute);
   return std::nullopt;
 }
 

@@ -1,4 +1,4 @@
-#include "cli/daemonless_slices.h"
+#include "slice/daemonless_slices.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

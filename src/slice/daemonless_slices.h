@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "agent_api/slice.h"
+#include "node/slice.h"
 
 namespace vxpu {
 

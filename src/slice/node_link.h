@@ -1,6 +1,7 @@
-// How CLI commands find vxpud: if one answers on its socket (agent_api/agent_client.h), the
-// command works through it and uses its state directory for every segment it reads or its
-// workload opens; if none does, the command works daemonless, as before vxpud existed.
+// How launchers and CLI commands find vxpud: if one answers on its socket
+// (agent_api/agent_client.h), the command works through it and uses its state directory for
+// every segment it reads or its workload opens; if none does, the command works daemonless, as
+// before vxpud existed.
 #pragma once
 
 #include <memory>
@@ -8,8 +9,8 @@
 #include <vector>
 
 #include "agent_api/agent_client.h"
-#include "agent_api/node_view.h"
 #include "backend/nvml_client.h"
+#include "node/node_view.h"
 
 namespace vxpu {
 

@@ -1,6 +1,9 @@
-// What a device offers slices: quotas counted with room for each slice's context; guarantees
-// add up to at most the whole device; unknown and unhealthy devices refused.
-#include "agent_api/capacity.h"
+// Whether a slice fits (slice/admission.h) and what a device offers slices (node/capacity.h):
+// quotas counted with room for each slice's context; guarantees add up to at most the whole
+// device; unknown and unhealthy devices refused.
+#include "slice/admission.h"
+
+#include "node/capacity.h"
 
 #include <gtest/gtest.h>
 

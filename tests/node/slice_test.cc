@@ -1,4 +1,4 @@
-// The contract of the agent API's parsers (src/agent_api/slice.h): every valid request shape
+// The contract of the agent API's parsers (src/node/slice.h): every valid request shape
 // parses to the right values, every refusal is one line naming the field and the value; and
 // vxpud's command-line values (src/agent/agent_config.h). Public headers only.
 //
@@ -12,7 +12,7 @@
 #include <string>
 
 #include "agent/agent_config.h"
-#include "agent_api/slice.h"
+#include "node/slice.h"
 
 namespace vxpu {
 namespace {

@@ -1,12 +1,12 @@
-#include "agent_api/node_view.h"
+#include "node/node_view.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "agent_api/gpu_units.h"
 #include "common/process.h"
+#include "node/gpu_units.h"
 
 namespace vxpu {
 namespace {

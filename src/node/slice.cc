@@ -1,4 +1,4 @@
-#include "agent_api/slice.h"
+#include "node/slice.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "agent_api/node_view.h"
-#include "agent_api/slice.h"
 #include "k8s/gpu_units_resource.h"
+#include "node/node_view.h"
+#include "node/slice.h"
 
 namespace vxpu {
 

@@ -1,0 +1,18 @@
+#include "backend/device_nodes.h"
+
+namespace vxpu {
+
+std::vector<std::string> GpuDeviceNodes(const std::vector<unsigned>& indices, const std::string& dev_dir,
+                                        const std::function<bool(const std::string&)>& exists) {
+  std::vector<std::string> names;
+  for (unsigned index : indices) names.push_back("nvidia" + std::to_string(index));
+  for (const char* shared : {"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"}) names.push_back(shared);
+  std::vector<std::string> nodes;
+  for (const std::string& name : names) {
+    std::string path = dev_dir + "/" + name;
+    if (exists(path)) nodes.push_back(path);
+  }
+  return nodes;
+}
+
+}  // namespace vxpu

@@ -1,0 +1,184 @@
+#include "slice/slice_setup.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+
+#include "agent_api/agent_beacon.h"
+#include "backend/device_list.h"
+#include "backend/paths.h"
+#include "common/process.h"
+#include "common/state_dir.h"
+#include "common/units.h"
+#include "interposer/compute_arbiter.h"
+#include "interposer/slice_ledger.h"
+#include "slice/admission.h"
+#include "slice/daemonless_slices.h"
+#include "slice/node_link.h"
+#include "slice/slice_edits.h"
+
+namespace vxpu {
+namespace {
+
+std::string Prepended(const char* variable, const std::string& entry) {
+  const char* current = std::getenv(variable);
+  return current != nullptr && *current != '\0' ? entry + ":" + current : entry;
+}
+
+// Sets `variable` to `value`, or removes it when `value` is empty (never inherit a stale one).
+void SetOrClear(const std::string& variable, const std::string& value) {
+  if (value.empty()) {
+    unsetenv(variable.c_str());
+  } else {
+    setenv(variable.c_str(), value.c_str(), 1);
+  }
+}
+
+// The devices the command will see: those --device names, or all of them.
+std::optional<std::vector<GpuDevice>> DevicesToUse(const SliceRequest& r, std::string* error) {
+  std::string why;
+  auto all = ListDevices(r.sim, &why);
+  if (!all) {
+    *error = "cannot list the devices to check the slice against: " + why;
+    return std::nullopt;
+  }
+  if (r.device.empty()) return all;
+  auto chosen = SelectDevices(*all, r.device, &why);
+  if (!chosen) *error = "--device: " + why;
+  return chosen;
+}
+
+// The slice as vxpud registers it, on each device the command may use. A percentage quota is a
+// size per device: devices of different sizes give different ones, so *sizes holds each.
+SliceSpec SpecOf(const SliceRequest& r, const ComputeTerms& terms, const std::vector<GpuDevice>& devices,
+                 std::vector<uint64_t>* sizes) {
+  SliceSpec spec;
+  spec.name = terms.slice;
+  for (const GpuDevice& d : devices) {
+    spec.devices.push_back(d.uuid);
+    std::string ignored;
+    if (!r.memory.empty()) sizes->push_back(ParseMemoryQuota(r.memory, d.memory_total, &ignored).value_or(0));
+  }
+  if (!sizes->empty()) spec.memory_limit = sizes->front();
+  if (terms.request > 0) spec.compute = SliceCompute{terms.request, terms.limit, terms.high_priority};
+  spec.owner.pid = getpid();  // the command becomes this process
+  return spec;
+}
+
+// Registers the slice with vxpud, which checks it against every slice it knows.
+bool Register(AgentClient* agent, const SliceSpec& spec, const std::vector<uint64_t>& sizes, std::string* error) {
+  for (uint64_t size : sizes) {
+    if (size != sizes.front()) {
+      *error = "--memory: a percentage is a different size on each of these devices; give a size (4GiB) or --device";
+      return false;
+    }
+  }
+  if (agent->Post("/v1/slices", SliceRequestJson(spec), error)) return true;
+  *error = "vxpud (" + agent->socket() + "): " + *error;
+  return false;
+}
+
+// Without vxpud: the slice must fit beside the slices set up here without one (started or not)
+// and those running, each counted at its quota plus room for its contexts, on each device; then
+// it is recorded for the next one (daemonless_slices.h), all under one lock.
+bool AdmitDaemonless(SliceSpec spec, const std::vector<uint64_t>& sizes, const std::vector<GpuDevice>& devices,
+                     const std::vector<SliceSummary>& memory_slices,
+                     const std::vector<ComputeSliceUsage>& compute_slices, std::string* error) {
+  auto reserve = ContextReserve(error);
+  if (!reserve) return false;
+  std::unique_ptr<DaemonlessSlices> lock = DaemonlessSlices::Lock(error);
+  std::vector<SliceRecord> records;
+  if (!lock || !DaemonlessSlices::List(&records, error)) return false;
+  std::vector<SliceRecord> all;
+  for (const SliceView& v : JoinSlices(records, memory_slices, compute_slices, 0)) all.push_back(v.record);
+  std::vector<DeviceView> views = DeviceViews(devices, all, *reserve);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    SliceSpec on_one = spec;
+    on_one.devices = {spec.devices[i]};
+    on_one.memory_limit = sizes[i];
+    if (auto refusal = RefuseSlice(on_one, all, *reserve, views)) {
+      *error = *refusal + " (VXPU_CONTEXT_RESERVE sets the room kept for contexts)";
+      return false;
+    }
+  }
+  // A percentage is a size per device: the record keeps the smallest, which fits on each.
+  if (!sizes.empty()) spec.memory_limit = *std::min_element(sizes.begin(), sizes.end());
+  spec.owner.pid_start = ThisProcessStartTicks();
+  spec.owner.uid = getuid();
+  size_t at = 0;
+  if (AdmitSlice(spec, std::time(nullptr), *reserve, views, &records, &at, error) == Admission::kRefused) return false;
+  return lock->Store(records, error);
+}
+
+// Daemonless on purpose (VXPU_AGENT_SOCKET=none) beside an agent that runs: say it will not count
+// this slice.
+void WarnIfApartFromTheAgent() {
+  std::string ignored;
+  std::optional<AgentAnnouncement> agent = FindAnnouncedAgent(&ignored);
+  std::string dir;
+  if (agent && StateDir(&dir, &ignored) && agent->state_dir != dir)
+    std::fprintf(stderr,
+                 "vxpu run: warning: VXPU_AGENT_SOCKET=none: this slice is apart from vxpud (pid %d, state in %s), "
+                 "which neither counts it nor holds its other slices to it\n",
+                 agent->pid, agent->state_dir.c_str());
+}
+
+// Puts the slice into the environment the command inherits (simgpu first on its library path).
+void ExportSlice(const SliceRequest& r, const CheckedRequest& checked) {
+  if (r.sim) setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", SimgpuDir()).c_str(), 1);
+  if (!r.device.empty()) setenv("CUDA_VISIBLE_DEVICES", r.device.c_str(), 1);
+  setenv("LD_PRELOAD", Prepended("LD_PRELOAD", InterposerPath()).c_str(), 1);
+  SliceEnvTerms terms{checked.slice, r.memory, r.compute, checked.compute_limit, r.priority};
+  for (const auto& [name, value] : SliceEnvironment(terms)) SetOrClear(name, value);
+}
+
+// The driver the command will load is there: simgpu's, or NVIDIA's.
+bool FindDriver(bool sim, std::string* error) {
+  if (sim && !FileExists(SimgpuDir() + "/libcuda.so.1")) *error = "missing simgpu in " + SimgpuDir();
+  if (!sim && !RealDriverPresent())
+    *error = "no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU";
+  return error->empty();
+}
+
+}  // namespace
+
+bool SetUpSlice(const SliceRequest& request, std::string* error) {
+  error->clear();
+  CheckedRequest checked;
+  if (!CheckRequest(request, getpid(), &checked, error)) return false;
+  const std::string interposer = InterposerPath();
+  if (!FileExists(interposer)) {
+    *error = "missing " + interposer + " (build the whole project)";
+    return false;
+  }
+  if (!FindDriver(request.sim, error)) return false;
+  auto devices = DevicesToUse(request, error);
+  if (!devices) return false;
+  // With vxpud running, its state directory is where the slice's segments live.
+  std::unique_ptr<AgentClient> agent = LinkAgent(error);
+  if (!error->empty()) return false;
+  if (!agent && AgentClient::SocketPath().empty()) WarnIfApartFromTheAgent();  // else LinkAgent asked the beacon
+  // Listing also removes what killed runs left behind.
+  std::vector<SliceSummary> memory_slices = SliceLedger::ListSlices();
+  std::vector<ComputeSliceUsage> compute_slices = ComputeArbiter::ListSlices();
+  std::vector<DeviceView> views;
+  for (const GpuDevice& d : *devices) views.push_back(DeviceViewOf(d));
+  if (auto refusal = RefuseBesideRunning(request.memory, checked.compute, views, memory_slices, compute_slices)) {
+    *error = *refusal;
+    return false;
+  }
+  std::vector<uint64_t> sizes;
+  SliceSpec spec = SpecOf(request, checked.compute, *devices, &sizes);
+  if (agent ? !Register(agent.get(), spec, sizes, error)
+            : !AdmitDaemonless(spec, sizes, *devices, memory_slices, compute_slices, error))
+    return false;
+  ExportSlice(request, checked);
+  return true;
+}
+
+}  // namespace vxpu
