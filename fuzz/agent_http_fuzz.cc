@@ -27,7 +27,6 @@
 #include "agent/api_server.h"
 #include "agent/node_agent.h"
 #include "agent_api/guarded_http.h"
-#include "backend/paths.h"
 #include "fuzz_check.h"
 
 namespace {
@@ -50,7 +49,7 @@ Target* Setup() {
   t->state_dir = pattern;
   setenv("VXPU_STATE_DIR", pattern, 1);
   std::string error;
-  vxpu::AgentOptions options{t->state_dir, vxpu::SimgpuDir() + "/libnvidia-ml.so.1", 512ull << 20};
+  vxpu::AgentOptions options{t->state_dir, /*sim=*/true, 512ull << 20};
   t->agent = vxpu::NodeAgent::Start(
       options, [](const std::string&) {}, &error);
   if (!t->agent) {

@@ -1,21 +1,24 @@
-// The node's devices as NVML (the driver's, or simgpu's with --sim) reports them, with health:
-// NVML is opened afresh at every refresh, so a device that disappears (or a driver that stops
-// answering) shows. A device once seen stays listed; missing from a reading, it is unhealthy
-// until it comes back.
+// The node's devices as each vendor's backend (backend/device_backend.h: the driver's library,
+// or its simulator's with --sim) reports them, with health: the backends read afresh at every
+// refresh, so a device that disappears (or a driver that stops answering) shows. A device once
+// seen stays listed; missing from a reading, it is unhealthy until it comes back.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <memory>
+
+#include "backend/device_backend.h"
 #include "node/node_view.h"
 
 namespace vxpu {
 
 class DeviceInventory {
  public:
-  // `nvml_library`: the path or name to dlopen.
-  explicit DeviceInventory(std::string nvml_library) : library_(std::move(nvml_library)) {}
+  // The devices of every vendor's real driver, or of the simulators with `sim`.
+  explicit DeviceInventory(bool sim);
 
   // Reads the devices again. Returns a line per change worth logging (a device found, lost,
   // back).
@@ -25,11 +28,12 @@ class DeviceInventory {
   const DeviceView* Find(const std::string& uuid) const;
 
  private:
-  void MarkAllUnhealthy(const std::string& reason, std::vector<std::string>* events);
+  void MarkUnhealthy(const std::string& vendor, const std::string& reason, std::vector<std::string>* events);
+  void Take(const DeviceBackend& backend, const std::vector<Device>& seen, std::vector<std::string>* events);
 
-  std::string library_;
+  std::vector<std::unique_ptr<DeviceBackend>> backends_;
   std::vector<DeviceView> devices_;
-  bool first_ = true;
+  bool first_ = true;  // the first refresh says when a vendor has no devices
 };
 
 }  // namespace vxpu

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <ctime>
 
-#include "backend/device_nodes.h"
+#include "backend/device_backend.h"
 #include "k8s/proto/deviceplugin_v1beta1.grpc.pb.h"
 
 namespace vxpu {
@@ -122,15 +122,23 @@ class PluginService final : public pb::DevicePlugin::Service {
     return grpc::Status::OK;
   }
 
-  // The host's device nodes of the slice's GPUs and the driver's shared ones.
+  // The host's device nodes of the slice's devices and their drivers' shared ones, as each
+  // vendor's backend names them.
   std::vector<std::string> DeviceNodesOf(const SliceSpec& slice, const std::vector<DeviceView>& devices) const {
-    std::vector<unsigned> indices;
+    std::map<std::string, std::vector<unsigned>> indices;  // by vendor
     for (const DeviceView& d : devices) {
       for (const std::string& uuid : slice.devices) {
-        if (d.uuid == uuid) indices.push_back(d.index);
+        if (d.uuid == uuid) indices[d.vendor].push_back(d.index);
       }
     }
-    return GpuDeviceNodes(indices, options_.paths.dev_dir, Exists);
+    std::vector<std::string> nodes;
+    for (const auto& [vendor, of_vendor] : indices) {
+      std::unique_ptr<DeviceBackend> backend = MakeBackend(vendor, false);
+      if (!backend) continue;
+      for (const std::string& node : backend->DeviceNodes(of_vendor, options_.paths.dev_dir, Exists))
+        nodes.push_back(node);
+    }
+    return nodes;
   }
 
   grpc::Status Allocate(grpc::ServerContext*, const pb::AllocateRequest* request, pb::AllocateResponse* out) override {

@@ -145,8 +145,7 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
   }
   // Every segment this process reads (ledgers, arbiters, simgpu's devices) lives in the state dir.
   setenv("VXPU_STATE_DIR", config.state_dir.c_str(), 1);
-  vxpu::AgentOptions options{
-      config.state_dir, config.sim ? vxpu::SimgpuDir() + "/libnvidia-ml.so.1" : "libnvidia-ml.so.1", context_reserve};
+  vxpu::AgentOptions options{config.state_dir, config.sim, context_reserve};
   std::unique_ptr<vxpu::NodeAgent> agent = vxpu::NodeAgent::Start(options, Log, &error);
   if (!agent) {
     Log(error);

@@ -28,8 +28,8 @@
 namespace vxpu {
 
 struct AgentOptions {
-  std::string state_dir;     // holds the registry and, for every workload, the segments
-  std::string nvml_library;  // the driver's NVML, or simgpu's
+  std::string state_dir;  // holds the registry and, for every workload, the segments
+  bool sim = false;       // the simulated devices instead of the drivers'
   uint64_t context_reserve = 0;
 };
 
@@ -80,7 +80,7 @@ class NodeAgent {
       : options_(std::move(options)),
         log_(std::move(log)),
         registry_(std::move(registry)),
-        inventory_(options_.nvml_library),
+        inventory_(options_.sim),
         terms_dirs_{options_.state_dir + "/slices"} {}
 
   // With mu_ held.

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <charconv>
 
-#include "backend/paths.h"
+#include "backend/device_backend.h"
 
 namespace vxpu {
 namespace {
 
-std::string Describe(const std::vector<GpuDevice>& devices) {
+std::string Describe(const std::vector<Device>& devices) {
   std::string out = std::to_string(devices.size()) + (devices.size() == 1 ? " device" : " devices");
   for (size_t i = 0; i < devices.size(); ++i)
     out += (i == 0 ? ": " : ", ") + std::to_string(devices[i].index) + " " + devices[i].uuid;
@@ -16,12 +16,12 @@ std::string Describe(const std::vector<GpuDevice>& devices) {
 }
 
 // The devices `entry` (an ordinal, a UUID or a UUID prefix) names.
-std::vector<const GpuDevice*> Matches(const std::vector<GpuDevice>& devices, const std::string& entry) {
-  std::vector<const GpuDevice*> found;
+std::vector<const Device*> Matches(const std::vector<Device>& devices, const std::string& entry) {
+  std::vector<const Device*> found;
   unsigned ordinal = 0;
   auto [end, error] = std::from_chars(entry.data(), entry.data() + entry.size(), ordinal);
   bool is_ordinal = !entry.empty() && error == std::errc() && end == entry.data() + entry.size();
-  for (const GpuDevice& d : devices) {
+  for (const Device& d : devices) {
     bool named = is_ordinal ? d.index == ordinal : entry.size() >= 5 && d.uuid.compare(0, entry.size(), entry) == 0;
     if (named) found.push_back(&d);
   }
@@ -30,22 +30,35 @@ std::vector<const GpuDevice*> Matches(const std::vector<GpuDevice>& devices, con
 
 }  // namespace
 
-std::optional<std::vector<GpuDevice>> ListDevices(bool sim, std::string* error) {
-  std::string library = sim ? SimgpuDir() + "/libnvidia-ml.so.1" : "libnvidia-ml.so.1";
-  std::unique_ptr<NvmlClient> nvml = NvmlClient::Open(library, error);
-  std::vector<GpuDevice> devices;
-  if (!nvml || !nvml->Snapshot(&devices, error)) return std::nullopt;
+std::optional<std::vector<Device>> ListDevices(bool sim, std::string* error) {
+  std::vector<Device> devices;
+  std::string failures;
+  size_t answered = 0;
+  for (const std::string& vendor : Vendors()) {
+    std::vector<Device> some;
+    std::string why;
+    if (MakeBackend(vendor, sim)->Snapshot(&some, &why)) {
+      ++answered;
+      devices.insert(devices.end(), some.begin(), some.end());
+    } else {
+      failures += (failures.empty() ? "" : "; ") + why;
+    }
+  }
+  if (answered == 0) {
+    *error = failures;
+    return std::nullopt;
+  }
   return devices;
 }
 
-std::optional<std::vector<GpuDevice>> SelectDevices(const std::vector<GpuDevice>& devices, const std::string& selection,
-                                                    std::string* error) {
-  std::vector<GpuDevice> selected;
+std::optional<std::vector<Device>> SelectDevices(const std::vector<Device>& devices, const std::string& selection,
+                                                 std::string* error) {
+  std::vector<Device> selected;
   size_t start = 0;
   while (start <= selection.size()) {
     size_t comma = std::min(selection.find(',', start), selection.size());
     std::string entry = selection.substr(start, comma - start);
-    std::vector<const GpuDevice*> found = Matches(devices, entry);
+    std::vector<const Device*> found = Matches(devices, entry);
     if (found.size() != 1) {
       *error = std::string(found.empty() ? "no device \"" : "more than one device matches \"") + entry +
                "\" (this machine has " + Describe(devices) + ")";

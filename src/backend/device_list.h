@@ -1,22 +1,24 @@
-// The GPUs a CLI command works with: simgpu's (read through its NVML) with --sim, else the
-// real driver's. One snapshot, with the processes and usage NVML reports.
+// The devices a command works with: every vendor's (backend/device_backend.h), read from the
+// simulators with --sim, else from the real drivers. One snapshot, with the processes and usage
+// each backend reports.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "backend/nvml_client.h"
+#include "backend/device.h"
 
 namespace vxpu {
 
-// The devices, or nullopt with *error saying why they cannot be listed.
-std::optional<std::vector<GpuDevice>> ListDevices(bool sim, std::string* error);
+// The devices of every vendor whose backend answers, or nullopt with *error saying why none
+// does.
+std::optional<std::vector<Device>> ListDevices(bool sim, std::string* error);
 
 // The devices `selection` names, as CUDA_VISIBLE_DEVICES would: a comma-separated list of
 // ordinals or UUIDs (a unique UUID prefix will do). nullopt with *error naming the entry that
 // matches no device, or matches several.
-std::optional<std::vector<GpuDevice>> SelectDevices(const std::vector<GpuDevice>& devices, const std::string& selection,
-                                                    std::string* error);
+std::optional<std::vector<Device>> SelectDevices(const std::vector<Device>& devices, const std::string& selection,
+                                                 std::string* error);
 
 }  // namespace vxpu

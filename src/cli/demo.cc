@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "backend/nvml_client.h"
+#include "backend/nvidia/nvml_client.h"
 #include "backend/paths.h"
 #include "cli/text_bar.h"
 #include "common/child_process.h"
@@ -76,7 +76,7 @@ bool Busy(const Workload& w, double elapsed, double seconds) {
   return w.process.running() && elapsed < w.busy_fraction * seconds;
 }
 
-std::vector<std::string> RenderFrame(const std::vector<std::unique_ptr<Workload>>& workloads, const GpuDevice& device,
+std::vector<std::string> RenderFrame(const std::vector<std::unique_ptr<Workload>>& workloads, const Device& device,
                                      double elapsed, double seconds) {
   // Busy is what the rows below add up to: the device's own utilization is averaged over its
   // sampling window, which the first frames have not filled (it said 0% beside 29% and 69%).
@@ -100,13 +100,13 @@ std::vector<std::string> RenderFrame(const std::vector<std::unique_ptr<Workload>
 }
 
 // Records the device's view of each workload; samples near a phase change are left out.
-void UpdateFromDevice(const std::vector<std::unique_ptr<Workload>>& workloads, const GpuDevice& device, double elapsed,
+void UpdateFromDevice(const std::vector<std::unique_ptr<Workload>>& workloads, const Device& device, double elapsed,
                       double seconds) {
   double phase = elapsed / seconds;
   bool both_busy = phase > 0.1 && phase < kPauseAt - 0.02;
   bool other_idle = phase > kPauseAt + 0.08 && phase < 0.98;
   for (const auto& w : workloads) {
-    for (const GpuProcess& p : device.processes) {
+    for (const DeviceProcess& p : device.processes) {
       if (static_cast<pid_t>(p.pid) != w->process.pid()) continue;
       w->last_share = p.sm_util;
       w->last_memory = p.memory_used;
@@ -276,7 +276,7 @@ int RunDemo(const DemoOptions& options) {
       w->process.Poll();
       any_running = any_running || w->process.running();
     }
-    std::vector<GpuDevice> devices;
+    std::vector<Device> devices;
     if (!nvml->Snapshot(&devices, &error) || devices.empty()) continue;
     UpdateFromDevice(workloads, devices[0], elapsed, options.seconds);
     std::vector<std::string> frame = RenderFrame(workloads, devices[0], elapsed, options.seconds);

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "backend/nvml_client.h"
+#include "backend/device_list.h"
 #include "backend/paths.h"
 #include "common/units.h"
 #include "slice/node_link.h"
@@ -13,19 +13,14 @@
 namespace vxpu {
 
 int RunDevices(const DevicesOptions& options) {
-  std::string library = options.sim ? SimgpuDir() + "/libnvidia-ml.so.1" : "libnvidia-ml.so.1";
   std::string error;
-  std::unique_ptr<NvmlClient> nvml = NvmlClient::Open(library, &error);
-  if (!nvml) {
+  std::optional<std::vector<Device>> listed = ListDevices(options.sim, &error);
+  if (!listed) {
     std::fprintf(stderr, "vxpu devices: %s%s\n", error.c_str(),
-                 options.sim ? "" : " (no NVIDIA driver found; try --sim for the simulated GPU)");
+                 options.sim ? "" : " (no driver found; try --sim for the simulated devices)");
     return 1;
   }
-  std::vector<GpuDevice> devices;
-  if (!nvml->Snapshot(&devices, &error)) {
-    std::fprintf(stderr, "vxpu devices: %s\n", error.c_str());
-    return 1;
-  }
+  const std::vector<Device>& devices = *listed;
   if (options.json) {
     // The agent's GET /v1/devices shape; capacity counted against the node's slices.
     std::unique_ptr<AgentClient> agent = LinkAgent(&error);
@@ -38,11 +33,11 @@ int RunDevices(const DevicesOptions& options) {
     std::printf("%s\n", DevicesToJson(DeviceViews(devices, RecordsOf(*slices), *reserve)).dump().c_str());
     return 0;
   }
-  std::printf("%s\n",
-              fmt::format("{:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", "INDEX", "NAME", "UUID", "MEMORY", "USED", "PROCS")
-                  .c_str());
-  for (const GpuDevice& d : devices) {
-    std::printf("%s\n", fmt::format("{:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", d.index, d.name, d.uuid,
+  std::printf("%s\n", fmt::format("{:<7} {:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", "VENDOR", "INDEX", "NAME", "UUID",
+                                  "MEMORY", "USED", "PROCS")
+                          .c_str());
+  for (const Device& d : devices) {
+    std::printf("%s\n", fmt::format("{:<7} {:<5} {:<28} {:<42} {:>10} {:>10} {:>5}", d.vendor, d.index, d.name, d.uuid,
                                     FormatBytes(d.memory_total), FormatBytes(d.memory_used), d.processes.size())
                             .c_str());
   }

@@ -60,8 +60,10 @@ void AddPid(SliceDeviceUsage* usage, int32_t pid, uint64_t memory) {
 
 }  // namespace
 
-DeviceView DeviceViewOf(const GpuDevice& g) {
+DeviceView DeviceViewOf(const Device& g) {
   DeviceView d;
+  d.vendor = g.vendor;
+  d.kind = g.kind;
   d.index = g.index;
   d.uuid = g.uuid;
   d.name = g.name;
@@ -120,7 +122,9 @@ std::vector<SliceView> JoinSlices(const std::vector<SliceRecord>& registered, co
 json DevicesToJson(const std::vector<DeviceView>& devices) {
   json out = json::array();
   for (const DeviceView& d : devices) {
-    out.push_back({{"index", d.index},
+    out.push_back({{"vendor", d.vendor},
+                   {"kind", d.kind},
+                   {"index", d.index},
                    {"uuid", d.uuid},
                    {"name", d.name},
                    {"healthy", d.healthy},

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "backend/nvml_client.h"
+#include "backend/nvidia/nvml_client.h"
 #include "interposer/compute_arbiter.h"
 #include "interposer/slice_ledger.h"
 #include "node/slice.h"
@@ -18,7 +18,9 @@
 namespace vxpu {
 
 struct DeviceView {
-  unsigned index = 0;
+  std::string vendor;  // backend/device.h: "nvidia"
+  std::string kind;    // "gpu"
+  unsigned index = 0;  // the vendor's ordinal
   std::string uuid;
   std::string name;
   bool healthy = true;
@@ -38,7 +40,7 @@ struct DeviceView {
 };
 
 // A device as NVML reported it (healthy, capacity not filled).
-DeviceView DeviceViewOf(const GpuDevice& device);
+DeviceView DeviceViewOf(const Device& device);
 
 struct SliceDeviceUsage {
   std::string device;  // UUID

@@ -89,10 +89,10 @@ std::vector<SliceRecord> RecordsOf(const nlohmann::json& slices) {
   return records;
 }
 
-std::vector<DeviceView> DeviceViews(const std::vector<GpuDevice>& devices, const std::vector<SliceRecord>& slices,
+std::vector<DeviceView> DeviceViews(const std::vector<Device>& devices, const std::vector<SliceRecord>& slices,
                                     uint64_t context_reserve) {
   std::vector<DeviceView> views;
-  for (const GpuDevice& g : devices) views.push_back(DeviceViewOf(g));
+  for (const Device& g : devices) views.push_back(DeviceViewOf(g));
   FillCapacity(slices, context_reserve, &views);
   return views;
 }

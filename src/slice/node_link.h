@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "agent_api/agent_client.h"
-#include "backend/nvml_client.h"
+#include "backend/nvidia/nvml_client.h"
 #include "node/node_view.h"
 
 namespace vxpu {
@@ -31,7 +31,7 @@ std::vector<SliceRecord> RecordsOf(const nlohmann::json& slices);
 
 // Devices as the agent's API shows them, from an NVML snapshot (daemonless: healthy, capacity
 // from `slices`).
-std::vector<DeviceView> DeviceViews(const std::vector<GpuDevice>& devices, const std::vector<SliceRecord>& slices,
+std::vector<DeviceView> DeviceViews(const std::vector<Device>& devices, const std::vector<SliceRecord>& slices,
                                     uint64_t context_reserve);
 
 // The room kept beside each slice's memory quota for its contexts: $VXPU_CONTEXT_RESERVE (an

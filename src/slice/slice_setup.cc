@@ -40,7 +40,7 @@ void SetOrClear(const std::string& variable, const std::string& value) {
 }
 
 // The devices the command will see: those --device names, or all of them.
-std::optional<std::vector<GpuDevice>> DevicesToUse(const SliceRequest& r, std::string* error) {
+std::optional<std::vector<Device>> DevicesToUse(const SliceRequest& r, std::string* error) {
   std::string why;
   auto all = ListDevices(r.sim, &why);
   if (!all) {
@@ -55,11 +55,11 @@ std::optional<std::vector<GpuDevice>> DevicesToUse(const SliceRequest& r, std::s
 
 // The slice as vxpud registers it, on each device the command may use. A percentage quota is a
 // size per device: devices of different sizes give different ones, so *sizes holds each.
-SliceSpec SpecOf(const SliceRequest& r, const ComputeTerms& terms, const std::vector<GpuDevice>& devices,
+SliceSpec SpecOf(const SliceRequest& r, const ComputeTerms& terms, const std::vector<Device>& devices,
                  std::vector<uint64_t>* sizes) {
   SliceSpec spec;
   spec.name = terms.slice;
-  for (const GpuDevice& d : devices) {
+  for (const Device& d : devices) {
     spec.devices.push_back(d.uuid);
     std::string ignored;
     if (!r.memory.empty()) sizes->push_back(ParseMemoryQuota(r.memory, d.memory_total, &ignored).value_or(0));
@@ -86,7 +86,7 @@ bool Register(AgentClient* agent, const SliceSpec& spec, const std::vector<uint6
 // Without vxpud: the slice must fit beside the slices set up here without one (started or not)
 // and those running, each counted at its quota plus room for its contexts, on each device; then
 // it is recorded for the next one (daemonless_slices.h), all under one lock.
-bool AdmitDaemonless(SliceSpec spec, const std::vector<uint64_t>& sizes, const std::vector<GpuDevice>& devices,
+bool AdmitDaemonless(SliceSpec spec, const std::vector<uint64_t>& sizes, const std::vector<Device>& devices,
                      const std::vector<SliceSummary>& memory_slices,
                      const std::vector<ComputeSliceUsage>& compute_slices, std::string* error) {
   auto reserve = ContextReserve(error);
@@ -167,7 +167,7 @@ bool SetUpSlice(const SliceRequest& request, std::string* error) {
   std::vector<SliceSummary> memory_slices = SliceLedger::ListSlices();
   std::vector<ComputeSliceUsage> compute_slices = ComputeArbiter::ListSlices();
   std::vector<DeviceView> views;
-  for (const GpuDevice& d : *devices) views.push_back(DeviceViewOf(d));
+  for (const Device& d : *devices) views.push_back(DeviceViewOf(d));
   if (auto refusal = RefuseBesideRunning(request.memory, checked.compute, views, memory_slices, compute_slices)) {
     *error = *refusal;
     return false;

@@ -109,6 +109,13 @@ TEST(VxpuCli, DevicesListsTheSimulatedGpu) {
   // No slice runs: all but one slice's context room (512 MiB by default) is there for slices.
   EXPECT_EQ(devices[1]["memory_for_slices_bytes"].get<uint64_t>(), (4ull << 30) - (512ull << 20));
   EXPECT_NE(devices[0]["name"].get<std::string>().find("H100"), std::string::npos);
+  // Each device says whose it is (the vendor's backend) and what it is.
+  EXPECT_EQ(devices[0]["vendor"], "nvidia");
+  EXPECT_EQ(devices[1]["kind"], "gpu");
+  Result table = RunVxpu("devices --sim");
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_EQ(table.output.rfind("VENDOR  INDEX", 0), 0u) << table.output;
+  EXPECT_NE(table.output.find("\nnvidia  0 "), std::string::npos) << table.output;
 }
 
 TEST(VxpuCli, DevicesWithoutADriverSaysSoAndSuggestsSim) {

@@ -1,5 +1,5 @@
-// NVML loaded at run time by absolute path (simgpu's, or the real driver's), so the CLI never
-// links against a GPU library and can choose which one it reads.
+// NVML loaded at run time by absolute path (simgpu's, or the real driver's), so vxpu never
+// links against a GPU library and can choose which one it reads. The NVIDIA backend's reader.
 #pragma once
 
 #include <cstdint>
@@ -7,25 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "backend/device.h"
 #include "common/nvml_abi.h"
 
 namespace vxpu {
-
-struct GpuProcess {
-  unsigned pid = 0;
-  uint64_t memory_used = 0;
-  unsigned sm_util = 0;  // percent of device time since the previous query
-};
-
-struct GpuDevice {
-  unsigned index = 0;
-  std::string name;
-  std::string uuid;
-  uint64_t memory_total = 0;
-  uint64_t memory_used = 0;
-  unsigned utilization = 0;
-  std::vector<GpuProcess> processes;
-};
 
 class NvmlClient {
  public:
@@ -36,7 +21,7 @@ class NvmlClient {
   NvmlClient& operator=(const NvmlClient&) = delete;
 
   // A snapshot of every device and the processes on it.
-  bool Snapshot(std::vector<GpuDevice>* devices, std::string* error);
+  bool Snapshot(std::vector<Device>* devices, std::string* error);
 
  private:
   NvmlClient() = default;

@@ -1,4 +1,4 @@
-#include "backend/device_nodes.h"
+#include "backend/nvidia/device_nodes.h"
 
 namespace vxpu {
 

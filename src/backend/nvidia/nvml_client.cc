@@ -1,4 +1,4 @@
-#include "backend/nvml_client.h"
+#include "backend/nvidia/nvml_client.h"
 
 #include <dlfcn.h>
 
@@ -63,7 +63,7 @@ NvmlClient::~NvmlClient() {
   // The library stays loaded: NVML implementations may keep threads or atexit hooks.
 }
 
-bool NvmlClient::Snapshot(std::vector<GpuDevice>* devices, std::string* error) {
+bool NvmlClient::Snapshot(std::vector<Device>* devices, std::string* error) {
   const Api& a = *api_;
   unsigned count = 0;
   if (nvmlReturn_t r = a.count(&count); r != NVML_SUCCESS) {
@@ -74,7 +74,9 @@ bool NvmlClient::Snapshot(std::vector<GpuDevice>* devices, std::string* error) {
   for (unsigned i = 0; i < count; ++i) {
     nvmlDevice_t handle = nullptr;
     if (a.by_index(i, &handle) != NVML_SUCCESS) continue;
-    GpuDevice d;
+    Device d;
+    d.vendor = "nvidia";
+    d.kind = "gpu";
     d.index = i;
     char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     if (a.name(handle, text, sizeof(text)) == NVML_SUCCESS) d.name = text;
@@ -95,7 +97,7 @@ bool NvmlClient::Snapshot(std::vector<GpuDevice>* devices, std::string* error) {
     unsigned m = static_cast<unsigned>(samples.size());
     if (a.process_utilization(handle, samples.data(), &m, 0) == NVML_SUCCESS) {
       for (unsigned k = 0; k < m; ++k) {
-        for (GpuProcess& p : d.processes) {
+        for (DeviceProcess& p : d.processes) {
           if (p.pid == samples[k].pid) p.sm_util = samples[k].smUtil;
         }
       }
