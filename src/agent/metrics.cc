@@ -36,7 +36,7 @@ class Families {
 };
 
 Labels DeviceLabels(const DeviceView& d) {
-  return {{"uuid", d.uuid}, {"index", std::to_string(d.index)}, {"model", d.name}};
+  return {{"uuid", d.uuid}, {"index", std::to_string(d.index)}, {"model", d.name}, {"vendor", d.vendor}};
 }
 
 Labels SliceLabels(const SliceView& s, const std::string& device) {

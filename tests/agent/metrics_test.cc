@@ -13,6 +13,7 @@ std::string Text(const std::vector<DeviceView>& devices, const std::vector<Slice
 
 TEST(Metrics, DevicesAndSlicesWithTheirLabels) {
   DeviceView d;
+  d.vendor = "nvidia";
   d.uuid = "GPU-a";
   d.name = "H100";
   d.memory_total = 80;
@@ -36,7 +37,7 @@ TEST(Metrics, DevicesAndSlicesWithTheirLabels) {
   u.processes = {{7, 4}};
   pod.usage = {u};
   std::string text = Text({d}, {pod});
-  const std::string device = R"({uuid="GPU-a",index="0",model="H100"})";
+  const std::string device = R"({uuid="GPU-a",index="0",model="H100",vendor="nvidia"})";
   const std::string slice = R"({uuid="GPU-a",slice="p",namespace="ns",pod="web",container="main"})";
   for (const std::string& line : std::vector<std::string>{
            "vxpu_device_memory_total_bytes" + device + " 80",
@@ -70,7 +71,7 @@ TEST(Metrics, WhatIsUnknownIsLeftOutNotReportedAsZero) {
   memory_only.usage[0].device = "GPU-a";
   std::string text = Text({d}, {memory_only});
   EXPECT_EQ(text.find("vxpu_device_busy_ratio{"), std::string::npos) << text;
-  EXPECT_NE(text.find("vxpu_device_healthy{uuid=\"GPU-a\",index=\"0\",model=\"\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("vxpu_device_healthy{uuid=\"GPU-a\",index=\"0\",model=\"\",vendor=\"\"} 0"), std::string::npos) << text;
   EXPECT_EQ(text.find("vxpu_slice_compute_guarantee_ratio{"), std::string::npos) << text;
   EXPECT_EQ(text.find("vxpu_slice_compute_share_ratio{"), std::string::npos) << text;
   EXPECT_NE(text.find("vxpu_slice_memory_limit_bytes{"), std::string::npos) << text;
