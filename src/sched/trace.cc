@@ -13,7 +13,9 @@ namespace vxpu::sched {
 namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-constexpr const char* kNodeColumns = "sn,cpu_milli,memory_mib,gpu,model";
+constexpr const char* kNodeColumns = "sn,cpu_milli,memory_mib,gpu,model (optional: vendor)";
+constexpr const char* kDefaultVendor = "nvidia";
+constexpr std::string_view kVendorPrefix = "vendor:";
 constexpr const char* kPodColumns =
     "name,cpu_milli,memory_mib,num_gpu,gpu_milli (optional: gpu_spec,creation_time,deletion_time)";
 
@@ -189,10 +191,30 @@ class CsvReader {
   std::vector<std::string> row_;
 };
 
-int ModelIndex(NodeList& list, const std::string& model) {
+bool ValidVendor(const std::string& vendor) {
+  return !vendor.empty() && vendor.size() <= 32 && std::all_of(vendor.begin(), vendor.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  });
+}
+
+// The node's vendor: the column's value, or nvidia without one.
+std::string VendorOfRow(const CsvReader& csv) {
+  std::string vendor = csv.HasColumn("vendor") ? csv.Text("vendor") : "";
+  if (vendor.empty()) return kDefaultVendor;
+  if (!ValidVendor(vendor)) csv.FailValue("vendor", "is not a vendor name (lower-case letters and digits)");
+  return vendor;
+}
+
+int ModelIndex(const CsvReader& csv, NodeList& list, const std::string& model, const std::string& vendor) {
   auto it = std::find(list.model_names.begin(), list.model_names.end(), model);
-  if (it != list.model_names.end()) return static_cast<int>(it - list.model_names.begin());
+  if (it != list.model_names.end()) {
+    size_t at = static_cast<size_t>(it - list.model_names.begin());
+    if (list.model_vendors[at] != vendor)
+      csv.Fail("model " + Quote(model) + " is " + Quote(list.model_vendors[at]) + "'s, not " + Quote(vendor) + "'s");
+    return static_cast<int>(at);
+  }
   list.model_names.push_back(model);
+  list.model_vendors.push_back(vendor);
   return static_cast<int>(list.model_names.size()) - 1;
 }
 
@@ -206,12 +228,23 @@ NodeSpec NodeOfRow(const CsvReader& csv, NodeList& list) {
   node.gpu_count = static_cast<int>(gpus);
   const std::string& model = csv.Text("model");
   if (gpus > 0 && model.empty()) csv.Fail("column model: empty, but gpu is " + Quote(csv.Text("gpu")));
+  std::string vendor = VendorOfRow(csv);
   if (!model.empty()) {
-    node.gpu_model = ModelIndex(list, model);
+    node.gpu_model = ModelIndex(csv, list, model, vendor);
     if (list.model_names.size() > kMaxGpuModels) csv.FailValue("model", "is a GPU model beyond the 64 allowed");
     node.gpu_memory_mib = KnownGpuMemoryMib(model);
   }
   return node;
+}
+
+// The models of `vendor` (a bit set of `nodes.model_names`).
+uint64_t ModelsOfVendor(const CsvReader& csv, const NodeList& nodes, const std::string& vendor) {
+  uint64_t models = 0;
+  for (size_t m = 0; m < nodes.model_vendors.size(); ++m) {
+    if (nodes.model_vendors[m] == vendor) models |= uint64_t{1} << m;
+  }
+  if (models == 0) csv.FailValue("gpu_spec", "names vendor " + Quote(vendor) + ", whose devices no node has");
+  return models;
 }
 
 // The models a pod may use (a bit set of `nodes.model_names`; 0 = any).
@@ -220,6 +253,10 @@ uint64_t AllowedModels(const CsvReader& csv, const NodeList& nodes) {
   uint64_t allowed = 0;
   for (const std::string& model : SplitModels(csv.Text("gpu_spec"))) {
     if (model.empty()) continue;
+    if (model.rfind(kVendorPrefix, 0) == 0) {
+      allowed |= ModelsOfVendor(csv, nodes, model.substr(kVendorPrefix.size()));
+      continue;
+    }
     auto it = std::find(nodes.model_names.begin(), nodes.model_names.end(), model);
     if (it == nodes.model_names.end())
       csv.FailValue("gpu_spec", "names GPU model " + Quote(model) + ", which no node has");

@@ -24,7 +24,8 @@ class TraceError : public std::runtime_error {
 
 struct NodeList {
   std::vector<NodeSpec> nodes;
-  std::vector<std::string> model_names;  // NodeSpec::gpu_model indexes this
+  std::vector<std::string> model_names;    // NodeSpec::gpu_model indexes this
+  std::vector<std::string> model_vendors;  // each model's vendor ("nvidia", "huawei", ...)
 };
 
 struct PodRecord {
@@ -38,12 +39,14 @@ struct PodRecord {
 // Whether every pod must have a creation and a deletion time (the time-based replay needs them).
 enum class PodTimes { kOptional, kRequired };
 
-// Nodes: sn,cpu_milli,memory_mib,gpu,model. At least one node must have a GPU.
+// Nodes: sn,cpu_milli,memory_mib,gpu,model[,vendor]. At least one node must have a device.
+// `vendor` names who makes the node's devices (lower case: nvidia, huawei; empty or no column:
+// nvidia); a model is one vendor's.
 NodeList ParseNodeCsv(std::istream& in, const std::string& file_name);
 // Pods: name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec][,creation_time,deletion_time].
-// `gpu_spec` lists allowed models separated by '|', each a model of `nodes`; without the column
-// (or with an empty field) any model will do. The times are seconds; an empty field or a missing
-// column is -1, unless `times` is kRequired.
+// `gpu_spec` lists allowed models separated by '|', each a model of `nodes` or `vendor:NAME` (any
+// model of that vendor's); without the column (or with an empty field) any model will do. The times are seconds; an
+// empty field or a missing column is -1, unless `times` is kRequired.
 std::vector<PodRecord> ParsePodCsv(std::istream& in, const std::string& file_name, const NodeList& nodes,
                                    PodTimes times = PodTimes::kOptional);
 

@@ -293,6 +293,24 @@ TEST_F(SimCli, TimedSpeedupDividesTheArrivalsAndKeepsTheDurations) {
   EXPECT_EQ(TimedRow("vxpu"), (std::vector<std::string>{"vxpu", "42", "100.00", "100.00", "1", "25", "50", "50", "0"}));
 }
 
+// A mixed cluster, one GPU node and one NPU node: two pods that ask for the NPU vendor's devices
+// take the NPU in turn, the second waiting for the first (100 s) though the GPU is free.
+TEST_F(SimCli, TimedHonoursAPodsVendor) {
+  Write("mixed.csv",
+        "sn,cpu_milli,memory_mib,gpu,model,vendor\ngpu0,32000,131072,1,T4,nvidia\nnpu0,32000,131072,1,910B3,huawei\n");
+  Write("npu_pods.csv",
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,creation_time,deletion_time\n"
+        "a,1000,1024,1,1000,vendor:huawei,0,100\n"
+        "b,1000,1024,1,1000,vendor:huawei,0,100\n");
+  ASSERT_EQ(Run({"sim", "timed", "--nodes", Path("mixed.csv"), "--pods", Path("npu_pods.csv")}), 0) << output();
+  // policy seed mean% peak% waited mean_wait p99 max never_started
+  std::vector<std::string> row = TimedRow("vxpu");
+  ASSERT_EQ(row.size(), 9u) << output();
+  EXPECT_EQ(row[4], "1") << output();    // one pod waited
+  EXPECT_EQ(row[7], "100") << output();  // for the whole of the first one's run
+  EXPECT_EQ(row[8], "0") << output();
+}
+
 // 150 pods start: 146 CPU pods and `g1` at once, then `g2`, `g3` and `g4` each wait for the one
 // GPU (90, 180 and 270 s). Sorted, the waits are 147 zeros, 90, 180, 270: the nearest rank of
 // p99 is the ceil(0.99 * 150) = 149th, 180 s.

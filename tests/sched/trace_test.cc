@@ -1,5 +1,7 @@
 #include "sched/trace.h"
 
+#include "sched/cluster_state.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -68,6 +70,60 @@ TEST(Trace, ReadsNodesAndPods) {
   EXPECT_EQ(pods[1].request.allowed_models, 0b11u);
   EXPECT_EQ(pods[1].deletion_time, -1);
   EXPECT_EQ(pods[1].line, 3);
+}
+
+// GPUs and NPUs in one cluster: each node says whose devices it has, and a pod may ask for a
+// vendor (any of its models), a model, or accept any.
+const char* kMixedNodes =
+    "sn,cpu_milli,memory_mib,gpu,model,vendor\n"
+    "gpu0,64000,262144,8,V100M16,\n"
+    "npu0,64000,262144,8,910B3,huawei\n"
+    "npu1,64000,262144,8,910B4,huawei\n";
+
+NodeList MixedNodes() {
+  std::istringstream in(kMixedNodes);
+  return ParseNodeCsv(in, "mixed.csv");
+}
+
+TEST(Trace, APodAsksForAVendorAModelOrAny) {
+  NodeList nodes = MixedNodes();
+  EXPECT_EQ(nodes.model_vendors, (std::vector<std::string>{"nvidia", "huawei", "huawei"}));
+  std::istringstream in(std::string(kPodHeader) +
+                        "any,1000,0,1,500,,LS,,\n"
+                        "npu,1000,0,1,500,vendor:huawei,LS,,\n"
+                        "b3,1000,0,1,500,910B3,LS,,\n"
+                        "v100-or-npu,1000,0,1,500,V100M16|vendor:huawei,LS,,\n");
+  std::vector<PodRecord> pods = ParsePodCsv(in, "pods.csv", nodes);
+  ASSERT_EQ(pods.size(), 4u);
+  EXPECT_EQ(pods[0].request.allowed_models, 0u);
+  EXPECT_EQ(pods[1].request.allowed_models, 0b110u);
+  EXPECT_EQ(pods[2].request.allowed_models, 0b010u);
+  EXPECT_EQ(pods[3].request.allowed_models, 0b111u);
+  // The cluster holds to it: an NPU pod fits the NPU nodes only, any pod every node.
+  ClusterState cluster(nodes.nodes, nodes.model_names);
+  EXPECT_FALSE(cluster.Fits(pods[1].request, 0));
+  EXPECT_TRUE(cluster.Fits(pods[1].request, 1));
+  EXPECT_TRUE(cluster.Fits(pods[1].request, 2));
+  EXPECT_FALSE(cluster.Fits(pods[2].request, 2));
+  for (int node = 0; node < 3; ++node) EXPECT_TRUE(cluster.Fits(pods[0].request, node)) << node;
+}
+
+TEST(Trace, VendorsThatCannotBeAreRefusedByName) {
+  auto nodes_error = [](const std::string& text) {
+    return ErrorOfParse([&] {
+      std::istringstream in(text);
+      ParseNodeCsv(in, "mixed.csv");
+    });
+  };
+  EXPECT_EQ(nodes_error("sn,cpu_milli,memory_mib,gpu,model,vendor\nn0,1000,1024,1,910B3,Huawei\n"),
+            "mixed.csv:2: column vendor: 'Huawei' is not a vendor name (lower-case letters and digits)");
+  EXPECT_EQ(nodes_error("sn,cpu_milli,memory_mib,gpu,model,vendor\nn0,1000,1024,1,X1,huawei\nn1,1000,1024,1,X1,\n"),
+            "mixed.csv:3: model 'X1' is 'huawei''s, not 'nvidia''s");
+  std::string pods_error = ErrorOfParse([] {
+    std::istringstream in(std::string(kPodHeader) + "p,1000,0,1,500,vendor:amd,LS,,\n");
+    ParsePodCsv(in, "pods.csv", MixedNodes());
+  });
+  EXPECT_EQ(pods_error, "pods.csv:2: column gpu_spec: 'vendor:amd' names vendor 'amd', whose devices no node has");
 }
 
 TEST(Trace, APodListNeedsOnlyTheColumnsAReplayUses) {
@@ -155,7 +211,8 @@ TEST(Trace, AnEmptyFileSaysWhatHeaderItExpected) {
   EXPECT_EQ(ErrorOfText(""), pods_expected);
   EXPECT_EQ(ErrorOfText("\xEF\xBB\xBF\n  \n\r\n"), pods_expected);
   EXPECT_EQ(NodeErrorOf(""),
-            "nodes.csv: empty file, expected a header line with columns sn,cpu_milli,memory_mib,gpu,model");
+            "nodes.csv: empty file, expected a header line with columns sn,cpu_milli,memory_mib,gpu,model "
+            "(optional: vendor)");
   EXPECT_EQ(ErrorOfText(kPodHeader), "pods.csv: no pods, only a header");
   EXPECT_EQ(NodeErrorOf("sn,cpu_milli,memory_mib,gpu,model\n"), "nodes.csv: no nodes, only a header");
 }
