@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/ascend_api.h"
 #include "common/units.h"
 
 namespace simgpu {
@@ -47,8 +48,19 @@ std::string DefaultUuid(size_t index) {
   return text;
 }
 
-DeviceSpec MakeDefaultSpec(size_t index) {
+DeviceSpec MakeDefaultSpec(size_t index, SimKind kind) {
   DeviceSpec spec;
+  if (kind == SimKind::kNpu) {
+    char uuid[41];
+    vxpu::NpuUuid(static_cast<uint32_t>(index), uuid);
+    spec.name = "Ascend910B3";
+    spec.uuid = uuid;
+    spec.total_memory = 64 * kGiB;
+    spec.sm_count = 20;
+    spec.context_overhead = 0;
+    spec.timeslice_us = kDefaultTimesliceUs;
+    return spec;
+  }
   spec.name = "NVIDIA H100 80GB HBM3";
   spec.uuid = DefaultUuid(index);
   ParseUuid(spec.uuid, spec.uuid_bytes);
@@ -74,17 +86,18 @@ bool ReadBytes(const nlohmann::json& value, uint64_t* out) {
   return true;
 }
 
-std::string ParseDevice(const nlohmann::json& entry, size_t index, DeviceSpec* spec) {
+std::string ParseDevice(const nlohmann::json& entry, size_t index, SimKind kind, DeviceSpec* spec) {
   std::string where = "device " + std::to_string(index);
   if (!entry.is_object()) return where + " is not an object";
-  *spec = MakeDefaultSpec(index);
+  *spec = MakeDefaultSpec(index, kind);
+  const bool npu = kind == SimKind::kNpu;
   for (auto it = entry.begin(); it != entry.end(); ++it) {
     const std::string& key = it.key();
     const nlohmann::json& v = it.value();
     if (key == "name") {
       if (!v.is_string() || v.get<std::string>().empty()) return where + ": name must be a non-empty string";
       spec->name = v.get<std::string>();
-    } else if (key == "uuid") {
+    } else if (key == "uuid" && !npu) {
       if (!v.is_string() || !ParseUuid(v.get<std::string>(), spec->uuid_bytes))
         return where + ": bad uuid " + v.dump() + " (want GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)";
       spec->uuid = v.get<std::string>();
@@ -93,11 +106,11 @@ std::string ParseDevice(const nlohmann::json& entry, size_t index, DeviceSpec* s
         return where + ": bad memory " + v.dump() + " (want bytes or a size like \"80GiB\")";
     } else if (key == "context_overhead") {
       if (!ReadBytes(v, &spec->context_overhead)) return where + ": bad context_overhead " + v.dump();
-    } else if (key == "sm_count") {
+    } else if (key == (npu ? "aicore_count" : "sm_count")) {
       if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 100000)
-        return where + ": bad sm_count " + v.dump();
+        return where + ": bad " + key + " " + v.dump();
       spec->sm_count = v.get<int>();
-    } else if (key == "compute_capability") {
+    } else if (key == "compute_capability" && !npu) {
       int major = 0, minor = 0;
       char tail = 0;
       if (!v.is_string() || std::sscanf(v.get<std::string>().c_str(), "%d.%d%c", &major, &minor, &tail) != 2 ||
@@ -119,9 +132,9 @@ std::string ParseDevice(const nlohmann::json& entry, size_t index, DeviceSpec* s
 
 }  // namespace
 
-std::vector<DeviceSpec> DefaultDevices() { return {MakeDefaultSpec(0)}; }
+std::vector<DeviceSpec> DefaultDevices(SimKind kind) { return {MakeDefaultSpec(0, kind)}; }
 
-DeviceConfig ParseDeviceConfig(std::string_view json_text) {
+DeviceConfig ParseDeviceConfig(std::string_view json_text, SimKind kind) {
   DeviceConfig config;
   nlohmann::json root = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) {
@@ -145,7 +158,7 @@ DeviceConfig ParseDeviceConfig(std::string_view json_text) {
   }
   for (size_t i = 0; i < devices.size(); ++i) {
     DeviceSpec spec;
-    config.error = ParseDevice(devices[i], i, &spec);
+    config.error = ParseDevice(devices[i], i, kind, &spec);
     if (!config.error.empty()) {
       config.devices.clear();
       return config;
@@ -178,15 +191,16 @@ std::vector<DeviceSpec> VisibleDevices(const std::vector<DeviceSpec>& devices, c
   return out;
 }
 
-DeviceConfig LoadDeviceConfig() {
-  const char* path = std::getenv(kConfigEnv);
-  if (path == nullptr || *path == '\0') return DeviceConfig{DefaultDevices(), ""};
+DeviceConfig LoadDeviceConfig(SimKind kind) {
+  const char* env = kind == SimKind::kNpu ? kNpuConfigEnv : kConfigEnv;
+  const char* path = std::getenv(env);
+  if (path == nullptr || *path == '\0') return DeviceConfig{DefaultDevices(kind), ""};
   std::ifstream in(path);
-  if (!in) return DeviceConfig{{}, std::string(kConfigEnv) + "=" + path + ": cannot read file"};
+  if (!in) return DeviceConfig{{}, std::string(env) + "=" + path + ": cannot read file"};
   std::stringstream text;
   text << in.rdbuf();
-  DeviceConfig config = ParseDeviceConfig(text.str());
-  if (!config.error.empty()) config.error = std::string(kConfigEnv) + "=" + path + ": " + config.error;
+  DeviceConfig config = ParseDeviceConfig(text.str(), kind);
+  if (!config.error.empty()) config.error = std::string(env) + "=" + path + ": " + config.error;
   return config;
 }
 
