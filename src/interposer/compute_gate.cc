@@ -36,6 +36,7 @@ Config& TheConfig() {
 
 // One device's gate in this process.
 struct Gate {
+  const GateFamily* family = nullptr;
   std::unique_ptr<ComputeArbiter> arbiter;
   std::atomic<bool> holding{false};
   std::atomic<uint64_t> lease_end_ns{0};
@@ -43,12 +44,12 @@ struct Gate {
   std::mutex mu;  // the slow path: acquiring, ending and renewing leases
   std::condition_variable granted;
   uint64_t lease_start_ns = 0;
-  uint64_t found_empty_ns = 0;      // when a drain last found its queue empty (stale once it launches again)
-  std::vector<CUcontext> contexts;  // those this process launched in on the device
+  uint64_t found_empty_ns = 0;  // when a drain last found its queue empty (stale once it launches again)
+  std::vector<void*> contexts;  // those this process launched in on the device
   bool keeper_started = false;
 };
 
-std::atomic<Gate*> g_gates[kMaxDevices];
+std::atomic<Gate*> g_gates[kGateFamilies][kMaxDevices];
 std::mutex g_open_mu;
 
 // Stream captures in progress in this process (compute_gate.h), and the lock that keeps a drain
@@ -78,20 +79,27 @@ uint64_t IdleNs() { return std::min(kIdleNs, TheConfig().lease_ns); }
 // waited for nothing, while the process has a stream capture in progress: cuCtxSynchronize
 // would fail then, and break the capture.
 bool Drain(Gate* g) {
+  NoCaptureBegins lock;
+  if (CaptureInProgress()) return false;
+  for (void* ctx : g->contexts) g->family->drain_context(ctx);
+  return true;
+}
+
+bool DescribeCudaDevice(int device, std::string* uuid, uint64_t* total) {
+  return DescribeDevice(static_cast<CUdevice>(device), uuid, total);
+}
+
+void DrainCudaContext(void* ctx) {
   static const auto push = RealSymbolAs<decltype(&cuCtxPushCurrent_v2)>("cuCtxPushCurrent_v2");
   static const auto pop = RealSymbolAs<decltype(&cuCtxPopCurrent_v2)>("cuCtxPopCurrent_v2");
   static const auto sync = RealSymbolAs<decltype(&cuCtxSynchronize)>("cuCtxSynchronize");
-  if (push == nullptr || pop == nullptr || sync == nullptr) return true;
-  NoCaptureBegins lock;
-  if (CaptureInProgress()) return false;
-  for (CUcontext ctx : g->contexts) {
-    if (push(ctx) != CUDA_SUCCESS) continue;
-    sync();
-    CUcontext popped = nullptr;
-    pop(&popped);
-  }
-  return true;
+  if (push == nullptr || pop == nullptr || sync == nullptr || push(static_cast<CUcontext>(ctx)) != CUDA_SUCCESS) return;
+  sync();
+  CUcontext popped = nullptr;
+  pop(&popped);
 }
+
+const GateFamily kCudaFamily = {0, "device", DescribeCudaDevice, DrainCudaContext};
 
 // The lease is charged from here, when this process takes it up, not from the grant: the wake-up
 // in between (long on a busy CPU) leaves the device idle but gives this process nothing.
@@ -187,42 +195,44 @@ void StartKeeperLocked(Gate* g) {
   pthread_attr_destroy(&attr);
 }
 
-// The gate of `device`, joining its arbiter on first use; nullptr (and one line) if the
-// slice's terms cannot hold there.
-Gate* GateFor(CUdevice device) {
-  if (device < 0 || device >= kMaxDevices) return nullptr;
-  if (Gate* g = g_gates[device].load(std::memory_order_acquire)) return g;
+// The gate of `device` of `family`, joining its arbiter on first use; nullptr (and one line) if
+// the slice's terms cannot hold there.
+Gate* GateFor(const GateFamily& family, int device) {
+  if (device < 0 || device >= kMaxDevices || family.index < 0 || family.index >= kGateFamilies) return nullptr;
+  std::atomic<Gate*>& slot = g_gates[family.index][device];
+  if (Gate* g = slot.load(std::memory_order_acquire)) return g;
   std::lock_guard<std::mutex> lock(g_open_mu);
-  if (Gate* g = g_gates[device].load(std::memory_order_acquire)) return g;
+  if (Gate* g = slot.load(std::memory_order_acquire)) return g;
   std::string uuid, error;
   uint64_t total = 0;
   auto gate = std::make_unique<Gate>();
-  if (!DescribeDevice(device, &uuid, &total)) {
+  gate->family = &family;
+  if (!family.describe(device, &uuid, &total)) {
     error = "cannot identify the device";
   } else {
     gate->arbiter = ComputeArbiter::Open(uuid, TheConfig().terms, TheConfig().lease_ns, &error);
   }
   if (gate->arbiter == nullptr) {
-    std::fprintf(stderr, "vxpu: slice %s on device %d: %s; its launches are refused\n", TheConfig().terms.slice.c_str(),
-                 device, error.c_str());
+    std::fprintf(stderr, "vxpu: slice %s on %s %d: %s; its launches are refused\n", TheConfig().terms.slice.c_str(),
+                 family.device_word, device, error.c_str());
     return nullptr;
   }
-  g_gates[device].store(gate.get(), std::memory_order_release);
+  slot.store(gate.get(), std::memory_order_release);
   return gate.release();  // lives as long as the process: the keeper thread uses it
 }
 
 // The gate of the context this thread last launched in: a launch in the same context again
 // finds it without asking the driver for the device.
 struct ContextGate {
-  CUcontext ctx = nullptr;
+  void* ctx = nullptr;
   Gate* gate = nullptr;
 };
 thread_local ContextGate t_last;
 
-// The gate of `ctx` (on `device`), noting the context for drains: every context a process
-// launches in is noted at its first launch from each thread, so no work escapes a drain.
-Gate* GateOfContext(CUcontext ctx, CUdevice device) {
-  Gate* g = GateFor(device);
+// The gate of `ctx` (on `device` of `family`), noting the context for drains: every context a
+// process launches in is noted at its first launch from each thread, so no work escapes a drain.
+Gate* GateOfContext(const GateFamily& family, void* ctx, int device) {
+  Gate* g = GateFor(family, device);
   if (g == nullptr) return nullptr;
   {
     std::lock_guard<std::mutex> lock(g->mu);
@@ -240,13 +250,11 @@ bool MayLaunchNow(Gate* g) {
   return true;
 }
 
-CUresult AwaitTurnSlowly(Gate* g, CUstream stream, bool per_thread) {
-  if (StreamCapturing(stream, per_thread)) return CUDA_SUCCESS;  // recorded into a graph, not run
+void AwaitTurnSlowly(Gate* g) {
   std::lock_guard<std::mutex> lock(g->mu);
-  if (MayLaunchNow(g)) return CUDA_SUCCESS;  // another thread renewed the lease meanwhile
+  if (MayLaunchNow(g)) return;  // another thread renewed the lease meanwhile
   TakeNextTurnLocked(g);
   StartKeeperLocked(g);
-  return CUDA_SUCCESS;
 }
 
 uint32_t ShareFromEnv(const char* name, const char* fallback) {
@@ -255,6 +263,17 @@ uint32_t ShareFromEnv(const char* name, const char* fallback) {
   auto permille = ParseSharePermille(text != nullptr ? text : fallback, &error);
   if (!permille) RefuseToRun(std::string(name) + ": " + error);
   return *permille;
+}
+
+// Gives the device up and leaves its arbiter (at exit: never waits).
+void LeaveArbiter(Gate* g) {
+  if (g == nullptr || g->arbiter == nullptr) return;
+  std::unique_lock<std::mutex> lock(g->mu, std::try_to_lock);
+  if (lock.owns_lock() && g->holding.load(std::memory_order_acquire)) {
+    g->holding.store(false, std::memory_order_release);
+    g->arbiter->Finish(MonotonicNs() - g->lease_start_ns, false);
+  }
+  g->arbiter->Leave();  // the device's arbiter goes with its last tenant
 }
 
 }  // namespace
@@ -294,11 +313,21 @@ CUresult AwaitComputeTurn(CUstream stream, bool per_thread) {
     static const auto get_device = RealSymbolAs<decltype(&cuCtxGetDevice)>("cuCtxGetDevice");
     CUdevice device = 0;
     if (get_device == nullptr || get_device(&device) != CUDA_SUCCESS) return CUDA_SUCCESS;  // the driver will say
-    g = GateOfContext(ctx, device);
+    g = GateOfContext(kCudaFamily, ctx, device);
   }
   if (g == nullptr) return CUDA_ERROR_NOT_PERMITTED;
   if (MayLaunchNow(g)) return CUDA_SUCCESS;
-  return AwaitTurnSlowly(g, stream, per_thread);
+  if (StreamCapturing(stream, per_thread)) return CUDA_SUCCESS;  // recorded into a graph, not run
+  AwaitTurnSlowly(g);
+  return CUDA_SUCCESS;
+}
+
+bool AwaitTurnOn(const GateFamily& family, void* ctx, int device) {
+  Gate* g = t_last.gate;
+  if (ctx != t_last.ctx || g == nullptr || g->family != &family) g = GateOfContext(family, ctx, device);
+  if (g == nullptr) return false;
+  if (!MayLaunchNow(g)) AwaitTurnSlowly(g);
+  return true;
 }
 
 void LoadComputeConfig() {
@@ -330,15 +359,8 @@ void LoadComputeConfig() {
 }
 
 void LeaveComputeArbiters() {
-  for (auto& slot : g_gates) {
-    Gate* g = slot.load(std::memory_order_acquire);
-    if (g == nullptr || g->arbiter == nullptr) continue;
-    std::unique_lock<std::mutex> lock(g->mu, std::try_to_lock);  // never wait at exit
-    if (lock.owns_lock() && g->holding.load(std::memory_order_acquire)) {
-      g->holding.store(false, std::memory_order_release);
-      g->arbiter->Finish(MonotonicNs() - g->lease_start_ns, false);
-    }
-    g->arbiter->Leave();  // the device's arbiter goes with its last tenant
+  for (auto& family : g_gates) {
+    for (auto& slot : family) LeaveArbiter(slot.load(std::memory_order_acquire));
   }
 }
 

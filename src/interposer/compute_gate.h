@@ -18,6 +18,9 @@
 // A malformed configuration stops the process at load with one line.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "interposer/cuda_api.h"
 
 namespace vxpu::interposer {
@@ -28,6 +31,21 @@ bool ComputeEnabled();
 // process. Returns CUDA_SUCCESS to go ahead, or the error the launch must fail with.
 // `per_thread` tells whether a null stream means the per-thread default stream.
 CUresult AwaitComputeTurn(CUstream stream, bool per_thread);
+
+// Another vendor's devices take turns the same way (ascend_hooks.cc). A family names how its
+// devices are identified (UUID and memory of ordinal `device`) and how one of its contexts is
+// drained (waits for what the process submitted in it, from the keeper's thread).
+constexpr int kGateFamilies = 2;  // index 0 is CUDA's
+struct GateFamily {
+  int index;                // 1..kGateFamilies-1
+  const char* device_word;  // how messages name a device ("NPU")
+  bool (*describe)(int device, std::string* uuid, uint64_t* total_bytes);
+  void (*drain_context)(void* ctx);
+};
+
+// Waits until this process may launch into `ctx` on `device` of `family`. False when the
+// slice's terms cannot hold there (one line said): the launch must be refused.
+bool AwaitTurnOn(const GateFamily& family, void* ctx, int device);
 
 // Reads the configuration; on a bad one prints one line and exits. Called at load.
 void LoadComputeConfig();

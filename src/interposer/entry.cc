@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "interposer/ascend_hooks.h"
 #include "interposer/compute_gate.h"
 #include "interposer/hooks.h"
 #include "interposer/memory_quota.h"
@@ -216,6 +217,8 @@ __attribute__((optimize("optimize-sibling-calls"))) void* dlsym(void* handle, co
   void* real = RealDlsym(handle, symbol);
   if (real == nullptr) return real;
   if (std::strncmp(symbol, "nvml", 4) == 0) return InterceptNvmlSymbol(symbol, real);
+  if (std::strncmp(symbol, "rt", 2) == 0 || std::strncmp(symbol, "dcmi_", 5) == 0)
+    return InterceptAscendSymbol(symbol, real);
   if (symbol[0] != 'c' || symbol[1] != 'u') return real;
   if (std::strcmp(symbol, "cuGetProcAddress_v2") == 0) return reinterpret_cast<void*>(&cuGetProcAddress_v2);
   if (std::strcmp(symbol, "cuGetProcAddress") == 0) return reinterpret_cast<void*>(&vxpu_cuGetProcAddress_v1);

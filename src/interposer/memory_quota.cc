@@ -86,10 +86,9 @@ SliceLedger* LedgerLocked(State& s, CUdevice device) {
   return LedgerLocked(s, uuid, total);
 }
 
-void LogRefusalLocked(const State& s, CUdevice device, uint64_t bytes, uint64_t used, uint64_t limit) {
-  std::fprintf(stderr, "vxpu: slice %s: out of memory on device %d: request %s, used %s, limit %s\n",
-               s.config.slice.c_str(), device, FormatBytes(bytes).c_str(), FormatBytes(used).c_str(),
-               FormatBytes(limit).c_str());
+void LogRefusalLocked(const State& s, const std::string& device, uint64_t bytes, uint64_t used, uint64_t limit) {
+  std::fprintf(stderr, "vxpu: slice %s: out of memory on %s: request %s, used %s, limit %s\n", s.config.slice.c_str(),
+               device.c_str(), FormatBytes(bytes).c_str(), FormatBytes(used).c_str(), FormatBytes(limit).c_str());
 }
 
 bool PoolAttribute(CUmemoryPool pool, CUmemPool_attribute attribute, uint64_t* value) {
@@ -160,8 +159,25 @@ bool ReserveMemory(CUdevice device, uint64_t bytes) {
     SettleAllPoolsLocked(s);  // pools may have given memory back since they were last read
     if (ledger->Reserve(bytes, &used)) return true;
   }
-  LogRefusalLocked(s, device, bytes, used, ledger->limit());
+  LogRefusalLocked(s, "device " + std::to_string(device), bytes, used, ledger->limit());
   return false;
+}
+
+bool ReserveMemoryOn(const std::string& uuid, uint64_t total, uint64_t bytes, const std::string& device_label) {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  SliceLedger* ledger = LedgerLocked(s, uuid, total);
+  if (ledger == nullptr) return false;
+  uint64_t used = 0;
+  if (ledger->Reserve(bytes, &used)) return true;
+  LogRefusalLocked(s, device_label, bytes, used, ledger->limit());
+  return false;
+}
+
+void ReleaseMemoryOn(const std::string& uuid, uint64_t total, uint64_t bytes) {
+  State& s = TheState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (SliceLedger* ledger = LedgerLocked(s, uuid, total)) ledger->Release(bytes);
 }
 
 void ReleaseMemory(CUdevice device, uint64_t bytes) {
@@ -239,7 +255,8 @@ void ReportPoolRefusal(CUmemoryPool pool, uint64_t bytes) {
   std::lock_guard<std::mutex> lock(s.mu);
   auto it = s.pools.find(pool);
   SliceLedger* ledger = it != s.pools.end() ? LedgerLocked(s, it->second.device) : nullptr;
-  if (ledger != nullptr) LogRefusalLocked(s, it->second.device, bytes, ledger->Used(), ledger->limit());
+  if (ledger != nullptr)
+    LogRefusalLocked(s, "device " + std::to_string(it->second.device), bytes, ledger->Used(), ledger->limit());
 }
 
 void RetirePool(CUmemoryPool pool) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "interposer/cuda_api.h"
 
@@ -23,6 +24,11 @@ bool QuotaEnabled();
 // if the slice would exceed its limit, or the device's limit cannot be established.
 bool ReserveMemory(CUdevice device, uint64_t bytes);
 void ReleaseMemory(CUdevice device, uint64_t bytes);
+
+// The same for another vendor's device (ascend_hooks.cc), named by its UUID and size;
+// `device_label` names it in the refusal line ("NPU 0").
+bool ReserveMemoryOn(const std::string& uuid, uint64_t total, uint64_t bytes, const std::string& device_label);
+void ReleaseMemoryOn(const std::string& uuid, uint64_t total, uint64_t bytes);
 
 // Remembers a successful allocation (key: address or handle) so its free releases it.
 void TrackAllocation(AllocationKind kind, uint64_t key, CUdevice device, uint64_t bytes);
