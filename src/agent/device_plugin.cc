@@ -93,7 +93,7 @@ class PluginService final : public pb::DevicePlugin::Service {
     std::string sent;
     auto period = std::chrono::duration<double>(options_.poll_seconds);
     for (;;) {
-      pb::ListAndWatchResponse list = DeviceList(agent_->Units());
+      pb::ListAndWatchResponse list = DeviceList(agent_->Units("gpu"));
       std::string now = list.SerializeAsString();
       if (now != sent) {
         if (!writer->Write(list)) return grpc::Status::OK;

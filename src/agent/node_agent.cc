@@ -270,13 +270,14 @@ ApiReply NodeAgent::DeleteSlice(const std::string& name) {
   return Error(404, "no slice named " + name);
 }
 
-std::vector<std::pair<DeviceView, GpuUnits>> NodeAgent::Units() {
+std::vector<std::pair<DeviceView, GpuUnits>> NodeAgent::Units(const std::string& kind) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SliceRecord> records;
   std::string error;
   bool readable = ReadRegistry(&records, &error);
   std::vector<std::pair<DeviceView, GpuUnits>> out;
   for (DeviceView& d : DevicesLocked(records)) {
+    if (d.kind != kind) continue;
     if (!readable) {  // nothing is handed out while what is taken cannot be known
       d.healthy = false;
       d.health_reason = "the slice registry cannot be read";

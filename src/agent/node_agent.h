@@ -56,8 +56,9 @@ class NodeAgent {
   ApiReply DeleteSlice(const std::string& name);
   ApiReply GetSlice(const std::string& name);
 
-  // The device plugin's side (docs/kubernetes.md). Each device with the state of its units.
-  std::vector<std::pair<DeviceView, GpuUnits>> Units();
+  // The device plugin's side (docs/kubernetes.md). Each device of `kind` ("gpu", "npu") with
+  // the state of its units.
+  std::vector<std::pair<DeviceView, GpuUnits>> Units(const std::string& kind);
   // The slice for the units kubelet allocated to one container, registered (owner: the kubelet).
   // Slices of earlier containers that held any of these units are dropped first: kubelet only
   // hands out units it knows free. nullopt with *error if the IDs make no slice, a GPU is

@@ -11,18 +11,32 @@ namespace {
 std::string Describe(const std::vector<Device>& devices) {
   std::string out = std::to_string(devices.size()) + (devices.size() == 1 ? " device" : " devices");
   for (size_t i = 0; i < devices.size(); ++i)
-    out += (i == 0 ? ": " : ", ") + std::to_string(devices[i].index) + " " + devices[i].uuid;
+    out += (i == 0 ? ": " : ", ") + devices[i].kind + std::to_string(devices[i].index) + " " + devices[i].uuid;
   return out;
 }
 
-// The devices `entry` (an ordinal, a UUID or a UUID prefix) names.
+// Whether `text` is an ordinal; *ordinal is its value.
+bool ParseOrdinal(const std::string& text, unsigned* ordinal) {
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), *ordinal);
+  return !text.empty() && error == std::errc() && end == text.data() + text.size();
+}
+
+// The devices `entry` names: a GPU ordinal ("0", as CUDA_VISIBLE_DEVICES has it), a kind and
+// ordinal ("gpu0", "npu1"), a UUID or a UUID prefix.
 std::vector<const Device*> Matches(const std::vector<Device>& devices, const std::string& entry) {
   std::vector<const Device*> found;
   unsigned ordinal = 0;
-  auto [end, error] = std::from_chars(entry.data(), entry.data() + entry.size(), ordinal);
-  bool is_ordinal = !entry.empty() && error == std::errc() && end == entry.data() + entry.size();
+  std::string kind = "gpu";
+  bool is_ordinal = ParseOrdinal(entry, &ordinal);
+  for (const char* prefix : {"gpu", "npu"}) {
+    if (!is_ordinal && entry.rfind(prefix, 0) == 0 && ParseOrdinal(entry.substr(3), &ordinal)) {
+      kind = prefix;
+      is_ordinal = true;
+    }
+  }
   for (const Device& d : devices) {
-    bool named = is_ordinal ? d.index == ordinal : entry.size() >= 5 && d.uuid.compare(0, entry.size(), entry) == 0;
+    bool named = is_ordinal ? d.kind == kind && d.index == ordinal
+                            : entry.size() >= 5 && d.uuid.compare(0, entry.size(), entry) == 0;
     if (named) found.push_back(&d);
   }
   return found;

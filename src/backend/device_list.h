@@ -15,9 +15,9 @@ namespace vxpu {
 // does.
 std::optional<std::vector<Device>> ListDevices(bool sim, std::string* error);
 
-// The devices `selection` names, as CUDA_VISIBLE_DEVICES would: a comma-separated list of
-// ordinals or UUIDs (a unique UUID prefix will do). nullopt with *error naming the entry that
-// matches no device, or matches several.
+// The devices `selection` names: a comma-separated list of GPU ordinals (as CUDA_VISIBLE_DEVICES
+// has them), kinds and ordinals ("gpu0", "npu1") or UUIDs (a unique UUID prefix will do). nullopt with *error naming
+// the entry that matches no device, or matches several.
 std::optional<std::vector<Device>> SelectDevices(const std::vector<Device>& devices, const std::string& selection,
                                                  std::string* error);
 

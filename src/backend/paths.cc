@@ -28,6 +28,12 @@ std::string SimgpuDir() {
   return LibDir() + "/simgpu";
 }
 
+std::string SimnpuDir() {
+  const char* env = std::getenv("VXPU_SIMNPU_DIR");
+  if (env != nullptr && *env != '\0') return env;
+  return LibDir() + "/simnpu";
+}
+
 std::string InterposerPath() {
   const char* env = std::getenv("VXPU_INTERPOSER");
   if (env != nullptr && *env != '\0') return env;
@@ -46,10 +52,18 @@ bool FileExists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-bool RealDriverPresent() {
-  void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-  if (driver != nullptr) dlclose(driver);
-  return driver != nullptr;
+namespace {
+
+bool Loadable(const char* library) {
+  void* handle = dlopen(library, RTLD_LAZY | RTLD_LOCAL);
+  if (handle != nullptr) dlclose(handle);
+  return handle != nullptr;
 }
+
+}  // namespace
+
+bool RealDriverPresent() { return Loadable("libcuda.so.1"); }
+
+bool RealAscendPresent() { return Loadable("libascendcl.so"); }
 
 }  // namespace vxpu

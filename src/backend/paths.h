@@ -17,6 +17,9 @@ std::string LibDir();
 // simgpu's libcuda.so.1 / libnvidia-ml.so.1: $VXPU_SIMGPU_DIR, else LibDir()/simgpu.
 std::string SimgpuDir();
 
+// simnpu's libascendcl.so / libruntime.so / libdcmi.so: $VXPU_SIMNPU_DIR, else LibDir()/simnpu.
+std::string SimnpuDir();
+
 // The interposer: $VXPU_INTERPOSER, else LibDir()/libvxpu.so.
 std::string InterposerPath();
 
@@ -31,5 +34,8 @@ bool FileExists(const std::string& path);
 
 // True if the real NVIDIA driver (libcuda.so.1) can be loaded.
 bool RealDriverPresent();
+
+// True if Ascend's AscendCL (libascendcl.so) can be loaded.
+bool RealAscendPresent();
 
 }  // namespace vxpu

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   AddOutputOption(devices_cmd, &devices.json);
 
   vxpu::RunOptions run;
-  CLI::App* run_cmd = app.add_subcommand("run", "Run a command under a slice of a GPU (no daemon needed)");
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a command under a slice of a GPU or an NPU (no daemon needed)");
   run_cmd->add_option("--memory", run.memory, "Device memory quota: a size (20GiB, 512MiB) or a percentage (25%)");
   run_cmd->add_option("--compute", run.compute,
                       "Guaranteed share of each device's compute time, in percent (30); idle time of others is used "
@@ -76,9 +76,11 @@ int main(int argc, char** argv) {
           "Slice name; processes run under one name share its quotas")
       ->default_str("run-<pid>");
   run_cmd->add_option("--device", run.device,
-                      "Restrict the command to these devices: ordinals or UUIDs, comma-separated (sets "
-                      "CUDA_VISIBLE_DEVICES)");
-  run_cmd->add_flag("--sim", run.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
+                      "Restrict the command to these devices, comma-separated: GPU ordinals (0), gpuN, npuN or UUIDs "
+                      "(sets CUDA_VISIBLE_DEVICES and ASCEND_RT_VISIBLE_DEVICES). Default: every GPU, or every NPU on "
+                      "a machine without GPUs");
+  run_cmd->add_flag("--sim", run.sim,
+                    "Run on the simulated devices (simgpu's GPUs, simnpu's NPUs) instead of the real drivers");
   run_cmd->add_option(
       "--remote", run.remote,
       "Run on a slice of another machine's GPU: HOST:PORT of its vxpu remoted (driver-API and CUDA runtime programs; "

@@ -38,6 +38,17 @@ bool Int(const json& device, const char* key, const std::string& at, int lo, int
   return true;
 }
 
+// The device's kind: "gpu" (also when absent: a vxpud before NPUs) or "npu".
+bool Kind(const json& device, const std::string& at, std::string* kind, std::string* error) {
+  auto it = device.find("kind");
+  *kind = "gpu";
+  if (it == device.end()) return true;
+  if (!it->is_string() || (*it != "gpu" && *it != "npu"))
+    return Refuse(error, at + ".kind: want \"gpu\" or \"npu\": " + QuotedValue(*it));
+  *kind = it->get<std::string>();
+  return true;
+}
+
 bool ParseGpu(const json& device, const std::string& at, GpuReport* gpu, std::string* error) {
   if (!device.is_object()) return Refuse(error, at + ": want an object");
   const json* v = nullptr;
@@ -68,17 +79,19 @@ bool ParseDevicesReport(const std::string& body, NodeReport* out, std::string* e
   if (j.size() > static_cast<size_t>(sched::kMaxGpusPerNode)) return Refuse(error, "devices: more than 64");
   NodeReport report;
   std::set<std::string> uuids;
-  std::set<int> indexes;
+  std::set<std::pair<std::string, int>> indexes;  // an index is its kind's
   for (size_t i = 0; i < j.size(); ++i) {
-    GpuReport gpu;
-    if (!ParseGpu(j[i], "devices[" + std::to_string(i) + "]", &gpu, error)) return false;
-    if (!uuids.insert(gpu.uuid).second || !indexes.insert(gpu.index).second) {
-      return Refuse(error, "devices[" + std::to_string(i) + "]: uuid or index given twice");
+    const std::string at = "devices[" + std::to_string(i) + "]";
+    GpuReport device;
+    std::string kind;
+    if (!ParseGpu(j[i], at, &device, error) || !Kind(j[i], at, &kind, error)) return false;
+    if (!uuids.insert(device.uuid).second || !indexes.insert({kind, device.index}).second) {
+      return Refuse(error, at + ": uuid or index given twice");
     }
-    report.gpus.push_back(std::move(gpu));
+    (kind == "npu" ? report.npus : report.gpus).push_back(std::move(device));
   }
-  std::sort(report.gpus.begin(), report.gpus.end(),
-            [](const GpuReport& a, const GpuReport& b) { return a.index < b.index; });
+  for (auto* list : {&report.gpus, &report.npus})
+    std::sort(list->begin(), list->end(), [](const GpuReport& a, const GpuReport& b) { return a.index < b.index; });
   *out = std::move(report);
   return true;
 }

@@ -22,14 +22,16 @@ struct GpuReport {
 
 struct NodeReport {
   std::vector<GpuReport> gpus;  // by index
+  std::vector<GpuReport> npus;  // the same for NPUs (vxpu.io/npu-units), by index
 
   bool operator==(const NodeReport&) const = default;
 };
 
 // Parses the body of `GET /v1/devices`: a JSON array of devices, each with index, uuid, name,
-// healthy, units_total, units_free and units_held (other fields ignored). Refused (false, *error
-// one line naming the field): not JSON, not an array, a missing or mistyped field, units outside
-// 0..units_total or free + held above the total, two devices with one uuid or index, more than 64.
+// healthy, units_total, units_free and units_held, and kind ("gpu", the default, or "npu"; other
+// fields ignored). Refused (false, *error one line naming the field): not JSON, not an array, a
+// missing or mistyped field, units outside 0..units_total or free + held above the total, two
+// devices with one uuid or two of a kind with one index, more than 64.
 bool ParseDevicesReport(const std::string& body, NodeReport* out, std::string* error);
 
 }  // namespace vxpu::extender

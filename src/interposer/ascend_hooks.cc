@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -223,8 +224,18 @@ rtError_t Launch(Real real, Args... args) {
   return real(args...);
 }
 
+// Whether the process may use the chip of logical id `logic` (ASCEND_RT_VISIBLE_DEVICES lists it,
+// or is unset). DCMI shows every chip; only those the slice's process can use are the slice's.
+bool ChipVisible(int logic) {
+  const char* visible = std::getenv("ASCEND_RT_VISIBLE_DEVICES");
+  if (visible == nullptr) return true;
+  std::string list = std::string(",") + visible + ",";
+  return list.find("," + std::to_string(logic) + ",") != std::string::npos;
+}
+
 // DCMI's chip (card, device) as the slice shows it: its UUID and size, and the slice's view.
-bool DcmiSliceView(int card, int device, uint64_t total, uint64_t* limit, uint64_t* used) {
+// False, with *visible false, for a chip the process cannot use: it shows as it is.
+bool DcmiSliceView(int card, int device, uint64_t total, uint64_t* limit, uint64_t* used, bool* visible) {
   static const auto logic_of =
       reinterpret_cast<decltype(&dcmi_get_device_logic_id)>(RealSymbolIn("libdcmi.so", "dcmi_get_device_logic_id"));
   static const auto phy_of = reinterpret_cast<decltype(&dcmi_get_device_phyid_from_logicid)>(
@@ -234,6 +245,8 @@ bool DcmiSliceView(int card, int device, uint64_t total, uint64_t* limit, uint64
   if (logic_of == nullptr || phy_of == nullptr || logic_of(&logic, card, device) != DCMI_OK || logic < 0 ||
       phy_of(static_cast<unsigned>(logic), &phy) != DCMI_OK)
     return false;
+  *visible = ChipVisible(logic);
+  if (!*visible) return false;
   char uuid[41];
   NpuUuid(phy, uuid);
   return SliceViewOf(uuid, total, limit, used);
@@ -247,7 +260,9 @@ int DcmiMemory(decltype(&dcmi_get_device_memory_info_v3) real, int card, int dev
   int result = real(card, device, info);
   if (result != DCMI_OK || !QuotaEnabled()) return result;
   uint64_t limit = 0, used = 0;
-  if (!DcmiSliceView(card, device, info->memory_size * kMiB, &limit, &used)) return DCMI_ERR_INNER;
+  bool visible = true;
+  if (!DcmiSliceView(card, device, info->memory_size * kMiB, &limit, &used, &visible))
+    return visible ? DCMI_ERR_INNER : DCMI_OK;
   info->memory_size = limit / kMiB;
   info->memory_available = (used < limit ? limit - used : 0) / kMiB;
   info->utiliza = limit > 0 ? static_cast<unsigned>(used * 100 / limit) : 0;
@@ -263,7 +278,9 @@ int DcmiHbm(decltype(&dcmi_get_device_hbm_info) real, int card, int device, stru
   int result = real(card, device, info);
   if (result != DCMI_OK || !QuotaEnabled()) return result;
   uint64_t limit = 0, used = 0;
-  if (!DcmiSliceView(card, device, info->memory_size * kMiB, &limit, &used)) return DCMI_ERR_INNER;
+  bool visible = true;
+  if (!DcmiSliceView(card, device, info->memory_size * kMiB, &limit, &used, &visible))
+    return visible ? DCMI_ERR_INNER : DCMI_OK;
   info->memory_size = limit / kMiB;
   info->memory_usage = used / kMiB;
   return DCMI_OK;

@@ -14,8 +14,10 @@ namespace {
 std::atomic<bool> g_initialized{false};
 
 aclError MallocOnDevice(void** ptr, size_t size, aclrtMemMallocPolicy policy, size_t align) {
-  int base_policy = static_cast<int>(policy) & 0xff;
-  if (base_policy > ACL_MEM_MALLOC_HUGE1G_ONLY_P2P) return ACL_ERROR_INVALID_PARAM;
+  const int bits = static_cast<int>(policy);
+  if ((bits & 0xff) > ACL_MEM_MALLOC_HUGE1G_ONLY_P2P ||
+      (bits & ~(0xff | ACL_MEM_TYPE_LOW_BAND_WIDTH | ACL_MEM_TYPE_HIGH_BAND_WIDTH)) != 0)
+    return ACL_ERROR_INVALID_PARAM;
   if (size == 0 || size > SIZE_MAX - align) return ACL_ERROR_INVALID_PARAM;
   return rtMalloc(ptr, (size + align - 1) / align * align, RT_MEMORY_HBM, 0);
 }

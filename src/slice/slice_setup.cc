@@ -39,7 +39,15 @@ void SetOrClear(const std::string& variable, const std::string& value) {
   }
 }
 
-// The devices the command will see: those --device names, or all of them.
+// Without --device a slice is on every GPU, or every NPU on a machine without GPUs: a CUDA
+// program's slice takes nothing from the NPUs beside it.
+std::vector<Device> OneKindByDefault(const std::vector<Device>& all) {
+  std::vector<Device> gpus, npus;
+  for (const Device& d : all) (d.kind == "npu" ? npus : gpus).push_back(d);
+  return gpus.empty() ? npus : gpus;
+}
+
+// The devices the command will see: those --device names, or one kind's (OneKindByDefault).
 std::optional<std::vector<Device>> DevicesToUse(const SliceRequest& r, std::string* error) {
   std::string why;
   auto all = ListDevices(r.sim, &why);
@@ -47,7 +55,7 @@ std::optional<std::vector<Device>> DevicesToUse(const SliceRequest& r, std::stri
     *error = "cannot list the devices to check the slice against: " + why;
     return std::nullopt;
   }
-  if (r.device.empty()) return all;
+  if (r.device.empty()) return OneKindByDefault(*all);
   auto chosen = SelectDevices(*all, r.device, &why);
   if (!chosen) *error = "--device: " + why;
   return chosen;
@@ -128,20 +136,50 @@ void WarnIfApartFromTheAgent() {
                  agent->pid, agent->state_dir.c_str());
 }
 
-// Puts the slice into the environment the command inherits (simgpu first on its library path).
-void ExportSlice(const SliceRequest& r, const CheckedRequest& checked) {
-  if (r.sim) setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", SimgpuDir()).c_str(), 1);
-  if (!r.device.empty()) setenv("CUDA_VISIBLE_DEVICES", r.device.c_str(), 1);
+// What the command may see of each vendor's devices. When --device chose: CUDA_VISIBLE_DEVICES
+// keeps the entries that named GPUs as given, ASCEND_RT_VISIBLE_DEVICES lists the NPUs' logical
+// ids. A kind the slice has none of is hidden (an empty list), with or without --device.
+void ExportVisibleDevices(const SliceRequest& r, const std::vector<Device>& chosen) {
+  if (r.device.empty()) {  // one kind's devices, all of them (OneKindByDefault): the other kind hidden
+    bool npus = !chosen.empty() && chosen.front().kind == "npu";
+    setenv(npus ? "CUDA_VISIBLE_DEVICES" : "ASCEND_RT_VISIBLE_DEVICES", "", 1);
+    return;
+  }
+  std::string gpus, npus;
+  size_t start = 0;
+  for (const Device& d : chosen) {  // SelectDevices keeps the entries' order
+    size_t comma = std::min(r.device.find(',', start), r.device.size());
+    std::string& list = d.kind == "npu" ? npus : gpus;
+    list +=
+        (list.empty() ? "" : ",") + (d.kind == "npu" ? std::to_string(d.index) : r.device.substr(start, comma - start));
+    start = comma + 1;
+  }
+  setenv("CUDA_VISIBLE_DEVICES", gpus.c_str(), 1);
+  setenv("ASCEND_RT_VISIBLE_DEVICES", npus.c_str(), 1);
+}
+
+// Puts the slice into the environment the command inherits (the simulators first on its
+// library path).
+void ExportSlice(const SliceRequest& r, const CheckedRequest& checked, const std::vector<Device>& chosen) {
+  if (r.sim) {
+    setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", SimnpuDir()).c_str(), 1);
+    setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", SimgpuDir()).c_str(), 1);
+  }
+  ExportVisibleDevices(r, chosen);
   setenv("LD_PRELOAD", Prepended("LD_PRELOAD", InterposerPath()).c_str(), 1);
   SliceEnvTerms terms{checked.slice, r.memory, r.compute, checked.compute_limit, r.priority};
   for (const auto& [name, value] : SliceEnvironment(terms)) SetOrClear(name, value);
 }
 
-// The driver the command will load is there: simgpu's, or NVIDIA's.
+// The drivers the command will load are there: the simulators, or NVIDIA's or Ascend's.
 bool FindDriver(bool sim, std::string* error) {
   if (sim && !FileExists(SimgpuDir() + "/libcuda.so.1")) *error = "missing simgpu in " + SimgpuDir();
-  if (!sim && !RealDriverPresent())
-    *error = "no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU";
+  if (sim && error->empty() && !FileExists(SimnpuDir() + "/libascendcl.so"))
+    *error = "missing simnpu in " + SimnpuDir();
+  if (!sim && !RealDriverPresent() && !RealAscendPresent())
+    *error =
+        "no NVIDIA driver (libcuda.so.1) nor Ascend runtime (libascendcl.so) found; add --sim to run on the "
+        "simulated devices";
   return error->empty();
 }
 
@@ -177,7 +215,7 @@ bool SetUpSlice(const SliceRequest& request, std::string* error) {
   if (agent ? !Register(agent.get(), spec, sizes, error)
             : !AdmitDaemonless(spec, sizes, *devices, memory_slices, compute_slices, error))
     return false;
-  ExportSlice(request, checked);
+  ExportSlice(request, checked, *devices);
   return true;
 }
 

@@ -118,6 +118,47 @@ TEST(VxpuCli, DevicesListsTheSimulatedGpu) {
   EXPECT_NE(table.output.find("\nnvidia  0 "), std::string::npos) << table.output;
 }
 
+// With simulated NPUs beside the GPUs: `vxpu devices` lists both, `vxpu run --device npuN` puts
+// an ACL program in an NPU slice, and a slice without --device stays on the GPUs.
+TEST(VxpuCli, NpusAreListedBesideGpusAndRunsTakeSlicesOfThem) {
+  char dir[] = "/tmp/vxpu-cli-npu-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string config = std::string(dir) + "/npus.json";
+  std::ofstream(config) << R"({"devices": [{"memory": "16GiB"}, {"name": "Ascend910B4", "memory": "32GiB"}]})";
+  const std::string env = "VXPU_SIMNPU_CONFIG=" + config + " VXPU_STATE_DIR=" + dir + " VXPU_AGENT_SOCKET=none";
+  Result listed = RunVxpu("devices --sim -o json", env);
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  nlohmann::json devices = nlohmann::json::parse(listed.output);
+  ASSERT_EQ(devices.size(), 4u) << listed.output;
+  EXPECT_EQ(devices[2]["vendor"], "huawei");
+  EXPECT_EQ(devices[2]["kind"], "npu");
+  EXPECT_EQ(devices[3]["name"], "Ascend910B4");
+  EXPECT_EQ(devices[3]["index"], 1);
+  EXPECT_EQ(devices[3]["memory_total_bytes"].get<uint64_t>(), 32ull << 30);
+  EXPECT_EQ(devices[3]["uuid"].get<std::string>().rfind("NPU-", 0), 0u);
+
+  // The second chip, sliced: ACL sees it as its device 0, 2 GiB; 207001 past that.
+  Result info = RunVxpu("run --sim --device npu1 --memory 2GiB -- " VXPU_BIN_DIR "/vxpu-acl info", env);
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_EQ(LastJsonLine(info.output).value("acl_total", 0ull), 2ull << 30) << info.output;
+  Result fill = RunVxpu("run --sim --device npu1 --memory 1GiB -- " VXPU_BIN_DIR "/vxpu-acl fill malloc 400 3", env);
+  ASSERT_EQ(fill.exit_code, 0) << fill.output;
+  EXPECT_EQ(LastJsonLine(fill.output)["codes"], nlohmann::json::array({0, 0, 207001})) << fill.output;
+  EXPECT_NE(fill.output.find("out of memory on NPU 0"), std::string::npos) << fill.output;
+  // A GPU slice hides the NPUs, an NPU slice the GPUs.
+  Result hidden = RunVxpu("run --sim --device 0 --memory 1GiB -- " VXPU_BIN_DIR "/vxpu-acl info", env);
+  EXPECT_EQ(hidden.exit_code, 1) << hidden.output;
+  EXPECT_NE(hidden.output.find("aclrtSetDevice failed with 207004"), std::string::npos) << hidden.output;
+  // Without --device the slice is on the GPUs only: the NPUs keep all their room.
+  Result gpus = RunVxpu("run --sim --memory 1GiB -- " VXPU_BIN_DIR "/vxpu devices --sim -o json", env);
+  ASSERT_EQ(gpus.exit_code, 0) << gpus.output;
+  nlohmann::json during = nlohmann::json::parse(gpus.output.substr(gpus.output.find('[')));
+  EXPECT_LT(during[0]["memory_for_slices_bytes"].get<uint64_t>(),
+            devices[0]["memory_for_slices_bytes"].get<uint64_t>());
+  EXPECT_EQ(during[2]["memory_for_slices_bytes"], devices[2]["memory_for_slices_bytes"]) << gpus.output;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(VxpuCli, DevicesWithoutADriverSaysSoAndSuggestsSim) {
   if (void* real = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_LOCAL);
       real != nullptr || (real = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL)) != nullptr) {
@@ -233,7 +274,8 @@ TEST_F(VxpuRun, RefusesBadSlicesBeforeRunningAnything) {
            Case{"--memory 4GB", "GB is ambiguous (10^n or 2^n bytes?): write 4GiB"},
            Case{"--memory 9GiB", "more than the device's 8.0 GiB (device 0 (GPU-"},
            Case{"--memory 5GiB", "more than the device's 4.0 GiB (device 1 (GPU-"},  // device 1 is smaller
-           Case{"--memory 1GiB --device 3", "--device: no device \"3\" (this machine has 2 devices: 0 GPU-"},
+           Case{"--memory 1GiB --device 3", "--device: no device \"3\" (this machine has 2 devices: gpu0 GPU-"},
+           Case{"--memory 1GiB --device npu0", "--device: no device \"npu0\" (this machine has 2 devices"},
            Case{"--memory 1GiB --device GPU-nope", "no device \"GPU-nope\""},
            Case{"--memory 1GiB --name bad/name", "--name: bad slice name \"bad/name\""},
            Case{"--memory 1GiB --name ''", "--name: bad slice name \"\""},

@@ -166,6 +166,25 @@ TEST(ExtenderService, DevicesReportsAreReadAsVxpudWritesThemAndCheckedField) {
   EXPECT_EQ(error, "devices: want a JSON array");
 }
 
+TEST(ExtenderService, NpusAreReportedApartFromGpusWithIndexesOfTheirOwn) {
+  const std::string unit_fields = R"("name":"x","healthy":true,"units_total":10,"units_free":10,"units_held":0)";
+  NodeReport report;
+  std::string error;
+  ASSERT_TRUE(ParseDevicesReport(R"([{"index":0,"uuid":"GPU-a","kind":"gpu",)" + unit_fields +
+                                     R"(},{"index":0,"uuid":"NPU-a","kind":"npu",)" + unit_fields + "}]",
+                                 &report, &error))
+      << error;
+  ASSERT_EQ(report.gpus.size(), 1u);
+  ASSERT_EQ(report.npus.size(), 1u);
+  EXPECT_EQ(report.npus[0].uuid, "NPU-a");
+  EXPECT_FALSE(ParseDevicesReport(R"([{"index":0,"uuid":"NPU-a","kind":"npu",)" + unit_fields +
+                                      R"(},{"index":0,"uuid":"NPU-b","kind":"npu",)" + unit_fields + "}]",
+                                  &report, &error));
+  EXPECT_EQ(error, "devices[1]: uuid or index given twice");
+  EXPECT_FALSE(ParseDevicesReport(R"([{"index":0,"uuid":"X-a","kind":"tpu",)" + unit_fields + "}]", &report, &error));
+  EXPECT_EQ(error, "devices[0].kind: want \"gpu\" or \"npu\": \"tpu\"");
+}
+
 TEST(ExtenderService, AgentAddressesComeFromTheFileTheTemplateOrTheInternalIp) {
   std::map<std::string, HostPort> fixed;
   std::string error;

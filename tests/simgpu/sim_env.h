@@ -78,6 +78,10 @@ class SimEnvironment : public ::testing::Environment {
     out << "]}";
     out.close();
     setenv(simgpu::kConfigEnv, path_.c_str(), 1);
+    // These devices alone: no simulated NPU beside them (tests/simnpu/npu_env.h gives NPUs).
+    npu_path_ = "/tmp/vxpu-simnpu-none-" + std::to_string(getpid()) + ".json";
+    std::ofstream(npu_path_) << "{\"devices\": []}";
+    if (std::getenv(simgpu::kNpuConfigEnv) == nullptr) setenv(simgpu::kNpuConfigEnv, npu_path_.c_str(), 1);
 #ifdef VXPU_REMOTE_CLIENT_DIR
     if (ThroughRemote()) StartRemote();
 #endif
@@ -93,6 +97,7 @@ class SimEnvironment : public ::testing::Environment {
     // The simulated devices' segments, and their slices' ledgers and arbiters.
     for (const auto& spec : config.devices) vxpu::UnlinkSegmentsOfDevice(spec.uuid);
     std::remove(path_.c_str());
+    std::remove(npu_path_.c_str());
   }
 
   const std::string& path() const { return path_; }
@@ -117,7 +122,7 @@ class SimEnvironment : public ::testing::Environment {
   std::unique_ptr<remotetest::RemoteServer> server_;
 #endif
   std::vector<SimDevice> devices_;
-  std::string path_;
+  std::string path_, npu_path_;
 };
 
 // Free memory of the current context's device, as cuMemGetInfo reports it.
