@@ -93,7 +93,7 @@ class PluginService final : public pb::DevicePlugin::Service {
     std::string sent;
     auto period = std::chrono::duration<double>(options_.poll_seconds);
     for (;;) {
-      pb::ListAndWatchResponse list = DeviceList(agent_->Units("gpu"));
+      pb::ListAndWatchResponse list = DeviceList(agent_->Units(options_.kind));
       std::string now = list.SerializeAsString();
       if (now != sent) {
         if (!writer->Write(list)) return grpc::Status::OK;
@@ -146,7 +146,7 @@ class PluginService final : public pb::DevicePlugin::Service {
     for (const pb::ContainerAllocateRequest& c : request->container_requests()) {
       if (c.devices_ids_size() > kMaxIdsPerContainer) return TooManyIds();
       std::string error;
-      std::optional<SliceSpec> slice = agent_->AllocateUnits(Ids(c.devices_ids()), &error);
+      std::optional<SliceSpec> slice = agent_->AllocateUnits(Ids(c.devices_ids()), options_.kind, &error);
       if (!slice) {
         log_("Allocate refused: " + error);
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
@@ -175,7 +175,8 @@ DevicePlugin::DevicePlugin(NodeAgent* agent, DevicePluginOptions options, NodeAg
     : agent_(agent),
       options_(std::move(options)),
       log_(std::move(log)),
-      socket_(options_.dir + "/" + kSocketName),
+      resource_(UnitsResourceOf(options_.kind.c_str())),
+      socket_(options_.dir + "/" + SocketName(options_.kind)),
       kubelet_socket_(options_.dir + "/kubelet.sock") {}
 
 std::unique_ptr<DevicePlugin> DevicePlugin::Start(NodeAgent* agent, const DevicePluginOptions& options,
@@ -226,7 +227,7 @@ bool DevicePlugin::Serve() {
     service_.reset();
     return false;
   }
-  log_("device plugin: serving " + std::string(kUnitsResource) + " on " + socket_);
+  log_("device plugin: serving " + resource_ + " on " + socket_);
   return true;
 }
 
@@ -249,7 +250,7 @@ void DevicePlugin::ReadPodResources() {
     error = "no kubelet pod resources socket " + options_.pod_resources_socket +
             ": the slices of ended containers stay until kubelet hands their units out again";
   } else {
-    holders = ListContainerUnits(options_.pod_resources_socket, kUnitsResource, &error);
+    holders = ListContainerUnits(options_.pod_resources_socket, resource_, &error);
   }
   if (!holders) {
     if (error != last_pod_resources_failure_) log_("device plugin: " + error);
@@ -257,7 +258,7 @@ void DevicePlugin::ReadPodResources() {
     return;
   }
   last_pod_resources_failure_.clear();
-  agent_->ReconcileWithKubelet(*holders, static_cast<int64_t>(std::time(nullptr)));
+  agent_->ReconcileWithKubelet(*holders, options_.kind, static_cast<int64_t>(std::time(nullptr)));
 }
 
 bool DevicePlugin::Register() {
@@ -265,8 +266,8 @@ bool DevicePlugin::Register() {
   auto stub = pb::Registration::NewStub(channel);
   pb::RegisterRequest request;
   request.set_version(kApiVersion);
-  request.set_endpoint(kSocketName);
-  request.set_resource_name(kUnitsResource);
+  request.set_endpoint(SocketName(options_.kind));
+  request.set_resource_name(resource_);
   request.mutable_options()->set_get_preferred_allocation_available(true);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kRegisterTimeout);
@@ -279,7 +280,7 @@ bool DevicePlugin::Register() {
     return false;
   }
   last_failure_.clear();
-  log_("device plugin: registered " + std::string(kUnitsResource) + " with kubelet (" + kubelet_socket_ + ")");
+  log_("device plugin: registered " + resource_ + " with kubelet (" + kubelet_socket_ + ")");
   return true;
 }
 

@@ -1,6 +1,7 @@
 // The kubelet device plugin inside vxpud (kubelet's device plugin API v1beta1; the resource model
-// is docs/kubernetes.md's): it serves `vxpu.io/gpu-units` on <dir>/vxpu-gpu-units.sock and
-// registers on <dir>/kubelet.sock. A watcher thread keeps it so: when kubelet restarts (it
+// is docs/kubernetes.md's): one per device kind, it serves `vxpu.io/<kind>-units` (gpu-units,
+// npu-units) on <dir>/vxpu-<kind>-units.sock and registers on <dir>/kubelet.sock. Each resource
+// has its own device IDs (units of its kind's devices), so Allocate stays race-free per resource. A watcher thread keeps it so: when kubelet restarts (it
 // deletes the plugin sockets and makes kubelet.sock anew) the plugin serves again and
 // re-registers within a second; while kubelet is away it waits for it.
 //
@@ -33,6 +34,7 @@ class PluginService;
 
 struct DevicePluginOptions {
   std::string dir;  // kubelet's device-plugins directory
+  std::string kind = "gpu";  // whose units it serves: "gpu" or "npu"
   PluginPaths paths;
   double poll_seconds = 1.0;         // how often ListAndWatch looks for changes, and pod resources are read
   std::string pod_resources_socket;  // kubelet's pod resources API
@@ -40,7 +42,8 @@ struct DevicePluginOptions {
 
 class DevicePlugin {
  public:
-  static constexpr char kSocketName[] = "vxpu-gpu-units.sock";
+  // <dir>/vxpu-<kind>-units.sock
+  static std::string SocketName(const std::string& kind) { return "vxpu-" + kind + "-units.sock"; }
 
   // Starts serving and the watcher (registration happens as soon as kubelet.sock is there).
   static std::unique_ptr<DevicePlugin> Start(NodeAgent* agent, const DevicePluginOptions& options, NodeAgent::Log log);
@@ -62,6 +65,7 @@ class DevicePlugin {
   NodeAgent::Log log_;
   std::unique_ptr<PluginService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::string resource_;  // vxpu.io/<kind>-units
   std::string socket_;
   std::string kubelet_socket_;
   std::string registered_with_;  // identity of the kubelet.sock last registered on

@@ -1,5 +1,6 @@
 // vxpud, the node agent: the node's device inventory and slice registry, a local API on a unix
 // socket and Prometheus metrics (docs/agent.md). SIGTERM or SIGINT stops it cleanly.
+#include <algorithm>
 #include <execinfo.h>
 #include <prometheus/exposer.h>
 #include <signal.h>
@@ -104,10 +105,11 @@ int PollUntilSignal(vxpu::NodeAgent* agent, double seconds) {
   }
 }
 
-// Starts the kubelet device plugin if it is asked for, or by default if kubelet's directory is
-// there; false (logged) if it is asked for and cannot run.
+// Starts the kubelet device plugins if they are asked for, or by default if kubelet's directory
+// is there: vxpu.io/gpu-units, and vxpu.io/npu-units where the node has NPUs; false (logged) if
+// asked for and they cannot run.
 bool StartDevicePlugin(const vxpu::AgentConfig& config, vxpu::NodeAgent* agent,
-                       std::unique_ptr<vxpu::DevicePlugin>* plugin) {
+                       std::vector<std::unique_ptr<vxpu::DevicePlugin>>* plugins) {
   struct stat st;
   bool dir_exists = stat(config.device_plugin_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   if (config.device_plugin == vxpu::PluginMode::kOff ||
@@ -124,11 +126,17 @@ bool StartDevicePlugin(const vxpu::AgentConfig& config, vxpu::NodeAgent* agent,
     return false;
   }
   vxpu::DevicePluginOptions options{config.device_plugin_dir,
+                                    "gpu",
                                     {config.state_dir, config.host_lib_dir, "/dev"},
                                     config.poll_seconds,
                                     config.pod_resources_socket};
   agent->AddTermsDir(vxpu::TermsDir(options.paths));
-  *plugin = vxpu::DevicePlugin::Start(agent, options, Log);
+  plugins->push_back(vxpu::DevicePlugin::Start(agent, options, Log));
+  std::vector<vxpu::DeviceView> devices = agent->Devices();
+  if (std::any_of(devices.begin(), devices.end(), [](const vxpu::DeviceView& d) { return d.kind == "npu"; })) {
+    options.kind = "npu";
+    plugins->push_back(vxpu::DevicePlugin::Start(agent, options, Log));
+  }
   return true;
 }
 
@@ -192,8 +200,8 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
     }
     tcp_port = std::to_string(port);
   }
-  std::unique_ptr<vxpu::DevicePlugin> plugin;
-  if (!StartDevicePlugin(config, agent.get(), &plugin)) {
+  std::vector<std::unique_ptr<vxpu::DevicePlugin>> plugins;
+  if (!StartDevicePlugin(config, agent.get(), &plugins)) {
     unlink(config.socket.c_str());
     return 1;
   }
@@ -217,7 +225,7 @@ int Serve(const vxpu::AgentConfig& config, uint64_t context_reserve, const std::
       (config.sim ? ", simulated devices" : ""));
   int sig = PollUntilSignal(agent.get(), config.poll_seconds);
   beacon.reset();
-  plugin.reset();
+  plugins.clear();
   server.stop();
   tcp.stop();
   api.join();

@@ -307,13 +307,17 @@ bool NodeAgent::DropEarlierHolders(const SliceSpec& spec, const std::vector<Slic
   return true;
 }
 
-std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>& ids, std::string* error) {
+std::optional<SliceSpec> NodeAgent::AllocateUnits(const std::vector<std::string>& ids, const std::string& kind,
+                                                  std::string* error) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SliceView> views;
   if (!SlicesLocked(&views, error)) return std::nullopt;
   std::vector<SliceRecord> records;
   for (const SliceView& v : views) records.push_back(v.record);
-  std::vector<DeviceView> devices = DevicesLocked(records);
+  std::vector<DeviceView> devices;  // the resource's: IDs of another kind's units name no device
+  for (const DeviceView& d : DevicesLocked(records)) {
+    if (d.kind == kind) devices.push_back(d);
+  }
   std::optional<SliceSpec> spec = SliceForUnits(ids, devices, options_.context_reserve, error);
   if (!spec || !DropEarlierHolders(*spec, views, error)) return std::nullopt;
   if (!ReadRegistry(&records, error)) return std::nullopt;
@@ -353,7 +357,14 @@ std::optional<SliceRecord> NamedAfter(const SliceRecord& record, const Container
 
 }  // namespace
 
-void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, int64_t now_unix) {
+// The kind of the device `uuid`: the inventory's, else what its UUID says (an NPU's is NpuUuid's).
+std::string NodeAgent::KindOfLocked(const std::string& uuid) {
+  if (const DeviceView* d = inventory_.Find(uuid)) return d->kind;
+  return uuid.rfind("NPU-", 0) == 0 ? "npu" : "gpu";
+}
+
+void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, const std::string& kind,
+                                     int64_t now_unix) {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> held;
   std::map<std::vector<std::string>, const ContainerUnits*> by_ids;  // each container by its sorted IDs
@@ -368,7 +379,7 @@ void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders,
   if (!SlicesLocked(&views, &error)) return;
   for (const SliceView& v : views) {
     const SliceRecord& r = v.record;
-    if (!r.spec.owner.kubelet) continue;
+    if (!r.spec.owner.kubelet || r.spec.devices.empty() || KindOfLocked(r.spec.devices.front()) != kind) continue;
     std::vector<std::string> ids = SortedIds(r);
     auto found = by_ids.find(ids);
     const ContainerUnits* holder = found == by_ids.end() ? nullptr : found->second;

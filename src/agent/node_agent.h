@@ -63,11 +63,14 @@ class NodeAgent {
   // Slices of earlier containers that held any of these units are dropped first: kubelet only
   // hands out units it knows free. nullopt with *error if the IDs make no slice, a GPU is
   // unhealthy, or an earlier holder still has processes running.
-  std::optional<SliceSpec> AllocateUnits(const std::vector<std::string>& ids, std::string* error);
+  // The IDs must be units of devices of `kind` (the resource's).
+  std::optional<SliceSpec> AllocateUnits(const std::vector<std::string>& ids, const std::string& kind,
+                                         std::string* error);
   // Squares the kubelet-owned slices with the containers kubelet says hold units: a slice
   // whose units a container holds is named after it; one whose units no container holds, made
   // over kReleaseGraceSeconds before `now_unix` and without live processes, is removed.
-  void ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, int64_t now_unix);
+  // Only the slices on devices of `kind` are the resource's (each plugin reconciles its own).
+  void ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, const std::string& kind, int64_t now_unix);
   static constexpr int64_t kReleaseGraceSeconds = 5;
 
   // Also keeps the terms files of registered slices in `dir` (agent/terms_files.h): the device
@@ -90,6 +93,7 @@ class NodeAgent {
   bool SlicesLocked(std::vector<SliceView>* views, std::string* error);
   std::vector<SliceView> SlicesLocked(const std::vector<SliceRecord>& stored);
   std::vector<DeviceView> DevicesLocked(const std::vector<SliceRecord>& records);
+  std::string KindOfLocked(const std::string& uuid);
   void SampleShares(const std::vector<SliceView>& views);
   void AdoptAndReap(const std::vector<SliceView>& views, const std::vector<SliceRecord>& stored);
   void Store(const SliceRecord& record);

@@ -59,17 +59,19 @@ std::optional<std::vector<uint32_t>> ParseShares(const std::string& text, std::s
   return shares;
 }
 
-// Starts vxpu-burn for `seconds`, under a compute slice when `share` > 0.
-std::unique_ptr<ChildProcess> StartTenant(std::vector<std::string> env, uint32_t share, int index, double seconds,
-                                          std::string* error) {
+// Starts a saturating tenant for `seconds` (vxpu-burn, or vxpu-acl burn on an NPU), under a
+// compute slice when `share` > 0.
+std::unique_ptr<ChildProcess> StartTenant(std::vector<std::string> env, bool npu, uint32_t share, int index,
+                                          double seconds, std::string* error) {
   if (share > 0) {
     env.push_back("LD_PRELOAD=" + InterposerPath());
     env.push_back(fmt::format("VXPU_COMPUTE={}.{}", share / 10, share % 10));
     env.push_back(fmt::format("VXPU_SLICE=bench-{}-{}", getpid(), index));
   }
   auto child = std::make_unique<ChildProcess>();
-  if (!child->Start({CompanionPath("vxpu-burn"), "--seconds", fmt::format("{}", seconds)}, env, error, true))
-    return nullptr;
+  std::vector<std::string> argv = {CompanionPath("vxpu-burn"), "--seconds", fmt::format("{}", seconds)};
+  if (npu) argv = {CompanionPath("vxpu-acl"), "burn", fmt::format("{}", seconds)};
+  if (!child->Start(argv, env, error, true)) return nullptr;
   return child;
 }
 
@@ -97,6 +99,7 @@ std::vector<ComputeSliceUsage> TenantSlices() {
 // While the tenants run: progress (seconds of the bench so far) and, for the chart, each
 // tenant's share every kSampleSeconds.
 struct Watch {
+  bool npu = false;  // the tenants burn an NPU
   Progress* progress = nullptr;
   double progress_offset = 0;  // seconds of the bench before these tenants started
   ShareHistory* history = nullptr;
@@ -110,7 +113,7 @@ std::optional<std::vector<TenantResult>> RunTenants(const std::vector<std::strin
   using Clock = std::chrono::steady_clock;
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (size_t i = 0; i < shares.size(); ++i) {
-    children.push_back(StartTenant(env, shares[i], static_cast<int>(i), seconds, error));
+    children.push_back(StartTenant(env, watch.npu, shares[i], static_cast<int>(i), seconds, error));
     if (children.back() == nullptr) return std::nullopt;
   }
   std::map<std::string, std::string> names;
@@ -146,6 +149,11 @@ std::optional<std::vector<TenantResult>> RunTenants(const std::vector<std::strin
   return results;
 }
 
+// "simulated GPU", "real NPU", ...
+std::string DeviceWords(const BenchShareOptions& o) {
+  return std::string(o.sim ? "simulated " : "real ") + (o.npu ? "NPU" : "GPU");
+}
+
 void Print(const BenchShareOptions& o, const std::vector<uint32_t>& shares, const std::vector<TenantResult>& results,
            double solo_rate) {
   double total = 0, wall = 0;
@@ -167,12 +175,12 @@ void Print(const BenchShareOptions& o, const std::vector<uint32_t>& shares, cons
                           {"max_error_points", std::round(max_error * 100) / 100},
                           {"aggregate_throughput_percent", std::round(aggregate * 1000) / 10},
                           {"seconds", o.seconds},
-                          {"device", o.sim ? "simgpu" : "real"}};
+                          {"device", o.sim ? (o.npu ? "simnpu" : "simgpu") : "real"},
+                          {"kind", o.npu ? "npu" : "gpu"}};
     fmt::print("{}\n", out.dump());
     return;
   }
-  fmt::print("{} tenants on one {} device for {} s, each saturating it:\n", results.size(),
-             o.sim ? "simulated" : "real", o.seconds);
+  fmt::print("{} tenants on one {} for {} s, each saturating it:\n", results.size(), DeviceWords(o), o.seconds);
   for (size_t i = 0; i < results.size(); ++i)
     fmt::print("  tenant {}: target {:5.1f}%  achieved {:6.2f}%\n", i, tenants[i]["target"].get<double>(),
                tenants[i]["achieved"].get<double>());
@@ -187,13 +195,20 @@ int RunBenchShare(const BenchShareOptions& o) {
   auto shares = ParseShares(o.shares, &error);
   if (!shares) return Fail(kBadInput, error);
   if (!FileExists(InterposerPath())) return Fail(kFailed, "missing " + InterposerPath() + " (build the whole project)");
-  if (!o.sim && !RealDriverPresent())
+  if (!o.sim && !o.npu && !RealDriverPresent())
     return Fail(kFailed, "no NVIDIA driver found (libcuda.so.1); add --sim to run on the simulated GPU");
+  if (!o.sim && o.npu && !RealAscendPresent())
+    return Fail(kFailed, "no Ascend runtime found (libascendcl.so); add --sim to run on the simulated NPU");
   std::unique_ptr<ThrowawayDevice> device;
+  std::unique_ptr<ThrowawayNpu> chip;
   std::vector<std::string> env;
-  if (o.sim) {
+  if (o.sim && !o.npu) {
     device = std::make_unique<ThrowawayDevice>("bench-share");
     env = {"VXPU_SIMGPU_CONFIG=" + device->config_path(), "LD_LIBRARY_PATH=" + SimgpuDir()};
+  } else if (o.sim) {
+    chip = std::make_unique<ThrowawayNpu>("bench-share");
+    if (!chip->ok()) return Fail(kFailed, "cannot make a state directory for the simulated NPU in /tmp");
+    env = {"LD_LIBRARY_PATH=" + SimnpuDir()};
   }
   if (!o.plot.empty() && !ChartPathError("--plot", o.plot).empty())
     return Fail(kBadInput, ChartPathError("--plot", o.plot));
@@ -202,16 +217,16 @@ int RunBenchShare(const BenchShareOptions& o) {
   std::optional<std::vector<TenantResult>> solo, results;
   {
     Progress progress(solo_seconds + o.seconds, "s");
-    solo = RunTenants(env, {0}, solo_seconds, Watch{&progress, 0, nullptr}, &error);
+    solo = RunTenants(env, {0}, solo_seconds, Watch{o.npu, &progress, 0, nullptr}, &error);
     if (!solo) return Fail(kFailed, error);
-    results = RunTenants(env, *shares, o.seconds, Watch{&progress, solo_seconds, o.plot.empty() ? nullptr : &history},
-                         &error);
+    results = RunTenants(env, *shares, o.seconds,
+                         Watch{o.npu, &progress, solo_seconds, o.plot.empty() ? nullptr : &history}, &error);
     if (!results) return Fail(kFailed, error);
   }
   double solo_rate = solo->at(0).wall_seconds > 0 ? solo->at(0).device_seconds / solo->at(0).wall_seconds : 0;
   if (!o.plot.empty()) {
-    error = WriteChart(o.plot, history.ToChart(fmt::format("vxpu bench share: {} on one {} device, {} s", o.shares,
-                                                           o.sim ? "simulated" : "real", o.seconds)));
+    error = WriteChart(o.plot, history.ToChart(fmt::format("vxpu bench share: {} on one {}, {} s", o.shares,
+                                                           DeviceWords(o), o.seconds)));
     if (!error.empty()) return Fail(kFailed, error);
     fmt::print(stderr, "vxpu bench share: wrote {}\n", o.plot);
   }

@@ -139,7 +139,9 @@ int main(int argc, char** argv) {
   share_cmd->add_option("--seconds", bench_share.seconds, "How long the tenants run together")
       ->check(CLI::Range(1.0, 600.0))
       ->capture_default_str();
-  share_cmd->add_flag("--sim", bench_share.sim, "Run on the simulated GPU (simgpu) instead of the real driver");
+  share_cmd->add_flag("--sim", bench_share.sim,
+                      "Run on a simulated device of its own (simgpu's, simnpu's with --npu) instead of the real driver");
+  share_cmd->add_flag("--npu", bench_share.npu, "Share an NPU (tenants: vxpu-acl burn on NPU 0) instead of a GPU");
   AddOutputOption(share_cmd, &bench_share.json);
   share_cmd->add_option("--plot", bench_share.plot,
                         "Also draw each tenant's share over time (FILE.png or FILE.svg; needs gnuplot)");

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -38,6 +39,31 @@ class ThrowawayDevice {
 
  private:
   std::string path_;
+};
+
+// The same for an NPU: a one-chip simnpu config and a state directory of its own (an NPU's UUID
+// follows from its place, so its state is kept apart by directory), both pointed at while alive.
+class ThrowawayNpu {
+ public:
+  explicit ThrowawayNpu(const char* tag) {
+    char dir[128];
+    std::snprintf(dir, sizeof(dir), "/tmp/vxpu-bench-%s-%d-XXXXXX", tag, static_cast<int>(getpid()));
+    if (mkdtemp(dir) != nullptr) dir_ = dir;
+    std::ofstream(dir_ + "/npus.json") << R"({"devices":[{"memory":"64GiB"}]})";
+    setenv(simgpu::kNpuConfigEnv, (dir_ + "/npus.json").c_str(), 1);
+    setenv("VXPU_STATE_DIR", dir_.c_str(), 1);
+  }
+  ~ThrowawayNpu() {
+    std::error_code ignored;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+  }
+  ThrowawayNpu(const ThrowawayNpu&) = delete;
+  ThrowawayNpu& operator=(const ThrowawayNpu&) = delete;
+
+  bool ok() const { return !dir_.empty(); }
+
+ private:
+  std::string dir_;
 };
 
 }  // namespace vxpu

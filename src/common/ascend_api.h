@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cstdlib>
+#include <string>
+
 extern "C" {
 
 // ---- AscendCL ----
@@ -254,6 +257,12 @@ inline void NpuUuid(uint32_t phy_id, char out[41]) {
   for (; head[i] != '\0'; ++i) out[i] = head[i];
   for (int shift = 44; shift >= 0; shift -= 4) out[i++] = kHex[(static_cast<uint64_t>(phy_id) >> shift) & 0xf];
   out[i] = '\0';
+}
+
+// Whether `uuid` is one NpuUuid made, and the physical id it was made from.
+inline bool IsNpuUuid(const std::string& uuid) { return uuid.size() == 40 && uuid.compare(0, 4, "NPU-") == 0; }
+inline uint32_t NpuPhyId(const std::string& uuid) {
+  return static_cast<uint32_t>(std::strtoul(uuid.c_str() + 28, nullptr, 16));
 }
 
 }  // namespace vxpu

@@ -1,5 +1,7 @@
 #include "slice/slice_edits.h"
 
+#include "common/ascend_api.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,6 +69,25 @@ std::map<std::string, std::string> SliceEnvironment(const SliceEnvTerms& t) {
           {"VXPU_PRIORITY", t.compute.empty() ? "" : t.priority}};
 }
 
+// What says which devices a container's runtime exposes: NVIDIA's variables for GPUs (UUIDs);
+// for NPUs ASCEND_VISIBLE_DEVICES (the chips' physical ids), what Ascend's container runtime
+// reads. Not ASCEND_RT_VISIBLE_DEVICES: inside a container the runtime numbers the chips it was
+// given from 0, and a physical id there fails aclrtSetDevice with 107001 (HAMi #1877).
+std::map<std::string, std::string> VisibleDevicesEnv(const std::vector<std::string>& uuids) {
+  std::vector<std::string> gpus, npus;
+  for (const std::string& uuid : uuids) {
+    if (IsNpuUuid(uuid)) {
+      npus.push_back(std::to_string(NpuPhyId(uuid)));
+    } else {
+      gpus.push_back(uuid);
+    }
+  }
+  std::map<std::string, std::string> env;
+  if (!gpus.empty()) env = {{"NVIDIA_VISIBLE_DEVICES", Joined(gpus)}, {"CUDA_VISIBLE_DEVICES", Joined(gpus)}};
+  if (!npus.empty()) env["ASCEND_VISIBLE_DEVICES"] = Joined(npus);
+  return env;
+}
+
 SliceEdits ContainerEditsFor(const SliceSpec& slice, const std::vector<std::string>& device_nodes,
                              const PluginPaths& paths) {
   SliceEnvTerms terms{slice.name, "", "", "", ""};
@@ -80,11 +101,8 @@ SliceEdits ContainerEditsFor(const SliceSpec& slice, const std::vector<std::stri
   for (const auto& [name, value] : SliceEnvironment(terms)) {
     if (!value.empty()) edits.env[name] = value;
   }
-  std::string gpus = Joined(slice.devices);
-  edits.env.insert({{"VXPU_STATE_DIR", paths.state_dir},
-                    {"VXPU_AGENT_SOCKET", "none"},
-                    {"NVIDIA_VISIBLE_DEVICES", gpus},
-                    {"CUDA_VISIBLE_DEVICES", gpus}});
+  edits.env.insert({{"VXPU_STATE_DIR", paths.state_dir}, {"VXPU_AGENT_SOCKET", "none"}});
+  edits.env.merge(VisibleDevicesEnv(slice.devices));
   // The registered terms, which the workload's own VXPU_* cannot change (NodeAgent writes them
   // before Allocate answers; common/registered_terms.h).
   edits.mounts = {{LibPath(paths.host_lib_dir), LibPath(paths.host_lib_dir), true},

@@ -348,6 +348,17 @@ TEST_F(VxpuRun, BenchShareMeasuresTheSplitOnTheSimulatedGpu) {
   EXPECT_GT(out["aggregate_throughput_percent"].get<double>(), 80.0) << r.output;
 }
 
+TEST_F(VxpuRun, BenchShareMeasuresTheSplitOnASimulatedNpu) {
+  Result r = RunVxpu("bench share --sim --npu --shares 30,70 --seconds 2 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json out = LastJsonLine(r.output);
+  EXPECT_EQ(out["device"], "simnpu") << r.output;
+  ASSERT_EQ(out["tenants"].size(), 2u) << r.output;
+  EXPECT_NEAR(out["tenants"][0]["achieved"].get<double>(), 30.0, 4.0) << r.output;
+  EXPECT_LE(out["max_error_points"].get<double>(), 4.0) << r.output;
+  EXPECT_GT(out["aggregate_throughput_percent"].get<double>(), 80.0) << r.output;
+}
+
 // `vxpu run ... -- COMMAND` started in the background; killed when dropped.
 std::unique_ptr<vxpu::ChildProcess> StartVxpuRun(const std::vector<std::string>& slice,
                                                  const std::vector<std::string>& command) {

@@ -330,6 +330,61 @@ TEST(DevicePlugin, ReportsTheUnitsOfAVanishedGpuUnhealthy) {
 
 }  // namespace
 
+// A node with an NPU beside its GPUs: vxpud serves vxpu.io/npu-units from a second plugin, with
+// device IDs of its own; an NPU container's answer names the chip for Ascend's runtime, not CUDA's.
+class NpuPluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ofstream(npu_config_) << R"({"devices": [{"memory": "16GiB"}]})";
+    ASSERT_TRUE(kubelet_.Start());
+    ASSERT_TRUE(agent_.Start()) << agent_.log();
+    ASSERT_TRUE(kubelet_.WaitForRegistrations(2, milliseconds(10000))) << agent_.log();
+  }
+  void TearDown() override {
+    EXPECT_EQ(agent_.Stop(), 0) << agent_.log();
+    std::remove(npu_config_.c_str());
+  }
+
+  Dirs dirs_;
+  std::string npu_config_ = dirs_.state() + "-npus.json";
+  TestKubelet kubelet_{dirs_.plugins(), dirs_.pod_resources()};
+  Agent agent_{dirs_, {"VXPU_SIMNPU_CONFIG=" + npu_config_}};
+};
+
+TEST_F(NpuPluginTest, ServesNpuUnitsApartFromGpuUnits) {
+  std::set<std::string> resources;
+  for (const auto& r : kubelet_.registrations()) resources.insert(r.resource_name() + " on " + r.endpoint());
+  EXPECT_EQ(resources, (std::set<std::string>{"vxpu.io/gpu-units on vxpu-gpu-units.sock",
+                                              "vxpu.io/npu-units on vxpu-npu-units.sock"}));
+  PluginClient npus(dirs_.plugins() + "/vxpu-npu-units.sock");
+  PluginClient gpus(dirs_.plugins() + "/vxpu-gpu-units.sock");
+  json devices = agent_.Get("/v1/devices");
+  ASSERT_EQ(devices.size(), 3u) << devices.dump();
+  const std::string npu = devices[2]["uuid"];
+  ASSERT_EQ(devices[2]["kind"], "npu");
+  npus.Watch();
+  ASSERT_TRUE(npus.WaitForList([](const auto& list) { return !list.empty(); }, seconds(5)));
+  std::map<std::string, std::string> expected;
+  for (int u = 0; u < 10; ++u) expected[npu + "-u" + std::to_string(u)] = "Healthy";
+  EXPECT_EQ(npus.latest(), expected);  // its units only
+  // The GPU resource's IDs name no NPU, and the NPU resource's no GPU.
+  v1beta1::AllocateResponse response;
+  EXPECT_EQ(gpus.Allocate({{npu + "-u0"}}, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(npus.Allocate({{Unit(0, 0)}}, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  ASSERT_TRUE(npus.Allocate({{npu + "-u0", npu + "-u1", npu + "-u2"}}, &response).ok()) << agent_.log();
+  ASSERT_EQ(response.container_responses_size(), 1);
+  std::map<std::string, std::string> env(response.container_responses(0).envs().begin(),
+                                         response.container_responses(0).envs().end());
+  EXPECT_EQ(env["ASCEND_VISIBLE_DEVICES"], "0");
+  EXPECT_EQ(env.count("CUDA_VISIBLE_DEVICES"), 0u);
+  EXPECT_EQ(env.count("ASCEND_RT_VISIBLE_DEVICES"), 0u);  // a physical id there fails with 107001
+  EXPECT_EQ(env["VXPU_COMPUTE"], "30%");
+  json after = agent_.Get("/v1/devices");
+  EXPECT_EQ(after[2]["units_held"], 3) << after.dump();
+  EXPECT_EQ(after[0]["units_held"], 0) << after.dump();
+}
+
 int main(int argc, char** argv) {
   return simtest::RunAllTestsOn(argc, argv,
                                 {simtest::SimDevice{.memory = "8GiB", .context_overhead = "0"},
