@@ -1,9 +1,9 @@
 // The kubelet device plugin inside vxpud (kubelet's device plugin API v1beta1; the resource model
 // is docs/kubernetes.md's): one per device kind, it serves `vxpu.io/<kind>-units` (gpu-units,
 // npu-units) on <dir>/vxpu-<kind>-units.sock and registers on <dir>/kubelet.sock. Each resource
-// has its own device IDs (units of its kind's devices), so Allocate stays race-free per resource. A watcher thread keeps it so: when kubelet restarts (it
-// deletes the plugin sockets and makes kubelet.sock anew) the plugin serves again and
-// re-registers within a second; while kubelet is away it waits for it.
+// has its own device IDs (units of its kind's devices), so Allocate stays race-free per resource. A watcher thread
+// keeps it so: when kubelet restarts (it deletes the plugin sockets and makes kubelet.sock anew) the plugin serves
+// again and re-registers within a second; while kubelet is away it waits for it.
 //
 // ListAndWatch streams the units' health whenever it changes (GPU health, units local slices
 // take); Allocate turns the device IDs of each container into its slice (NodeAgent::AllocateUnits)
@@ -33,7 +33,7 @@ namespace vxpu {
 class PluginService;
 
 struct DevicePluginOptions {
-  std::string dir;  // kubelet's device-plugins directory
+  std::string dir;           // kubelet's device-plugins directory
   std::string kind = "gpu";  // whose units it serves: "gpu" or "npu"
   PluginPaths paths;
   double poll_seconds = 1.0;         // how often ListAndWatch looks for changes, and pod resources are read

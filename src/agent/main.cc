@@ -1,11 +1,11 @@
 // vxpud, the node agent: the node's device inventory and slice registry, a local API on a unix
 // socket and Prometheus metrics (docs/agent.md). SIGTERM or SIGINT stops it cleanly.
-#include <algorithm>
 #include <execinfo.h>
 #include <prometheus/exposer.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>

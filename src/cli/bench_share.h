@@ -1,7 +1,7 @@
 // `vxpu bench share`: the compute-isolation self-test a user runs on their own hardware. One
-// saturating tenant (vxpu-burn; with --npu, vxpu-acl burn on NPU 0) per share, each under its own compute slice, started together
-// after a solo run of one tenant alone; prints each tenant's achieved share of the device time
-// they got, the largest error in points, and the aggregate throughput relative to the solo run.
+// saturating tenant (vxpu-burn; with --npu, vxpu-acl burn on NPU 0) per share, each under its own compute slice,
+// started together after a solo run of one tenant alone; prints each tenant's achieved share of the device time they
+// got, the largest error in points, and the aggregate throughput relative to the solo run.
 #pragma once
 
 #include <string>

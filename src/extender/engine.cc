@@ -175,11 +175,12 @@ void Engine::ExpirePending(double now) {
 std::string Engine::WhyNot(const NodeEntry& node, const PodRequest& pod, const UnitRequest& request,
                            bool* unresolvable) const {
   const sched::NodeSpec& spec = cluster_->spec(node.index);
+  const std::string device = options_.kind == "npu" ? "NPU" : "GPU";
   *unresolvable = true;
-  if (spec.gpu_count == 0) return "the node has no GPUs (its vxpud reports none)";
+  if (spec.gpu_count == 0) return "the node has no " + device + "s (its vxpud reports none)";
   if (!request.fractional() && spec.gpu_count < request.whole_gpus()) {
-    return "the node has " + std::to_string(spec.gpu_count) + " GPUs, the pod asks for " +
-           std::to_string(request.whole_gpus()) + " whole GPUs";
+    return "the node has " + std::to_string(spec.gpu_count) + " " + device + "s, the pod asks for " +
+           std::to_string(request.whole_gpus()) + " whole " + device + "s";
   }
   *unresolvable = false;
   // One text per cause, the same on every node: kube-scheduler's event counts nodes by reason
@@ -189,8 +190,11 @@ std::string Engine::WhyNot(const NodeEntry& node, const PodRequest& pod, const U
   if (cluster_->memory_free(node.index) < pod.memory_mib) {
     return "not enough memory for " + std::to_string(pod.memory_mib) + " MiB";
   }
-  if (request.fractional()) return "no single GPU has " + std::to_string(request.units) + " free " + kUnitsResource;
-  return "fewer than " + std::to_string(request.whole_gpus()) + " GPUs with all 10 units free";
+  if (request.fractional()) {
+    return "no single " + device + " has " + std::to_string(request.units) + " free " +
+           UnitsResourceOf(options_.kind.c_str());
+  }
+  return "fewer than " + std::to_string(request.whole_gpus()) + " " + device + "s with all 10 units free";
 }
 
 FilterOutcome Engine::Filter(const std::string& pod, const UnitRequest& request, const std::vector<std::string>& nodes,

@@ -41,6 +41,7 @@ struct EngineOptions {
   std::vector<std::string> model_names;  // GPU models known from the start (typical pods' masks index them)
   double pending_ttl_seconds = 30;
   bool model_cpu_memory = false;  // also place by the nodes' CPU and memory (SetResources)
+  std::string kind = "gpu";       // whose units it places (the reports' devices of that kind); messages say so
 };
 
 // A node's CPU and memory, when the engine models them.
@@ -71,6 +72,7 @@ class Engine {
   std::vector<HostPriority> Prioritize(const std::string& pod, const UnitRequest& request,
                                        const std::vector<std::string>& nodes, double now);
 
+  const EngineOptions& options() const { return options_; }
   const PendingPlacement* PendingOf(const std::string& pod) const { return pending_.Find(pod); }
   size_t pending_count() const { return pending_.size(); }
   // Free units per GPU of `node` as the engine counts them (report less pending); empty if unknown.

@@ -4,8 +4,26 @@
 
 namespace vxpu::extender {
 
+namespace {
+
+std::unique_ptr<Engine> NpuEngineLike(const Engine& gpu) {
+  EngineOptions options = gpu.options();
+  options.kind = "npu";
+  std::string ignored;
+  return Engine::Create(options, &ignored);  // the GPU engine's policy exists
+}
+
+// The report as the NPU engine sees it: the node's NPUs in the place of its GPUs.
+NodeReport NpuSide(const NodeReport& report) {
+  NodeReport npus;
+  npus.gpus = report.npus;
+  return npus;
+}
+
+}  // namespace
+
 Service::Service(std::unique_ptr<Engine> engine, NodesSeen nodes_seen)
-    : engine_(std::move(engine)), nodes_seen_(std::move(nodes_seen)) {}
+    : engine_(std::move(engine)), npu_engine_(NpuEngineLike(*engine_)), nodes_seen_(std::move(nodes_seen)) {}
 
 bool Service::Parse(const std::string& body, ExtenderArgs* args, std::string* error) {
   if (!ParseExtenderArgs(body, args, error)) return false;
@@ -25,7 +43,7 @@ HttpAnswer Service::Filter(const std::string& body, double now) {
   FilterOutcome outcome;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    outcome = engine_->Filter(PodKey(args.pod), request, args.node_names, now);
+    outcome = EngineFor(request.kind).Filter(PodKey(args.pod), request, args.node_names, now);
   }
   ExtenderFilterResult result = FilterResultFor(args, outcome.passing);
   result.failed_nodes = std::move(outcome.failed);
@@ -43,7 +61,7 @@ HttpAnswer Service::Prioritize(const std::string& body, double now) {
   std::vector<HostPriority> scores;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    scores = engine_->Prioritize(PodKey(args.pod), request, args.node_names, now);
+    scores = EngineFor(request.kind).Prioritize(PodKey(args.pod), request, args.node_names, now);
   }
   return {200, PriorityListJson(scores)};
 }
@@ -51,11 +69,13 @@ HttpAnswer Service::Prioritize(const std::string& body, double now) {
 void Service::Report(const std::string& node, const NodeReport& report, double now) {
   std::lock_guard<std::mutex> lock(mu_);
   engine_->Report(node, report, now);
+  npu_engine_->Report(node, NpuSide(report), now);
 }
 
 void Service::ReportUnreachable(const std::string& node, const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   engine_->ReportUnreachable(node, why);
+  npu_engine_->ReportUnreachable(node, why);
 }
 
 }  // namespace vxpu::extender

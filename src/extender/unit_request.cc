@@ -21,42 +21,43 @@ std::string QuantityOf(const ExtenderContainer& c, const std::string& resource, 
   return limit != c.limits.end() ? limit->second : "";
 }
 
-// The unit count of one container's quantity text, or a refusal in *invalid.
-int64_t UnitsOf(const ExtenderContainer& c, const std::string& text, std::string* invalid) {
+// The unit count of one container's quantity text of `resource`, or a refusal in *invalid.
+int64_t UnitsOf(const ExtenderContainer& c, const std::string& resource, const std::string& text,
+                std::string* invalid) {
   std::string error;
   std::optional<int64_t> milli = QuantityMilli(text, &error);
   if (!milli) {
-    *invalid = "container " + c.name + ": " + kUnitsResource + ": " + error;
+    *invalid = "container " + c.name + ": " + resource + ": " + error;
     return 0;
   }
   if (*milli % 1000 != 0 || *milli < 0) {
-    *invalid = "container " + c.name + ": " + kUnitsResource + " \"" + text + "\" is not a whole, non-negative count";
+    *invalid = "container " + c.name + ": " + resource + " \"" + text + "\" is not a whole, non-negative count";
     return 0;
   }
   return *milli / 1000;
 }
 
-std::string CountRefusal(int64_t units) {
-  return std::to_string(units) + " " + kUnitsResource +
-         " is neither 1-9 (a share of one GPU) nor a multiple of 10 up to " + std::to_string(kMaxUnits) +
-         " (whole GPUs)";
+std::string CountRefusal(int64_t units, const std::string& resource, const char* device) {
+  return std::to_string(units) + " " + resource + " is neither 1-9 (a share of one " + device +
+         ") nor a multiple of 10 up to " + std::to_string(kMaxUnits) + " (whole " + device + "s)";
 }
 
-// Adds `c`'s units to `out`; a second asking container is refused.
+// Adds `c`'s units of `out->kind`'s resource to `out`; a second asking container is refused.
 void AddUnits(const ExtenderContainer& c, UnitRequest* out, std::string* first_asking) {
-  std::string text = QuantityOf(c, kUnitsResource, &out->invalid);
+  const std::string resource = UnitsResourceOf(out->kind.c_str());
+  std::string text = QuantityOf(c, resource, &out->invalid);
   if (text.empty() || !out->invalid.empty()) return;
-  int64_t units = UnitsOf(c, text, &out->invalid);
+  int64_t units = UnitsOf(c, resource, text, &out->invalid);
   if (!out->invalid.empty() || units == 0) return;
   if (!first_asking->empty()) {
-    out->invalid = "containers " + *first_asking + " and " + c.name + " both ask for " + kUnitsResource +
+    out->invalid = "containers " + *first_asking + " and " + c.name + " both ask for " + resource +
                    " (vxpu-scheduler places one slice per pod)";
     return;
   }
   *first_asking = c.name;
   out->asks = true;
   if (units > kMaxUnits || (units > kUnitsPerGpu && units % kUnitsPerGpu != 0)) {
-    out->invalid = CountRefusal(units);
+    out->invalid = CountRefusal(units, resource, out->kind == "npu" ? "NPU" : "GPU");
     return;
   }
   out->units = static_cast<int>(units);
@@ -77,10 +78,10 @@ int64_t MemoryMib(const ExtenderContainer& c) {
   return bytes ? static_cast<int64_t>(std::min<uint64_t>((*bytes + kMib - 1) / kMib, uint64_t{1} << 40)) : 0;
 }
 
-}  // namespace
-
-UnitRequest UnitRequestOf(const ExtenderPod& pod) {
+// What the pod asks of `kind`'s resource.
+UnitRequest UnitsOfKind(const ExtenderPod& pod, const std::string& kind) {
   UnitRequest out;
+  out.kind = kind;
   std::string first_asking;
   for (const auto* list : {&pod.containers, &pod.init_containers}) {
     for (const ExtenderContainer& c : *list) {
@@ -88,6 +89,20 @@ UnitRequest UnitRequestOf(const ExtenderPod& pod) {
     }
   }
   if (!out.invalid.empty()) out.asks = true;
+  return out;
+}
+
+}  // namespace
+
+UnitRequest UnitRequestOf(const ExtenderPod& pod) {
+  UnitRequest out = UnitsOfKind(pod, "gpu");
+  UnitRequest npu = UnitsOfKind(pod, "npu");
+  if (npu.asks && out.asks) {
+    out.invalid = std::string("the pod asks for both ") + kUnitsResource + " and " + kNpuUnitsResource +
+                  " (vxpu-scheduler places one slice per pod)";
+  } else if (npu.asks) {
+    out = npu;
+  }
   int64_t cpu = 0, memory = 0;
   for (const ExtenderContainer& c : pod.containers) {
     cpu += Milli(c, "cpu");

@@ -1,6 +1,6 @@
-// What a pod asks of vxpu-scheduler: its count of `vxpu.io/gpu-units` (docs/kubernetes.md,
-// "Resource model") and, for a cluster whose CPU and memory the extender models, its CPU and
-// memory requests. Pure code: reads the pod as src/k8s/extender_protocol.h parsed it.
+// What a pod asks of vxpu-scheduler: its count of `vxpu.io/gpu-units` or `vxpu.io/npu-units`
+// (docs/kubernetes.md, "Resource model"; a pod asking both is refused) and, for a cluster whose CPU and memory the
+// extender models, its CPU and memory requests. Pure code: reads the pod as src/k8s/extender_protocol.h parsed it.
 //
 // The count is the one container's that asks for units (requests, or limits when requests do not
 // name the resource; both given must agree). 1-9 units: a share of one GPU; 10k units: k whole
@@ -21,11 +21,12 @@ namespace vxpu::extender {
 inline constexpr int64_t kMilliPerUnit = sched::kMilliPerGpu / kUnitsPerGpu;
 
 struct UnitRequest {
-  bool asks = false;       // the pod asks for vxpu.io/gpu-units
-  std::string invalid;     // non-empty: the count is refused, and why
-  int units = 0;           // 1-9, or a multiple of 10
-  int64_t cpu_milli = 0;   // the pod's effective requests (max of the init containers', sum of the others')
-  int64_t memory_mib = 0;  // rounded up
+  std::string kind = "gpu";  // whose units: "gpu" (vxpu.io/gpu-units) or "npu" (vxpu.io/npu-units)
+  bool asks = false;         // the pod asks for units
+  std::string invalid;       // non-empty: the count is refused, and why
+  int units = 0;             // 1-9, or a multiple of 10
+  int64_t cpu_milli = 0;     // the pod's effective requests (max of the init containers', sum of the others')
+  int64_t memory_mib = 0;    // rounded up
 
   bool fractional() const { return units < kUnitsPerGpu; }
   int whole_gpus() const { return units / kUnitsPerGpu; }

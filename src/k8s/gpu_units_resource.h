@@ -11,8 +11,6 @@ inline constexpr char kUnitsResource[] = "vxpu.io/gpu-units";
 inline constexpr char kNpuUnitsResource[] = "vxpu.io/npu-units";
 
 // The resource of device kind `kind` ("gpu", "npu").
-inline const char* UnitsResourceOf(const char* kind) {
-  return kind[0] == 'n' ? kNpuUnitsResource : kUnitsResource;
-}
+inline const char* UnitsResourceOf(const char* kind) { return kind[0] == 'n' ? kNpuUnitsResource : kUnitsResource; }
 
 }  // namespace vxpu

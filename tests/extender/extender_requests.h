@@ -15,8 +15,9 @@ using nlohmann::json;
 
 struct PodSpec {
   std::string name = "train-0";
-  std::string uid;             // "" : none (the key is namespace/name)
-  std::string units;           // vxpu.io/gpu-units limit; "" : the pod does not ask
+  std::string uid;    // "" : none (the key is namespace/name)
+  std::string units;  // the resource's limit (and request); "" : the pod does not ask
+  std::string resource = "vxpu.io/gpu-units";
   std::string cpu = "1";       // requests
   std::string memory = "1Gi";  // requests
 };
@@ -32,8 +33,8 @@ inline PodSpec Pod(std::string units, std::string uid = "", std::string name = "
 inline json PodJson(const PodSpec& spec) {
   json resources = {{"requests", {{"cpu", spec.cpu}, {"memory", spec.memory}}}, {"limits", json::object()}};
   if (!spec.units.empty()) {
-    resources["limits"]["vxpu.io/gpu-units"] = spec.units;
-    resources["requests"]["vxpu.io/gpu-units"] = spec.units;
+    resources["limits"][spec.resource] = spec.units;
+    resources["requests"][spec.resource] = spec.units;
   }
   return {{"metadata", {{"name", spec.name}, {"namespace", "ml"}, {"uid", spec.uid}, {"labels", {{"app", "t"}}}}},
           {"spec",
@@ -73,6 +74,13 @@ inline NodeReport Gpus(const std::string& node, const std::vector<int>& free, co
                            i < held.size() ? held[i] : 0});
   }
   return report;
+}
+
+// A pod asking `units` of vxpu.io/npu-units.
+inline PodSpec NpuPod(std::string units, std::string uid = "") {
+  PodSpec spec = Pod(std::move(units), std::move(uid));
+  spec.resource = "vxpu.io/npu-units";
+  return spec;
 }
 
 }  // namespace vxpu::extender::test

@@ -166,6 +166,45 @@ TEST(ExtenderService, DevicesReportsAreReadAsVxpudWritesThemAndCheckedField) {
   EXPECT_EQ(error, "devices: want a JSON array");
 }
 
+// vxpu.io/npu-units are placed on the nodes' NPUs, by the same rules, apart from the GPUs.
+TEST(ExtenderService, NpuUnitsArePlacedOnNpusOnly) {
+  auto service = NewService();  // a: four GPUs with 3 free units each, b: GPUs with 10 and 6
+  NodeReport c = Gpus("c", {10});
+  c.npus = Gpus("c-npu", {2, 7}).gpus;  // c: a GPU, and NPUs with 2 and 7 free units
+  service->Report("c", c, 0);
+  json result = Ok(service->Filter(ArgsWithNames(test::NpuPod("5", "n1"), {"a", "b", "c"}), 0));
+  EXPECT_EQ(result["NodeNames"], json({"c"}));
+  EXPECT_EQ(result["FailedAndUnresolvableNodes"]["a"], "the node has no NPUs (its vxpud reports none)");
+  EXPECT_EQ(result["FailedAndUnresolvableNodes"]["b"], "the node has no NPUs (its vxpud reports none)");
+  // One node passed: the placement is pending on c's second NPU (the only one with 5 free units).
+  const PendingPlacement* placed = service->WithEngine([](Engine& e) { return e.PendingOf("n1"); }, "npu");
+  ASSERT_NE(placed, nullptr);
+  EXPECT_EQ(placed->gpu_uuids, std::vector<std::string>{"GPU-c-npu-1"});
+  EXPECT_EQ(service->WithEngine([](Engine& e) { return e.PendingOf("n1"); }), nullptr);  // not the GPUs'
+  result = Ok(service->Filter(ArgsWithNames(test::NpuPod("8", "n2"), {"c"}), 0));
+  EXPECT_EQ(result["FailedNodes"]["c"], "no single NPU has 8 free vxpu.io/npu-units");
+  // A GPU pod still sees c's GPU, untouched by the NPU placement.
+  result = Ok(service->Filter(ArgsWithNames(Pod("10", "g1"), {"c"}), 0));
+  EXPECT_EQ(result["NodeNames"], json({"c"}));
+}
+
+TEST(ExtenderService, APodAskingForBothKindsIsRefused) {
+  test::PodSpec both = Pod("2", "x");
+  json pod = test::PodJson(both);
+  pod["spec"]["containers"][0]["resources"]["limits"]["vxpu.io/npu-units"] = "3";
+  ExtenderArgs args;
+  std::string error;
+  ASSERT_TRUE(ParseExtenderArgs(json{{"Pod", pod}, {"Nodes", nullptr}, {"NodeNames", {"a"}}}.dump(), &args, &error))
+      << error;
+  UnitRequest request = UnitRequestOf(args.pod);
+  EXPECT_TRUE(request.asks);
+  EXPECT_EQ(request.invalid,
+            "the pod asks for both vxpu.io/gpu-units and vxpu.io/npu-units (vxpu-scheduler places one slice per pod)");
+  auto service = NewService();
+  json result = Ok(service->Filter(json{{"Pod", pod}, {"Nodes", nullptr}, {"NodeNames", {"a"}}}.dump(), 0));
+  EXPECT_EQ(result["FailedAndUnresolvableNodes"]["a"], request.invalid);
+}
+
 TEST(ExtenderService, NpusAreReportedApartFromGpusWithIndexesOfTheirOwn) {
   const std::string unit_fields = R"("name":"x","healthy":true,"units_total":10,"units_free":10,"units_held":0)";
   NodeReport report;
