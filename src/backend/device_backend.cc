@@ -6,6 +6,16 @@
 
 namespace vxpu {
 
+std::vector<std::string> ExistingDeviceNodes(const std::vector<std::string>& names, const std::string& dev_dir,
+                                             const std::function<bool(const std::string&)>& exists) {
+  std::vector<std::string> nodes;
+  for (const std::string& name : names) {
+    std::string path = dev_dir + "/" + name;
+    if (exists(path)) nodes.push_back(path);
+  }
+  return nodes;
+}
+
 const std::vector<std::string>& Vendors() {
   static const std::vector<std::string> vendors = {"nvidia", "huawei"};
   return vendors;

@@ -31,6 +31,10 @@ class DeviceBackend {
                                                const std::function<bool(const std::string&)>& exists) const = 0;
 };
 
+// The paths under `dev_dir` of the device nodes `names` that `exists` (for DeviceNodes).
+std::vector<std::string> ExistingDeviceNodes(const std::vector<std::string>& names, const std::string& dev_dir,
+                                             const std::function<bool(const std::string&)>& exists);
+
 // The vendors vxpu has a backend for, as Device::vendor names them.
 const std::vector<std::string>& Vendors();
 

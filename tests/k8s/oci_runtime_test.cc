@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -188,8 +189,13 @@ bool OciRuntimeTest::image_ok_ = false;
 std::string OciRuntimeTest::image_error_;
 
 TEST_F(OciRuntimeTest, TheAgentFromTheImageRegistersItsUnitsAndServesItsApi) {
-  auto registration = kubelet_->registrations().at(0);
-  EXPECT_EQ(registration.resource_name(), "vxpu.io/gpu-units");
+  // The image's simulated node has simgpu's GPUs (the test's config) and simnpu's default NPU:
+  // both resources, each from its own plugin socket.
+  ASSERT_TRUE(kubelet_->WaitForRegistrations(2, milliseconds(10000))) << agent_->output();
+  std::set<std::string> resources;
+  for (const auto& r : kubelet_->registrations()) resources.insert(r.resource_name() + " on " + r.endpoint());
+  EXPECT_EQ(resources, (std::set<std::string>{"vxpu.io/gpu-units on vxpu-gpu-units.sock",
+                                              "vxpu.io/npu-units on vxpu-npu-units.sock"}));
   plugin_->Watch();
   EXPECT_TRUE(plugin_->WaitForList([](const auto& list) { return list.size() == 20; }, milliseconds(10000)))
       << plugin_->latest().size();

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "backend/ascend/ascend_backend.h"
+#include "common/ascend_api.h"
 #include "common/registered_terms.h"
 
 namespace vxpu {
@@ -51,6 +53,34 @@ TEST(SliceEdits, AContainerGetsTheRegisteredTermsThePreloadTheStateAndItsDeviceN
   ASSERT_EQ(edits.devices.size(), 2u);
   EXPECT_EQ(edits.devices[0].container_path, "/dev/nvidia1");
   EXPECT_EQ(edits.devices[1].host_path, "/dev/nvidiactl");
+}
+
+// An NPU container: Ascend's runtime is told the chip's physical id; no CUDA variable, and no
+// ASCEND_RT_VISIBLE_DEVICES (a physical id there fails aclrtSetDevice in a container, 107001).
+TEST(SliceEdits, AnNpuContainerNamesItsChipForAscendsRuntimeAndItsNodes) {
+  char uuid[41];
+  NpuUuid(5, uuid);
+  EXPECT_TRUE(IsNpuUuid(uuid));
+  EXPECT_EQ(NpuPhyId(uuid), 5u);
+  EXPECT_FALSE(IsNpuUuid("GPU-5a5a0000-0000-4000-8000-000000000000"));
+  SliceSpec slice;
+  slice.name = "k8s-npu";
+  slice.devices = {uuid};
+  slice.compute = SliceCompute{300, 300, false};
+  SliceEdits edits = ContainerEditsFor(slice,
+                                       AscendBackend("libdcmi.so")
+                                           .DeviceNodes({5}, "/dev",
+                                                        [](const std::string& p) {
+                                                          return p != "/dev/hisi_hdc";  // absent here
+                                                        }),
+                                       PluginPaths{"/var/run/vxpu", "/var/lib/vxpu", "/dev"});
+  EXPECT_EQ(edits.env.at("ASCEND_VISIBLE_DEVICES"), "5");
+  EXPECT_EQ(edits.env.count("CUDA_VISIBLE_DEVICES"), 0u);
+  EXPECT_EQ(edits.env.count("NVIDIA_VISIBLE_DEVICES"), 0u);
+  EXPECT_EQ(edits.env.count("ASCEND_RT_VISIBLE_DEVICES"), 0u);
+  std::vector<std::string> nodes;
+  for (const DeviceNode& d : edits.devices) nodes.push_back(d.host_path);
+  EXPECT_EQ(nodes, (std::vector<std::string>{"/dev/davinci5", "/dev/davinci_manager", "/dev/devmm_svm"}));
 }
 
 }  // namespace

@@ -118,12 +118,7 @@ std::vector<std::string> AscendBackend::DeviceNodes(const std::vector<unsigned>&
   std::vector<std::string> names;
   for (unsigned index : indices) names.push_back("davinci" + std::to_string(index));
   for (const char* shared : {"davinci_manager", "devmm_svm", "hisi_hdc"}) names.push_back(shared);
-  std::vector<std::string> nodes;
-  for (const std::string& name : names) {
-    std::string path = dev_dir + "/" + name;
-    if (exists(path)) nodes.push_back(path);
-  }
-  return nodes;
+  return ExistingDeviceNodes(names, dev_dir, exists);
 }
 
 }  // namespace vxpu

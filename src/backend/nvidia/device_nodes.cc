@@ -1,5 +1,7 @@
 #include "backend/nvidia/device_nodes.h"
 
+#include "backend/device_backend.h"
+
 namespace vxpu {
 
 std::vector<std::string> GpuDeviceNodes(const std::vector<unsigned>& indices, const std::string& dev_dir,
@@ -7,12 +9,7 @@ std::vector<std::string> GpuDeviceNodes(const std::vector<unsigned>& indices, co
   std::vector<std::string> names;
   for (unsigned index : indices) names.push_back("nvidia" + std::to_string(index));
   for (const char* shared : {"nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"}) names.push_back(shared);
-  std::vector<std::string> nodes;
-  for (const std::string& name : names) {
-    std::string path = dev_dir + "/" + name;
-    if (exists(path)) nodes.push_back(path);
-  }
-  return nodes;
+  return ExistingDeviceNodes(names, dev_dir, exists);
 }
 
 }  // namespace vxpu
