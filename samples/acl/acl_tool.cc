@@ -8,7 +8,10 @@
 //                                         physical; rt-malloc in vxpu-acl-dl), then one freed
 //                                         and asked for again; one JSON line with each code
 //   vxpu-acl hold MIB                     allocates MIB, prints "ready", sleeps until killed
-//   vxpu-acl burn SECONDS [KERNEL_US]     back-to-back spin kernels; one JSON line like vxpu-burn's
+//   vxpu-acl burn SECONDS [KERNEL_US [HOLD_MIB [LINGER_S]]]
+//                                         back-to-back spin kernels (holding HOLD_MIB of device
+//                                         memory), then LINGER_S idle, still holding it; one JSON
+//                                         line like vxpu-burn's
 // Device: ACL's device 0 (ASCEND_RT_VISIBLE_DEVICES picks the chip). Exit 0 on success.
 #include <dlfcn.h>
 #include <unistd.h>
@@ -29,11 +32,12 @@ const char kKernels[] = ".entry vxpu_spin_ns\n.entry vxpu_fill_u32\n.entry vxpu_
 
 // The ACL and runtime calls the tool makes: linked, or looked up with dlsym(handle).
 struct Api {
-#define VXPU_ACL_CALLS(X)                                                                                \
-  X(aclInit)                                                                                             \
-  X(aclFinalize) X(aclrtSetDevice) X(aclrtResetDevice) X(aclrtMalloc) X(aclrtMallocAlign32) X(aclrtFree) \
-      X(aclrtMemcpy) X(aclrtGetMemInfo) X(aclrtMallocPhysical) X(aclrtFreePhysical) X(aclrtCreateStream) \
-          X(aclrtSynchronizeStream) X(aclrtBinaryLoadFromFile) X(aclrtBinaryGetFunction) X(aclrtLaunchKernel)
+#define VXPU_ACL_CALLS(X)                                                                                           \
+  X(aclInit)                                                                                                        \
+  X(aclFinalize)                                                                                                    \
+  X(aclrtSetDevice) X(aclrtResetDevice) X(aclrtMalloc) X(aclrtMallocAlign32) X(aclrtFree) X(aclrtMemcpy)            \
+      X(aclrtGetMemInfo) X(aclrtMallocPhysical) X(aclrtFreePhysical) X(aclrtCreateStream) X(aclrtSynchronizeStream) \
+          X(aclrtBinaryLoadFromFile) X(aclrtBinaryGetFunction) X(aclrtLaunchKernel)
 #define VXPU_DECLARE(name) decltype(&::name) name = nullptr;
   VXPU_ACL_CALLS(VXPU_DECLARE)
 #undef VXPU_DECLARE
@@ -194,7 +198,9 @@ int Hold(uint64_t mib) {
   for (;;) pause();
 }
 
-int Burn(double seconds, unsigned kernel_us) {
+int Burn(double seconds, unsigned kernel_us, uint64_t hold_mib, double linger_seconds) {
+  void* held = nullptr;
+  if (hold_mib > 0) Check(g.aclrtMalloc(&held, hold_mib << 20, ACL_MEM_MALLOC_HUGE_FIRST), "aclrtMalloc");
   aclrtFuncHandle spin = Kernel("vxpu_spin_ns");
   aclrtStream stream = nullptr;
   Check(g.aclrtCreateStream(&stream), "aclrtCreateStream");
@@ -210,6 +216,9 @@ int Burn(double seconds, unsigned kernel_us) {
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"pid\":%d,\"kernels\":%llu,\"kernel_us\":%u,\"device_seconds\":%.6f,\"wall_seconds\":%.6f}\n",
               getpid(), kernels, kernel_us, static_cast<double>(kernels) * kernel_us / 1e6, wall);
+  std::fflush(stdout);
+  if (linger_seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(linger_seconds));
+  if (held != nullptr) Check(g.aclrtFree(held), "aclrtFree");
   return 0;
 }
 
@@ -238,7 +247,8 @@ int main(int argc, char** argv) {
   } else if (mode == "hold" && argc == 3) {
     status = Hold(Number(argv[2], "size"));
   } else if (mode == "burn" && argc >= 3) {
-    status = Burn(std::atof(argv[2]), argc > 3 ? static_cast<unsigned>(Number(argv[3], "kernel_us")) : 1000);
+    status = Burn(std::atof(argv[2]), argc > 3 ? static_cast<unsigned>(Number(argv[3], "kernel_us")) : 1000,
+                  argc > 4 ? Number(argv[4], "hold size") : 0, argc > 5 ? std::atof(argv[5]) : 0);
   } else {
     Die("bad arguments for " + mode);
   }

@@ -200,14 +200,11 @@ int RunBenchShare(const BenchShareOptions& o) {
   if (!o.sim && o.npu && !RealAscendPresent())
     return Fail(kFailed, "no Ascend runtime found (libascendcl.so); add --sim to run on the simulated NPU");
   std::unique_ptr<ThrowawayDevice> device;
-  std::unique_ptr<ThrowawayNpu> chip;
   std::vector<std::string> env;
   if (o.sim && !o.npu) {
     device = std::make_unique<ThrowawayDevice>("bench-share");
     env = {"VXPU_SIMGPU_CONFIG=" + device->config_path(), "LD_LIBRARY_PATH=" + SimgpuDir()};
-  } else if (o.sim) {
-    chip = std::make_unique<ThrowawayNpu>("bench-share");
-    if (!chip->ok()) return Fail(kFailed, "cannot make a state directory for the simulated NPU in /tmp");
+  } else if (o.sim) {  // the throwaway NPU is main's (ThrowawayNpu), made before the state directory is read
     env = {"LD_LIBRARY_PATH=" + SimnpuDir()};
   }
   if (!o.plot.empty() && !ChartPathError("--plot", o.plot).empty())

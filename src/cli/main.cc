@@ -14,6 +14,7 @@
 #include "cli/run.h"
 #include "cli/run_remote.h"
 #include "cli/sim.h"
+#include "cli/throwaway_device.h"
 #include "cli/top.h"
 #include "remote/server/remoted.h"
 #include "slice/node_link.h"
@@ -43,10 +44,11 @@ int main(int argc, char** argv) {
 
   vxpu::DemoOptions demo;
   CLI::App* demo_cmd =
-      app.add_subcommand("demo", "Run a few workloads on one simulated GPU and show live what each gets");
+      app.add_subcommand("demo", "Run a few workloads on one simulated GPU (or NPU) and show live what each gets");
   demo_cmd->add_option("--seconds", demo.seconds, "Length of the demo in seconds")
       ->check(CLI::Range(2.0, 600.0))
       ->capture_default_str();
+  demo_cmd->add_flag("--npu", demo.npu, "On a simulated Ascend NPU (simnpu, ACL workloads) instead of a GPU");
   AddOutputOption(demo_cmd, &demo.json);
 
   vxpu::DevicesOptions devices;
@@ -139,8 +141,9 @@ int main(int argc, char** argv) {
   share_cmd->add_option("--seconds", bench_share.seconds, "How long the tenants run together")
       ->check(CLI::Range(1.0, 600.0))
       ->capture_default_str();
-  share_cmd->add_flag("--sim", bench_share.sim,
-                      "Run on a simulated device of its own (simgpu's, simnpu's with --npu) instead of the real driver");
+  share_cmd->add_flag(
+      "--sim", bench_share.sim,
+      "Run on a simulated device of its own (simgpu's, simnpu's with --npu) instead of the real driver");
   share_cmd->add_flag("--npu", bench_share.npu, "Share an NPU (tenants: vxpu-acl burn on NPU 0) instead of a GPU");
   AddOutputOption(share_cmd, &bench_share.json);
   share_cmd->add_option("--plot", bench_share.plot,
@@ -176,6 +179,16 @@ int main(int argc, char** argv) {
   // Every command below reads or starts slices: in the node agent's state directory if one runs.
   // The demo and the share bench run on throwaway simulated devices no agent knows: without one.
   if (*demo_cmd || *share_cmd) setenv("VXPU_AGENT_SOCKET", "none", 1);
+  // On a simulated NPU they take one in a state directory of their own (an NPU's UUID is its
+  // place), set before anything reads VXPU_STATE_DIR.
+  std::unique_ptr<vxpu::ThrowawayNpu> chip;
+  if ((*demo_cmd && demo.npu) || (*share_cmd && bench_share.npu && bench_share.sim)) {
+    chip = std::make_unique<vxpu::ThrowawayNpu>(*demo_cmd ? "demo" : "bench-share");
+    if (!chip->ok()) {
+      std::fprintf(stderr, "vxpu: cannot make a state directory for the simulated NPU in /tmp\n");
+      return 1;
+    }
+  }
   std::string error;
   if (int code = vxpu::PrepareNodeState(&error); code != 0) {
     std::fprintf(stderr, "vxpu %s: %s\n", app.get_subcommands().front()->get_name().c_str(), error.c_str());

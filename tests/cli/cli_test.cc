@@ -66,6 +66,26 @@ TEST(VxpuCli, DemoHoldsTwoSlicesToTheirSharesThenLetsOneBurst) {
       << r.output;
 }
 
+TEST(VxpuCli, DemoOnAnNpuHoldsTheSharesAndTheMemoryThere) {
+#ifdef VXPU_NO_PRELOAD_TESTS
+  GTEST_SKIP() << "the demo preloads the interposer, which sanitized builds cannot host";
+#endif
+  Result r = RunVxpu("demo --npu --seconds 6 -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json summary = LastJsonLine(r.output);
+  EXPECT_EQ(summary["device"], "npu");
+  EXPECT_EQ(summary["failed"], 0);
+  ASSERT_EQ(summary["workloads"].size(), 2u) << r.output;
+  const nlohmann::json& a = summary["workloads"][0];
+  const nlohmann::json& b = summary["workloads"][1];
+  EXPECT_NEAR(a["share_both_busy_percent"].get<double>(), 30.0, 8.0) << r.output;
+  EXPECT_NEAR(b["share_both_busy_percent"].get<double>(), 70.0, 8.0) << r.output;
+  EXPECT_GT(a["share_other_idle_percent"].get<double>(), 75.0) << r.output;
+  EXPECT_EQ(summary["memory_refusal"]["refused"], true) << r.output;
+  EXPECT_NE(summary["memory_refusal"]["said"].get<std::string>().find("out of memory on NPU 0"), std::string::npos)
+      << r.output;
+}
+
 TEST(VxpuCli, DemoFramesSayTheDeviceIsAsBusyAsTheirRows) {
 #ifdef VXPU_NO_PRELOAD_TESTS
   GTEST_SKIP() << "the demo preloads the interposer, which sanitized builds cannot host";
