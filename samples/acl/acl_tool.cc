@@ -1,6 +1,7 @@
 // vxpu-acl: an AscendCL program, as a user's would be, for the NPU tests and benchmarks. Built
 // twice: vxpu-acl links libascendcl.so; vxpu-acl-dl links nothing of Ascend's and finds ACL (and,
-// for `rt-malloc`, the runtime) through dlopen + dlsym(handle), as older torch_npu builds do.
+// for `rt-malloc` and its `burn`'s launches, rtKernelLaunch, the runtime) through dlopen +
+// dlsym(handle), as older torch_npu builds do.
 //
 //   vxpu-acl vector-add [N]               c = a + b on the NPU, checked on the host
 //   vxpu-acl info                         the device as ACL and DCMI show it (one JSON line)
@@ -32,17 +33,19 @@ const char kKernels[] = ".entry vxpu_spin_ns\n.entry vxpu_fill_u32\n.entry vxpu_
 
 // The ACL and runtime calls the tool makes: linked, or looked up with dlsym(handle).
 struct Api {
-#define VXPU_ACL_CALLS(X)                                                                                           \
-  X(aclInit)                                                                                                        \
-  X(aclFinalize)                                                                                                    \
-  X(aclrtSetDevice) X(aclrtResetDevice) X(aclrtMalloc) X(aclrtMallocAlign32) X(aclrtFree) X(aclrtMemcpy)            \
-      X(aclrtGetMemInfo) X(aclrtMallocPhysical) X(aclrtFreePhysical) X(aclrtCreateStream) X(aclrtSynchronizeStream) \
+#define VXPU_ACL_CALLS(X)                                                                                 \
+  X(aclInit)                                                                                              \
+  X(aclFinalize)                                                                                          \
+  X(aclrtSetDevice)                                                                                       \
+  X(aclrtResetDevice) X(aclrtMalloc) X(aclrtMallocAlign32) X(aclrtFree) X(aclrtMemcpy) X(aclrtGetMemInfo) \
+      X(aclrtMallocPhysical) X(aclrtFreePhysical) X(aclrtCreateStream) X(aclrtSynchronizeStream)          \
           X(aclrtBinaryLoadFromFile) X(aclrtBinaryGetFunction) X(aclrtLaunchKernel)
 #define VXPU_DECLARE(name) decltype(&::name) name = nullptr;
   VXPU_ACL_CALLS(VXPU_DECLARE)
 #undef VXPU_DECLARE
   decltype(&::rtMalloc) rt_malloc = nullptr;
   decltype(&::rtFree) rt_free = nullptr;
+  decltype(&::rtKernelLaunch) rt_launch = nullptr;  // vxpu-acl-dl's burn launches through the runtime
 };
 
 Api g;
@@ -66,6 +69,7 @@ void LoadApi() {
 #undef VXPU_LOOKUP
   g.rt_malloc = reinterpret_cast<decltype(g.rt_malloc)>(dlsym(rt, "rtMalloc"));
   g.rt_free = reinterpret_cast<decltype(g.rt_free)>(dlsym(rt, "rtFree"));
+  g.rt_launch = reinterpret_cast<decltype(g.rt_launch)>(dlsym(rt, "rtKernelLaunch"));
 #else
 #define VXPU_LINK(name) g.name = &::name;
   VXPU_ACL_CALLS(VXPU_LINK)
@@ -209,7 +213,13 @@ int Burn(double seconds, unsigned kernel_us, uint64_t hold_mib, double linger_se
   auto until = start + std::chrono::duration<double>(seconds);
   unsigned long long kernels = 0;
   while (std::chrono::steady_clock::now() < until) {
-    for (int i = 0; i < 4; ++i) Check(g.aclrtLaunchKernel(spin, 1, &ns, sizeof(ns), stream), "aclrtLaunchKernel");
+    for (int i = 0; i < 4; ++i) {
+      if (g.rt_launch != nullptr) {
+        Check(g.rt_launch(spin, 1, &ns, sizeof(ns), nullptr, stream), "rtKernelLaunch");
+      } else {
+        Check(g.aclrtLaunchKernel(spin, 1, &ns, sizeof(ns), stream), "aclrtLaunchKernel");
+      }
+    }
     Check(g.aclrtSynchronizeStream(stream), "aclrtSynchronizeStream");
     kernels += 4;
   }

@@ -192,6 +192,21 @@ rtError_t rtBinaryGetFunction(rtBinHandle binary, const char* name, rtFuncHandle
 rtError_t rtBinaryUnload(rtBinHandle binary);
 rtError_t rtLaunchKernelByFuncHandle(rtFuncHandle function, uint32_t block_dim, const void* args, size_t args_size,
                                      rtStream_t stream);
+// The launch family the peers police, as CANN's runtime headers declare them (confirmed in the
+// open runtime's kernel.h and in tools that interpose them). Their structs stay opaque here.
+typedef struct rtArgsEx rtArgsEx_t;
+typedef struct rtSmDesc rtSmDesc_t;
+typedef struct rtTaskCfgInfo rtTaskCfgInfo_t;
+typedef void* rtModel_t;
+rtError_t rtKernelLaunch(const void* stub, uint32_t block_dim, void* args, uint32_t args_size, rtSmDesc_t* sm_desc,
+                         rtStream_t stream);
+rtError_t rtKernelLaunchWithFlag(const void* stub, uint32_t block_dim, rtArgsEx_t* args, rtSmDesc_t* sm_desc,
+                                 rtStream_t stream, uint32_t flags);
+rtError_t rtKernelLaunchWithFlagV2(const void* stub, uint32_t block_dim, rtArgsEx_t* args, rtSmDesc_t* sm_desc,
+                                   rtStream_t stream, uint32_t flags, const rtTaskCfgInfo_t* config);
+rtError_t rtKernelLaunchWithHandleV2(void* handle, uint64_t tiling_key, uint32_t block_dim, rtArgsEx_t* args,
+                                     rtSmDesc_t* sm_desc, rtStream_t stream, const rtTaskCfgInfo_t* config);
+rtError_t rtModelExecute(rtModel_t model, rtStream_t stream, uint32_t flags);
 
 // ---- DCMI (libdcmi.so): int results, DCMI_OK = 0 ----
 #define DCMI_OK 0

@@ -2,6 +2,7 @@
 // format, simgpu/kernels.h); the entries simnpu knows run as built-ins that really compute on
 // device memory and take their device time, time-sliced with the device's other processes.
 // The arguments of a launch are the kernel's parameters packed as the built-in lays them out.
+// rtKernelLaunch takes a function handle as its stub (simnpu has no stub registration).
 // An AI core walks its share of the elements, so a launch covers all of them whatever its
 // block dimension.
 #include <cstdint>
@@ -83,6 +84,11 @@ rtError_t rtLaunchKernelByFuncHandle(rtFuncHandle handle, uint32_t block_dim, co
     return kernel->run(params.data(), kAllElements, check) ? 0 : ACL_ERROR_RT_INTERNAL_ERROR;
   });
   return ACL_SUCCESS;
+}
+
+rtError_t rtKernelLaunch(const void* stub, uint32_t block_dim, void* args, uint32_t args_size, rtSmDesc_t*,
+                         rtStream_t stream) {
+  return rtLaunchKernelByFuncHandle(const_cast<void*>(stub), block_dim, args, args_size, stream);
 }
 
 }  // extern "C"
