@@ -8,6 +8,7 @@
 #include <set>
 
 #include "agent/terms_files.h"
+#include "common/ascend_api.h"
 #include "common/process.h"
 #include "common/units.h"
 #include "node/capacity.h"
@@ -360,7 +361,7 @@ std::optional<SliceRecord> NamedAfter(const SliceRecord& record, const Container
 // The kind of the device `uuid`: the inventory's, else what its UUID says (an NPU's is NpuUuid's).
 std::string NodeAgent::KindOfLocked(const std::string& uuid) {
   if (const DeviceView* d = inventory_.Find(uuid)) return d->kind;
-  return uuid.rfind("NPU-", 0) == 0 ? "npu" : "gpu";
+  return IsNpuUuid(uuid) ? "npu" : "gpu";
 }
 
 void NodeAgent::ReconcileWithKubelet(const std::vector<ContainerUnits>& holders, const std::string& kind,

@@ -84,12 +84,20 @@ bool DescribeCurrentNpu(int ordinal, Npu* out) {
   return true;
 }
 
+// The logical id of the NPU the calling thread's current context is on.
+bool CurrentDevice(int* device) {
+  static const auto get_device = RealRuntime<decltype(&rtCtxGetDevice)>("rtCtxGetDevice");
+  int32_t id = -1;
+  if (get_device == nullptr || get_device(&id) != ACL_SUCCESS) return false;
+  *device = id;
+  return true;
+}
+
 // The NPU the calling thread's current context is on; false (and one line) if the runtime
 // cannot say, so the caller fails closed.
 bool CurrentNpu(Npu* out, int* ordinal = nullptr) {
-  static const auto get_device = RealRuntime<decltype(&rtCtxGetDevice)>("rtCtxGetDevice");
-  int32_t device = -1;
-  if (get_device == nullptr || get_device(&device) != ACL_SUCCESS) return false;
+  int device = -1;
+  if (!CurrentDevice(&device)) return false;
   if (ordinal != nullptr) *ordinal = device;
   if (DescribeCurrentNpu(device, out)) return true;
   std::fprintf(stderr, "vxpu: cannot identify NPU %d; its allocations are refused\n", device);
@@ -110,7 +118,7 @@ void DrainNpuContext(void* ctx) {
   if (set_current != nullptr && sync != nullptr && set_current(ctx) == ACL_SUCCESS) sync();
 }
 
-const GateFamily kAscendFamily = {1, "NPU", DescribeForGate, DrainNpuContext};
+const GateFamily kAscendFamily = {1, "NPU", DescribeForGate, CurrentDevice, DrainNpuContext};
 
 // ---- what the slice holds ----
 
@@ -214,11 +222,9 @@ rtError_t Launch(Real real, Args... args) {
   if (real == nullptr) return ACL_ERROR_RT_INTERNAL_ERROR;
   if (ComputeEnabled()) {
     static const auto get_current = RealRuntime<decltype(&rtCtxGetCurrent)>("rtCtxGetCurrent");
-    static const auto get_device = RealRuntime<decltype(&rtCtxGetDevice)>("rtCtxGetDevice");
     rtContext_t ctx = nullptr;
-    int32_t device = -1;
-    if (get_current != nullptr && get_device != nullptr && get_current(&ctx) == ACL_SUCCESS &&
-        get_device(&device) == ACL_SUCCESS && !AwaitTurnOn(kAscendFamily, ctx, device))
+    if (get_current != nullptr && get_current(&ctx) == ACL_SUCCESS && ctx != nullptr &&
+        !AwaitTurnOn(kAscendFamily, ctx))
       return ACL_ERROR_RT_INTERNAL_ERROR;  // the slice cannot hold there (said)
   }
   return real(args...);

@@ -99,7 +99,10 @@ void DrainCudaContext(void* ctx) {
   pop(&popped);
 }
 
-const GateFamily kCudaFamily = {0, "device", DescribeCudaDevice, DrainCudaContext};
+// CUDA's launches look their device up themselves (AwaitComputeTurn): never asked.
+bool NoCurrentDevice(int*) { return false; }
+
+const GateFamily kCudaFamily = {0, "device", DescribeCudaDevice, NoCurrentDevice, DrainCudaContext};
 
 // The lease is charged from here, when this process takes it up, not from the grant: the wake-up
 // in between (long on a busy CPU) leaves the device idle but gives this process nothing.
@@ -322,9 +325,13 @@ CUresult AwaitComputeTurn(CUstream stream, bool per_thread) {
   return CUDA_SUCCESS;
 }
 
-bool AwaitTurnOn(const GateFamily& family, void* ctx, int device) {
+bool AwaitTurnOn(const GateFamily& family, void* ctx) {
   Gate* g = t_last.gate;
-  if (ctx != t_last.ctx || g == nullptr || g->family != &family) g = GateOfContext(family, ctx, device);
+  if (ctx != t_last.ctx || g == nullptr || g->family != &family) {
+    int device = -1;
+    if (!family.current_device(&device)) return true;  // the runtime will say
+    g = GateOfContext(family, ctx, device);
+  }
   if (g == nullptr) return false;
   if (!MayLaunchNow(g)) AwaitTurnSlowly(g);
   return true;

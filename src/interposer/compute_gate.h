@@ -33,19 +33,23 @@ bool ComputeEnabled();
 CUresult AwaitComputeTurn(CUstream stream, bool per_thread);
 
 // Another vendor's devices take turns the same way (ascend_hooks.cc). A family names how its
-// devices are identified (UUID and memory of ordinal `device`) and how one of its contexts is
-// drained (waits for what the process submitted in it, from the keeper's thread).
+// devices are identified (UUID and memory of ordinal `device`), which device the calling thread's
+// current context is on, and how one of its contexts is drained (waits for what the process
+// submitted in it, from the keeper's thread).
 constexpr int kGateFamilies = 2;  // index 0 is CUDA's
 struct GateFamily {
   int index;                // 1..kGateFamilies-1
   const char* device_word;  // how messages name a device ("NPU")
   bool (*describe)(int device, std::string* uuid, uint64_t* total_bytes);
+  bool (*current_device)(int* device);
   void (*drain_context)(void* ctx);
 };
 
-// Waits until this process may launch into `ctx` on `device` of `family`. False when the
-// slice's terms cannot hold there (one line said): the launch must be refused.
-bool AwaitTurnOn(const GateFamily& family, void* ctx, int device);
+// Waits until this process may launch into `ctx`, the calling thread's current context of
+// `family`. False when the slice's terms cannot hold on its device (one line said): the launch
+// must be refused. The device is asked for only when the thread launches in another context
+// than last time, as CUDA's launches do.
+bool AwaitTurnOn(const GateFamily& family, void* ctx);
 
 // Reads the configuration; on a bad one prints one line and exits. Called at load.
 void LoadComputeConfig();

@@ -19,6 +19,7 @@
 #include "simgpu/device_config.h"
 #include "simgpu/executor.h"
 #include "simgpu/kernels.h"
+#include "simgpu/lazy_memory.h"
 #include "simgpu/shared_device.h"
 
 namespace simgpu {
@@ -245,9 +246,6 @@ void UnchargeLocked(Device* device, uint64_t bytes);
 // The allocation containing [addr, addr+bytes), or nullptr.
 Allocation* FindAllocationLocked(uint64_t addr, uint64_t bytes);
 bool AccessibleLocked(uint64_t addr, uint64_t bytes);
-// Memory for an allocation of `bytes`, backed by host pages only when touched.
-void* MapLazy(uint64_t bytes);
-void Unmap(void* addr, uint64_t bytes);
 void TrimPoolLocked(MemPool* pool, uint64_t keep);
 void DestroyPoolLocked(MemPool* pool);
 

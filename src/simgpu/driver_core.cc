@@ -1,5 +1,4 @@
 // Initialisation and the shared helpers of the simulated driver.
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -238,13 +237,6 @@ bool AccessibleLocked(uint64_t addr, uint64_t bytes) {
   Allocation* a = FindAllocationLocked(addr, bytes);
   return a != nullptr && a->accessible;
 }
-
-void* MapLazy(uint64_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
-}
-
-void Unmap(void* addr, uint64_t bytes) { munmap(addr, bytes); }
 
 }  // namespace simgpu
 

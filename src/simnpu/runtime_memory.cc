@@ -9,15 +9,11 @@
 
 #include <cstring>
 
+#include "simgpu/lazy_memory.h"
 #include "simnpu/runtime.h"
 
 namespace simnpu {
 namespace {
-
-void* MapLazy(uint64_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? nullptr : p;
-}
 
 // Queues a copy or fill on `handle` after checking its device ranges; waits for it if `sync`.
 rtError_t Transfer(rtStream_t handle, bool sync, std::initializer_list<std::pair<uint64_t, uint64_t>> device_ranges,
@@ -76,7 +72,7 @@ rtError_t rtMalloc(void** ptr, uint64_t bytes, rtMemType_t, uint16_t) {
   NPU_TRY(CurrentContextLocked(&ctx));
   uint64_t size = RoundUp(bytes, kAlignment);
   if (size < bytes || !ChargeLocked(ctx->device, size)) return ACL_ERROR_RT_MEMORY_ALLOCATION;
-  void* p = MapLazy(size);
+  void* p = simgpu::MapLazy(size);
   if (p == nullptr) {
     UnchargeLocked(ctx->device, size);
     return ACL_ERROR_RT_MEMORY_ALLOCATION;
@@ -100,7 +96,7 @@ rtError_t rtFree(void* ptr) {
   auto it = r.allocations.find(reinterpret_cast<uintptr_t>(ptr));
   if (it == r.allocations.end()) return ACL_ERROR_RT_MEMORY_FREE;
   UnchargeLocked(it->second.device, it->second.size);
-  munmap(ptr, it->second.size);
+  simgpu::Unmap(ptr, it->second.size);
   r.allocations.erase(it);
   return ACL_SUCCESS;
 }

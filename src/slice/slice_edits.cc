@@ -57,18 +57,6 @@ bool ReadFile(const std::string& path, std::string* data, std::string* error) {
   return n == 0;
 }
 
-}  // namespace
-
-std::string TermsDir(const PluginPaths& paths) { return paths.host_lib_dir + "/slices"; }
-
-std::map<std::string, std::string> SliceEnvironment(const SliceEnvTerms& t) {
-  return {{"VXPU_SLICE", t.slice},
-          {"VXPU_MEMORY", t.memory},
-          {"VXPU_COMPUTE", t.compute},
-          {"VXPU_COMPUTE_LIMIT", t.compute_limit},
-          {"VXPU_PRIORITY", t.compute.empty() ? "" : t.priority}};
-}
-
 // What says which devices a container's runtime exposes: NVIDIA's variables for GPUs (UUIDs);
 // for NPUs ASCEND_VISIBLE_DEVICES (the chips' physical ids), what Ascend's container runtime
 // reads. Not ASCEND_RT_VISIBLE_DEVICES: inside a container the runtime numbers the chips it was
@@ -86,6 +74,18 @@ std::map<std::string, std::string> VisibleDevicesEnv(const std::vector<std::stri
   if (!gpus.empty()) env = {{"NVIDIA_VISIBLE_DEVICES", Joined(gpus)}, {"CUDA_VISIBLE_DEVICES", Joined(gpus)}};
   if (!npus.empty()) env["ASCEND_VISIBLE_DEVICES"] = Joined(npus);
   return env;
+}
+
+}  // namespace
+
+std::string TermsDir(const PluginPaths& paths) { return paths.host_lib_dir + "/slices"; }
+
+std::map<std::string, std::string> SliceEnvironment(const SliceEnvTerms& t) {
+  return {{"VXPU_SLICE", t.slice},
+          {"VXPU_MEMORY", t.memory},
+          {"VXPU_COMPUTE", t.compute},
+          {"VXPU_COMPUTE_LIMIT", t.compute_limit},
+          {"VXPU_PRIORITY", t.compute.empty() ? "" : t.priority}};
 }
 
 SliceEdits ContainerEditsFor(const SliceSpec& slice, const std::vector<std::string>& device_nodes,
