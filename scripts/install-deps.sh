@@ -11,6 +11,7 @@ packages=(
   prometheus
   iproute2
   mmdebstrap umoci runc skopeo lintian help2man libyaml-cpp-dev
+  libslurm-dev slurmd slurmctld slurm-client munge
 )
 
 missing=()

@@ -30,7 +30,7 @@ bool OwnerAlive(const SliceRecord& r) {
 std::string OwnerText(const SliceOwner& o) {
   if (o.kubelet) return o.pod.empty() ? "kubelet" : "kubelet, pod " + o.pod_namespace + "/" + o.pod;
   if (o.is_pod()) return "pod " + o.pod_namespace + "/" + o.pod + " container " + o.container;
-  return "pid " + std::to_string(o.pid);
+  return "pid " + std::to_string(o.pid) + (o.job.empty() ? "" : ", job " + o.job);
 }
 
 // The user owning process `pid` (its /proc entry's owner), or false if it has none.

@@ -17,7 +17,17 @@ std::string ExecutableDir() {
   return path.substr(0, path.find_last_of('/'));
 }
 
+namespace {
+std::string& ChosenLibDir() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+void UseLibDir(const std::string& dir) { ChosenLibDir() = dir; }
+
 std::string LibDir() {
+  if (!ChosenLibDir().empty()) return ChosenLibDir();
   std::string installed = ExecutableDir() + "/../lib/vxpu";
   return FileExists(installed + "/libvxpu.so") ? installed : ExecutableDir() + "/../lib";
 }

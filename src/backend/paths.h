@@ -11,8 +11,13 @@ namespace vxpu {
 // Directory of the running vxpu executable.
 std::string ExecutableDir();
 
-// vxpu's own library directory: <exe>/../lib/vxpu installed, else <exe>/../lib.
+// vxpu's own library directory: <exe>/../lib/vxpu installed, else <exe>/../lib; or the one
+// UseLibDir named.
 std::string LibDir();
+
+// For vxpu code loaded into another program (the Slurm plugin): vxpu's libraries are in `dir`
+// (the plugin's own directory), not beside the program.
+void UseLibDir(const std::string& dir);
 
 // simgpu's libcuda.so.1 / libnvidia-ml.so.1: $VXPU_SIMGPU_DIR, else LibDir()/simgpu.
 std::string SimgpuDir();

@@ -15,8 +15,8 @@ namespace {
 using nlohmann::json;
 
 std::string Row(const std::string& slice, const std::string& device, const std::string& pid, const std::string& used,
-                const std::string& limit, const std::string& compute) {
-  return fmt::format("{:<20} {:<42} {:>8} {:>10} {:>10} {:>9}", slice, device, pid, used, limit, compute);
+                const std::string& limit, const std::string& compute, const std::string& job) {
+  return fmt::format("{:<20} {:<42} {:>8} {:>10} {:>10} {:>9}  {}", slice, device, pid, used, limit, compute, job);
 }
 
 std::string Limit(const json& slice) {
@@ -35,18 +35,24 @@ std::string Owner(const json& slice) {
   return owner.is_object() && owner.value("pid", 0) > 0 ? std::to_string(owner["pid"].get<int>()) : "-";
 }
 
+// The batch job a slice is held for (a Slurm job step's: "slurm:123.0"), or "-".
+std::string Job(const json& slice) {
+  const json& owner = slice["owner"];
+  return owner.is_object() && owner.value("job", json()).is_string() ? owner["job"].get<std::string>() : "-";
+}
+
 void PrintTable(const json& slices) {
-  std::printf("%s\n", Row("SLICE", "DEVICE", "PID", "USED", "LIMIT", "COMPUTE").c_str());
+  std::printf("%s\n", Row("SLICE", "DEVICE", "PID", "USED", "LIMIT", "COMPUTE", "JOB").c_str());
   if (slices.empty())
     std::printf("  (no slices: start one with `vxpu run --memory 4GiB -- COMMAND`, or see `vxpu demo`)\n");
   for (const json& s : slices) {
     const std::string name = s["name"].get<std::string>();
     for (const json& u : s["usage"]) {
       const std::string device = u["device"].get<std::string>();
-      if (u["processes"].empty()) std::printf("%s\n", Row(name, device, Owner(s), "-", Limit(s), Compute(s)).c_str());
+      if (u["processes"].empty()) std::printf("%s\n", Row(name, device, Owner(s), "-", Limit(s), Compute(s), Job(s)).c_str());
       for (const json& p : u["processes"]) {
         std::printf("%s\n", Row(name, device, std::to_string(p["pid"].get<int>()),
-                                FormatBytes(p["memory_used_bytes"].get<uint64_t>()), Limit(s), Compute(s))
+                                FormatBytes(p["memory_used_bytes"].get<uint64_t>()), Limit(s), Compute(s), Job(s))
                                 .c_str());
       }
     }

@@ -104,7 +104,21 @@ bool ValidLabel(const json& value) {
   return true;
 }
 
-// {"pid": N} or {"namespace", "pod", "container"}; with `stored`, also pid_start and uid.
+// A batch job as a slice's owner names it: "<scheduler>:<job id>" with an optional ".<step>",
+// 1-64 of a-z 0-9 . _ : - (e.g. "slurm:123.0", "slurm:123.batch").
+bool ValidJob(const json& value) {
+  if (!value.is_string()) return false;
+  const std::string& s = value.get_ref<const std::string&>();
+  size_t colon = s.find(':');
+  if (s.size() > 64 || colon == 0 || colon == std::string::npos || colon + 1 == s.size()) return false;
+  for (char ch : s) {
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == ':'))
+      return false;
+  }
+  return true;
+}
+
+// {"pid": N} (and "job") or {"namespace", "pod", "container"}; with `stored`, also pid_start and uid.
 std::optional<SliceOwner> ParseOwner(const json& o, bool stored, std::string* error) {
   if (!o.is_object()) {
     *error = "owner: want an object, got " + Shown(o);
@@ -112,8 +126,8 @@ std::optional<SliceOwner> ParseOwner(const json& o, bool stored, std::string* er
   }
   SliceOwner out;
   if (o.contains("pid")) {
-    bool known = stored ? OnlyKnownKeys(o, {"pid", "pid_start", "uid"}, "owner", error)
-                        : OnlyKnownKeys(o, {"pid"}, "owner", error);
+    bool known = stored ? OnlyKnownKeys(o, {"pid", "pid_start", "uid", "job"}, "owner", error)
+                        : OnlyKnownKeys(o, {"pid", "job"}, "owner", error);
     if (!known) return std::nullopt;
     const json& pid = o.at("pid");
     if (!IsPid(pid)) {
@@ -121,6 +135,14 @@ std::optional<SliceOwner> ParseOwner(const json& o, bool stored, std::string* er
       return std::nullopt;
     }
     out.pid = static_cast<int32_t>(pid.get<int64_t>());
+    if (o.contains("job")) {
+      if (!ValidJob(o.at("job"))) {
+        *error = "owner.job: bad value " + Shown(o.at("job")) +
+                 " (want <scheduler>:<job id>[.<step>], 1-64 of a-z 0-9 . _ : -)";
+        return std::nullopt;
+      }
+      out.job = o.at("job").get<std::string>();
+    }
     if (stored) {
       const json uid = o.value("uid", json());
       if (!o.value("pid_start", json()).is_number_unsigned() || !uid.is_number_unsigned() ||
@@ -240,6 +262,7 @@ json OwnerToJson(const SliceOwner& o, bool stored) {
   if (o.kubelet) return {{"kubelet", true}, {"namespace", o.pod_namespace}, {"pod", o.pod}, {"container", o.container}};
   if (o.is_pod()) return {{"namespace", o.pod_namespace}, {"pod", o.pod}, {"container", o.container}};
   json out = {{"pid", o.pid}};
+  if (!o.job.empty()) out["job"] = o.job;
   if (stored) {
     out["pid_start"] = o.pid_start;
     out["uid"] = o.uid;

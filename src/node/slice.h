@@ -15,13 +15,15 @@
 
 namespace vxpu {
 
-// Who a slice belongs to: a local process (the one `vxpu run` became), a container of a pod, or
-// the kubelet (a slice the device plugin made for the units kubelet allocated to a container;
-// the pod fields are set once kubelet's pod resources name it).
+// Who a slice belongs to: a local process (the one `vxpu run` became; for a batch job's step, its
+// step daemon, with `job` naming the job), a container of a pod, or the kubelet (a slice the
+// device plugin made for the units kubelet allocated to a container; the pod fields are set once
+// kubelet's pod resources name it).
 struct SliceOwner {
   int32_t pid = 0;            // process owner; 0 for a pod
   uint64_t pid_start = 0;     // its start time (ticks since boot), so a reused pid is not taken for it
   uint32_t uid = 0;           // the owning process's user
+  std::string job;            // process owner: the batch job it runs for ("slurm:123.0"), or empty
   std::string pod_namespace;  // pod owner: all three set
   std::string pod;
   std::string container;

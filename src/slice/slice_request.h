@@ -13,6 +13,9 @@ namespace vxpu {
 struct SliceRequest {
   std::string device;         // ordinals or UUIDs, comma-separated; empty: all devices
   std::string memory;         // quota per device, e.g. "20GiB" or "25%"; empty: no memory quota
+  bool memory_is_share = false;  // `memory` is a share of the device that holds its context too:
+                                 // the quota is the share less the room kept for contexts, as a
+                                 // set of GPU units or Slurm shards makes (all shares: the device)
   std::string compute;        // guaranteed share of each device in percent, e.g. "30"; empty: none
   std::string compute_limit;  // ceiling in percent; empty: 100
   bool strict = false;        // ceiling = guaranteed share
@@ -21,6 +24,7 @@ struct SliceRequest {
   std::string name;                 // slice name, if name_given; else "run-<pid>"
   bool name_given = false;
   bool sim = false;  // on the simulated devices instead of the real driver
+  std::string job;   // the batch job the slice is for ("slurm:123.0", SliceOwner::job), or empty
 };
 
 // A request's terms, checked.

@@ -25,18 +25,12 @@
 namespace vxpu {
 namespace {
 
-std::string Prepended(const char* variable, const std::string& entry) {
-  const char* current = std::getenv(variable);
-  return current != nullptr && *current != '\0' ? entry + ":" + current : entry;
-}
-
-// Sets `variable` to `value`, or removes it when `value` is empty (never inherit a stale one).
-void SetOrClear(const std::string& variable, const std::string& value) {
-  if (value.empty()) {
-    unsetenv(variable.c_str());
-  } else {
-    setenv(variable.c_str(), value.c_str(), 1);
-  }
+// `entry` first in the path list `variable` of the program's environment (as changed so far).
+std::string Prepended(const EnvLookup& current, const EnvChanges& changes, const std::string& variable,
+                      const std::string& entry) {
+  auto changed = changes.find(variable);
+  std::optional<std::string> value = changed != changes.end() ? changed->second : current(variable);
+  return value && !value->empty() ? entry + ":" + *value : entry;
 }
 
 // Without --device a slice is on every GPU, or every NPU on a machine without GPUs: a CUDA
@@ -61,6 +55,30 @@ std::optional<std::vector<Device>> DevicesToUse(const SliceRequest& r, std::stri
   return chosen;
 }
 
+// A share that holds its context too (SliceRequest::memory_is_share) as the quota it leaves, in
+// MiB, on each of `devices` (the same on each, or an error).
+bool QuotaOfShare(const std::vector<Device>& devices, SliceRequest* r, std::string* error) {
+  auto reserve = ContextReserve(error);
+  if (!reserve) return false;
+  std::string quota;
+  for (const Device& d : devices) {
+    uint64_t share = ParseMemoryQuota(r->memory, d.memory_total, error).value_or(0);
+    if (share <= *reserve) {
+      *error = "--memory: " + r->memory + " of " + FormatBytes(d.memory_total) + " leaves nothing beside the " +
+               FormatBytes(*reserve) + " kept for the slice's context";
+      return false;
+    }
+    std::string here = std::to_string((share - *reserve) >> 20) + "MiB";
+    if (!quota.empty() && here != quota) {
+      *error = "--memory: " + r->memory + " is a different size on each of these devices";
+      return false;
+    }
+    quota = here;
+  }
+  if (!quota.empty()) r->memory = quota;
+  return true;
+}
+
 // The slice as vxpud registers it, on each device the command may use. A percentage quota is a
 // size per device: devices of different sizes give different ones, so *sizes holds each.
 SliceSpec SpecOf(const SliceRequest& r, const ComputeTerms& terms, const std::vector<Device>& devices,
@@ -74,7 +92,8 @@ SliceSpec SpecOf(const SliceRequest& r, const ComputeTerms& terms, const std::ve
   }
   if (!sizes->empty()) spec.memory_limit = sizes->front();
   if (terms.request > 0) spec.compute = SliceCompute{terms.request, terms.limit, terms.high_priority};
-  spec.owner.pid = getpid();  // the command becomes this process
+  spec.owner.pid = getpid();  // the command becomes this process, or it is the launcher that holds the slice
+  spec.owner.job = r.job;
   return spec;
 }
 
@@ -139,10 +158,10 @@ void WarnIfApartFromTheAgent() {
 // What the command may see of each vendor's devices. When --device chose: CUDA_VISIBLE_DEVICES
 // keeps the entries that named GPUs as given, ASCEND_RT_VISIBLE_DEVICES lists the NPUs' logical
 // ids. A kind the slice has none of is hidden (an empty list), with or without --device.
-void ExportVisibleDevices(const SliceRequest& r, const std::vector<Device>& chosen) {
+void ExportVisibleDevices(const SliceRequest& r, const std::vector<Device>& chosen, EnvChanges* changes) {
   if (r.device.empty()) {  // one kind's devices, all of them (OneKindByDefault): the other kind hidden
     bool npus = !chosen.empty() && chosen.front().kind == "npu";
-    setenv(npus ? "CUDA_VISIBLE_DEVICES" : "ASCEND_RT_VISIBLE_DEVICES", "", 1);
+    (*changes)[npus ? "CUDA_VISIBLE_DEVICES" : "ASCEND_RT_VISIBLE_DEVICES"] = "";
     return;
   }
   std::string gpus, npus;
@@ -154,21 +173,25 @@ void ExportVisibleDevices(const SliceRequest& r, const std::vector<Device>& chos
         (list.empty() ? "" : ",") + (d.kind == "npu" ? std::to_string(d.index) : r.device.substr(start, comma - start));
     start = comma + 1;
   }
-  setenv("CUDA_VISIBLE_DEVICES", gpus.c_str(), 1);
-  setenv("ASCEND_RT_VISIBLE_DEVICES", npus.c_str(), 1);
+  (*changes)["CUDA_VISIBLE_DEVICES"] = gpus;
+  (*changes)["ASCEND_RT_VISIBLE_DEVICES"] = npus;
 }
 
-// Puts the slice into the environment the command inherits (the simulators first on its
-// library path).
-void ExportSlice(const SliceRequest& r, const CheckedRequest& checked, const std::vector<Device>& chosen) {
+// What the command's environment needs for the slice (the simulators first on its library path).
+EnvChanges SliceChanges(const SliceRequest& r, const CheckedRequest& checked, const std::vector<Device>& chosen,
+                        const EnvLookup& current) {
+  EnvChanges changes;
   if (r.sim) {
-    setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", SimnpuDir()).c_str(), 1);
-    setenv("LD_LIBRARY_PATH", Prepended("LD_LIBRARY_PATH", SimgpuDir()).c_str(), 1);
+    changes["LD_LIBRARY_PATH"] = Prepended(current, changes, "LD_LIBRARY_PATH", SimnpuDir());
+    changes["LD_LIBRARY_PATH"] = Prepended(current, changes, "LD_LIBRARY_PATH", SimgpuDir());
   }
-  ExportVisibleDevices(r, chosen);
-  setenv("LD_PRELOAD", Prepended("LD_PRELOAD", InterposerPath()).c_str(), 1);
+  ExportVisibleDevices(r, chosen, &changes);
+  changes["LD_PRELOAD"] = Prepended(current, changes, "LD_PRELOAD", InterposerPath());
   SliceEnvTerms terms{checked.slice, r.memory, r.compute, checked.compute_limit, r.priority};
-  for (const auto& [name, value] : SliceEnvironment(terms)) SetOrClear(name, value);
+  for (const auto& [name, value] : SliceEnvironment(terms)) {
+    changes[name] = value.empty() ? std::nullopt : std::optional<std::string>(value);  // never inherit a stale one
+  }
+  return changes;
 }
 
 // The drivers the command will load are there: the simulators, or NVIDIA's or Ascend's.
@@ -185,8 +208,9 @@ bool FindDriver(bool sim, std::string* error) {
 
 }  // namespace
 
-bool SetUpSlice(const SliceRequest& request, std::string* error) {
+bool SetUpSliceFor(const SliceRequest& asked, const EnvLookup& current, EnvChanges* changes, std::string* error) {
   error->clear();
+  SliceRequest request = asked;
   CheckedRequest checked;
   if (!CheckRequest(request, getpid(), &checked, error)) return false;
   const std::string interposer = InterposerPath();
@@ -197,6 +221,7 @@ bool SetUpSlice(const SliceRequest& request, std::string* error) {
   if (!FindDriver(request.sim, error)) return false;
   auto devices = DevicesToUse(request, error);
   if (!devices) return false;
+  if (request.memory_is_share && !request.memory.empty() && !QuotaOfShare(*devices, &request, error)) return false;
   // With vxpud running, its state directory is where the slice's segments live.
   std::unique_ptr<AgentClient> agent = LinkAgent(error);
   if (!error->empty()) return false;
@@ -215,7 +240,24 @@ bool SetUpSlice(const SliceRequest& request, std::string* error) {
   if (agent ? !Register(agent.get(), spec, sizes, error)
             : !AdmitDaemonless(spec, sizes, *devices, memory_slices, compute_slices, error))
     return false;
-  ExportSlice(request, checked, *devices);
+  *changes = SliceChanges(request, checked, *devices, current);
+  return true;
+}
+
+bool SetUpSlice(const SliceRequest& request, std::string* error) {
+  EnvChanges changes;
+  auto getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    return value != nullptr ? std::optional<std::string>(value) : std::nullopt;
+  };
+  if (!SetUpSliceFor(request, getenv, &changes, error)) return false;
+  for (const auto& [name, value] : changes) {
+    if (value) {
+      setenv(name.c_str(), value->c_str(), 1);
+    } else {
+      unsetenv(name.c_str());
+    }
+  }
   return true;
 }
 

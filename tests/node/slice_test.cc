@@ -430,5 +430,22 @@ TEST(SliceRecord, AKubeletOwnerRoundTripsWithAndWithoutItsPod) {
   EXPECT_EQ(error, "owner.kubelet: bad value \"yes\" (want true)");
 }
 
+TEST(SliceRequest, AProcessOwnerMayNameItsBatchJob) {
+  SliceSpec s = Accepted(Request({{"owner", {{"pid", 77}, {"job", "slurm:123.batch"}}}}));
+  EXPECT_EQ(s.owner.job, "slurm:123.batch");
+  EXPECT_EQ(Accepted(SliceRequestJson(s)).owner.job, "slurm:123.batch");
+  SliceRecord record{s, 1796000000, false, {}};
+  record.spec.owner.pid_start = 5;
+  std::string error;
+  auto back = SliceRecordFromJson(SliceRecordToJson(record), &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->spec.owner, record.spec.owner);
+  for (const json& bad : {json("123"), json(":1"), json("slurm:"), json("slurm:1 2"), json("Slurm:1"), json(5),
+                          json("slurm:" + std::string(60, '1'))}) {
+    EXPECT_FALSE(ParseSliceRequest(Request({{"owner", {{"pid", 77}, {"job", bad}}}}), &error)) << bad;
+    EXPECT_EQ(error.rfind("owner.job: bad value ", 0), 0u) << error;
+  }
+}
+
 }  // namespace
 }  // namespace vxpu

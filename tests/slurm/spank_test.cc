@@ -1,0 +1,336 @@
+// vxpu_spank.so in a real Slurm: munged, slurmctld and slurmd of Debian's Slurm on loopback,
+// in a directory of their own (tests/slurm/slurm_cluster.sh), the plugin in plugstack.conf in
+// sim mode, one simulated 8 GiB GPU of 10 shards. Jobs are real srun/sbatch jobs; what they get
+// is measured by the programs they run (vxpu-quota-probe, vxpu-burn) and what the node shows
+// (vxpu ps, simgpu's device memory).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../simgpu/sim_env.h"
+#include "common/json_line.h"
+#include "common/units.h"
+
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+constexpr uint64_t kMiB = 1ull << 20;
+constexpr uint64_t kDevice = 8ull << 30;
+const std::string kProbe = VXPU_BIN_DIR "/vxpu-quota-probe";
+const std::string kBurn = VXPU_BIN_DIR "/vxpu-burn";
+const std::string kVxpu = VXPU_BIN_DIR "/vxpu";
+const std::string kCluster = VXPU_SOURCE_DIR "/tests/slurm/slurm_cluster.sh";
+
+struct Outcome {
+  int code = -1;
+  std::string output;  // standard output and error
+};
+
+// `argv` with its program found on PATH (srun, sbatch, ...; ChildProcess takes a path).
+std::vector<std::string> OnPath(std::vector<std::string> argv) {
+  if (argv[0].find('/') != std::string::npos) return argv;
+  for (const char* dir : {"/usr/bin/", "/usr/sbin/", "/usr/local/bin/"}) {
+    if (access((dir + argv[0]).c_str(), X_OK) == 0) {
+      argv[0] = dir + argv[0];
+      break;
+    }
+  }
+  return argv;
+}
+
+Outcome RunToEnd(const std::vector<std::string>& argv) {
+  vxpu::ChildProcess child;
+  std::string error;
+  Outcome run;
+  if (!child.Start(OnPath(argv), {}, &error, /*with_stderr=*/true)) {
+    run.output = error;
+    return run;
+  }
+  run.code = child.Wait();
+  run.output = child.output();
+  return run;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Every line of `text` that is a JSON object with `key`.
+std::vector<json> Reports(const std::string& text, const std::string& key) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains(key)) out.push_back(j);
+  }
+  return out;
+}
+
+template <typename Condition>
+bool PollFor(milliseconds timeout, Condition condition, milliseconds period = milliseconds(20)) {
+  auto deadline = steady_clock::now() + timeout;
+  while (!condition()) {
+    if (steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(period);
+  }
+  return true;
+}
+
+class SpankTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(geteuid(), 0u) << "the Slurm tests start slurmd and slurmctld, which need root";
+    char dir[] = "/tmp/vxpu-slurm-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    chmod(dir, 0755);
+    state_ = dir_ + "/vxpu-state";
+    std::filesystem::create_directory(state_);
+    chmod(state_.c_str(), 01777);
+    // slurmd, its step daemons and this test see the same state directory; no vxpud.
+    setenv("VXPU_STATE_DIR", state_.c_str(), 1);
+    setenv("VXPU_AGENT_SOCKET", "none", 1);
+    setenv("SLURM_CONF", (dir_ + "/slurm.conf").c_str(), 1);
+    Start("required " VXPU_SPANK_PLUGIN " sim");
+  }
+
+  void TearDown() override {
+    if (dir_.empty()) return;
+    Outcome stop = RunToEnd({kCluster, "stop", dir_});
+    EXPECT_EQ(stop.code, 0) << stop.output;
+    if (HasFailure()) {
+      std::printf("slurmd log:\n%s\n", ReadAll(dir_ + "/log/slurmd.log").c_str());
+    } else {
+      std::filesystem::remove_all(dir_);
+    }
+  }
+
+  void Start(const std::string& plugstack) {
+    const int base = 20000 + (getpid() % 5000) * 2;
+    Outcome start = RunToEnd({kCluster, "start", dir_, plugstack, std::to_string(base)});
+    ASSERT_EQ(start.code, 0) << start.output << ReadAll(dir_ + "/log/slurmd.log")
+                             << ReadAll(dir_ + "/log/slurmctld.log");
+  }
+
+  // The node's slices, as `vxpu ps -o json` shows them to its admin.
+  json Slices() {
+    Outcome ps = RunToEnd({kVxpu, "ps", "-o", "json"});
+    EXPECT_EQ(ps.code, 0) << ps.output;
+    json slices = json::parse(ps.output, nullptr, false);
+    return slices.is_array() ? slices : json::array();
+  }
+
+  json SliceNamed(const std::string& name) {
+    for (const json& s : Slices()) {
+      if (s.value("name", "") == name) return s;
+    }
+    return json();
+  }
+
+  // The simulated GPU's memory in use, as the device reports it.
+  uint64_t DeviceMemoryUsed() {
+    Outcome devices = RunToEnd({kVxpu, "devices", "--sim", "-o", "json"});
+    json list = json::parse(devices.output, nullptr, false);
+    if (devices.code != 0 || !list.is_array() || list.empty()) {
+      ADD_FAILURE() << devices.output;
+      return UINT64_MAX;
+    }
+    return list[0].value("memory_used_bytes", UINT64_MAX);
+  }
+
+  // sbatch's job id for `args`; 0 (and a failure) if it was not submitted.
+  uint32_t Submit(std::vector<std::string> args) {
+    args.insert(args.begin(), {"sbatch", "--parsable", "-o", dir_ + "/job-%j.out"});
+    Outcome run = RunToEnd(args);
+    EXPECT_EQ(run.code, 0) << run.output;
+    return run.code == 0 ? static_cast<uint32_t>(std::stoul(run.output)) : 0;
+  }
+
+  std::string JobOutput(uint32_t job) { return ReadAll(dir_ + "/job-" + std::to_string(job) + ".out"); }
+
+  // "RUNNING", "COMPLETED", "FAILED", ... as slurmctld has it.
+  std::string JobState(uint32_t job) {
+    Outcome show = RunToEnd({"scontrol", "show", "job", std::to_string(job)});
+    size_t at = show.output.find("JobState=");
+    return at == std::string::npos ? "" : show.output.substr(at + 9, show.output.find(' ', at) - at - 9);
+  }
+
+  std::string dir_, state_;
+};
+
+// Three shards' quota: 30% of the GPU less the 512 MiB kept for the slice's context (so ten
+// shards' slices fill the GPU, as ten GPU units' do), in MiB.
+const uint64_t kThreeShards = (*vxpu::ParseMemoryQuota("30%", kDevice, nullptr) - 512 * kMiB) / kMiB * kMiB;
+
+TEST_F(SpankTest, ThreeOfTenShardsHoldTheJobToThirtyPercentOfTheMemory) {
+  Outcome run = RunToEnd({"srun", "--gres=shard:3", kProbe, "alloc", "100", "40"});
+  ASSERT_EQ(run.code, 0) << run.output;
+  json report = vxpu::LastJsonLine(run.output);
+  EXPECT_EQ(report["device_total"], kThreeShards) << run.output;
+  EXPECT_EQ(report["succeeded"], kThreeShards / (100 * kMiB)) << run.output;  // then refused
+  EXPECT_NE(report["refused"], 0) << run.output;
+}
+
+TEST_F(SpankTest, AnExplicitMemoryOptionHoldsTheJobWithOrWithoutShards) {
+  for (const std::vector<std::string>& gres : {std::vector<std::string>{"--gres=shard:3"}, {}}) {
+    std::vector<std::string> argv = {"srun"};
+    argv.insert(argv.end(), gres.begin(), gres.end());
+    argv.insert(argv.end(), {"--vxpu-memory=1GiB", kProbe, "alloc", "100", "40"});
+    Outcome run = RunToEnd(argv);
+    ASSERT_EQ(run.code, 0) << run.output;
+    json report = vxpu::LastJsonLine(run.output);
+    EXPECT_EQ(report["device_total"], 1ull << 30) << run.output;
+    EXPECT_EQ(report["succeeded"], 10) << run.output;
+  }
+}
+
+TEST_F(SpankTest, JobsOfThreeAndSevenShardsSplitTheDeviceThirtySeventy) {
+  // Each job waits at a barrier, then burns the device for 4 s: both are measured together.
+  const std::string go = dir_ + "/go";
+  auto job = [&](const std::string& shards) {
+    const std::string script = "touch " + dir_ + "/ready-$SLURM_JOB_ID; while [ ! -e " + go +
+                               " ]; do sleep 0.01; done; exec " + kBurn + " --seconds 4";
+    return simtest::StartChild(OnPath({"srun", "--gres=shard:" + shards, "sh", "-c", script}), {});
+  };
+  auto three = job("3");
+  auto seven = job("7");
+  auto ready = [&] {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_))
+      count += entry.path().filename().string().rfind("ready-", 0) == 0;
+    return count == 2;
+  };
+  ASSERT_TRUE(PollFor(milliseconds(20000), ready)) << "both jobs did not start together";
+  std::ofstream(go).close();
+  json a = simtest::ReportOf(*three), b = simtest::ReportOf(*seven);
+  double got_a = a.value("device_seconds", 0.0), got_b = b.value("device_seconds", 0.0);
+  ASSERT_GT(got_a + got_b, 4 * 0.8) << a.dump() << b.dump();
+  EXPECT_NEAR(100 * got_a / (got_a + got_b), 30.0, 4.0) << a.dump() << b.dump();
+}
+
+TEST_F(SpankTest, ABadOptionFailsTheJobWithOneLineAndRunsNothing) {
+  const std::string ran = dir_ + "/ran";
+  // Refused where it is submitted: by srun, sbatch and salloc alike.
+  for (const char* submit : {"srun", "sbatch", "salloc"}) {
+    std::vector<std::string> argv = {submit, "--vxpu-memory=lots"};
+    if (std::string(submit) == "sbatch") {
+      argv.insert(argv.end(), {"--wrap", "touch " + ran});
+    } else {
+      argv.insert(argv.end(), {"touch", ran});
+    }
+    Outcome run = RunToEnd(argv);
+    EXPECT_NE(run.code, 0) << run.output;
+    EXPECT_EQ(run.output, std::string(submit) +
+                              ": error: vxpu: --vxpu-memory: bad memory quota \"lots\" (want a size like 20GiB or a "
+                              "percentage like 25%)\n");
+  }
+  // Refused on the node (more than the GPU has): the job fails, saying why in one line.
+  Outcome run = RunToEnd({"srun", "--gres=shard:3", "--vxpu-memory=9GiB", "touch", ran});
+  EXPECT_NE(run.code, 0) << run.output;
+  EXPECT_EQ(run.output.find("vxpu: --vxpu-memory: memory quota \"9GiB\" is more than the device's 8.0 GiB"), 0u)
+      << run.output;
+  uint32_t job = Submit({"--gres=shard:3", "--vxpu-memory=9GiB", "--wrap", "touch " + ran});
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return JobState(job) == "FAILED"; })) << JobState(job);
+  std::string output = JobOutput(job);
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
+  EXPECT_EQ(output.find("vxpu: --vxpu-memory: memory quota \"9GiB\""), 0u) << output;
+  EXPECT_FALSE(std::filesystem::exists(ran));
+  Outcome node = RunToEnd({"sinfo", "-h", "-o", "%t"});
+  EXPECT_EQ(node.output, "idle\n");  // a refused job does not drain the node
+}
+
+TEST_F(SpankTest, ScancelReleasesTheJobsMemoryWithinASecond) {
+  uint32_t job = Submit({"--gres=shard:3", "--wrap", kProbe + " alloc 100 10 --hold 120"});
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return JobOutput(job).find("holding") != std::string::npos; }))
+      << JobOutput(job);
+  ASSERT_EQ(DeviceMemoryUsed(), 10 * 100 * kMiB);
+  Outcome cancel = RunToEnd({"scancel", std::to_string(job)});
+  ASSERT_EQ(cancel.code, 0) << cancel.output;
+  auto cancelled = steady_clock::now();
+  ASSERT_TRUE(PollFor(milliseconds(5000), [&] { return DeviceMemoryUsed() == 0; }));
+  double seconds = std::chrono::duration<double>(steady_clock::now() - cancelled).count();
+  EXPECT_LT(seconds, 1.0);
+  std::printf("memory freed %.3f s after scancel\n", seconds);
+}
+
+TEST_F(SpankTest, TheTasksOfAStepShareOneSlice) {
+  // Two tasks fill the slice together: between them, no more than the one quota.
+  Outcome run = RunToEnd({"srun", "-n", "2", "--gres=shard:3", kProbe, "alloc", "100", "40", "--hold", "2"});
+  ASSERT_EQ(run.code, 0) << run.output;
+  std::vector<json> reports = Reports(run.output, "succeeded");
+  ASSERT_EQ(reports.size(), 2u) << run.output;
+  EXPECT_EQ(reports[0]["succeeded"].get<uint64_t>() + reports[1]["succeeded"].get<uint64_t>(),
+            kThreeShards / (100 * kMiB))
+      << run.output;
+}
+
+TEST_F(SpankTest, TheSliceNamesItsJobAndGoesWhenTheJobEnds) {
+  // Held while the job runs: the slice names the job Slurm shows with its shards.
+  uint32_t job = Submit({"--gres=shard:3", "--wrap", kProbe + " alloc 100 1 --hold 120"});
+  const std::string name = "slurm-" + std::to_string(job) + ".batch";
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return SliceNamed(name).is_object(); })) << Slices().dump();
+  json slice = SliceNamed(name);
+  EXPECT_EQ(slice["owner"]["job"], "slurm:" + std::to_string(job) + ".batch") << slice.dump();
+  EXPECT_EQ(slice["memory_limit_bytes"], kThreeShards) << slice.dump();
+  EXPECT_EQ(slice["compute"]["guarantee_percent"], 30.0) << slice.dump();
+  Outcome show = RunToEnd({"scontrol", "show", "job", std::to_string(job)});
+  EXPECT_NE(show.output.find("TresPerNode=gres:shard:3"), std::string::npos) << show.output;
+  Outcome ps = RunToEnd({kVxpu, "ps"});
+  EXPECT_NE(ps.output.find("slurm:" + std::to_string(job) + ".batch"), std::string::npos) << ps.output;
+  // Cancelled: gone.
+  ASSERT_EQ(RunToEnd({"scancel", std::to_string(job)}).code, 0);
+  EXPECT_TRUE(PollFor(milliseconds(5000), [&] { return SliceNamed(name).is_null(); })) << Slices().dump();
+
+  // Completed, with the node's slurmd restarted while it ran: the slice outlives the restart, as
+  // the job does, and goes when the job ends.
+  job = Submit({"--gres=shard:3", "--wrap", kProbe + " alloc 100 1 --hold 6"});
+  const std::string second = "slurm-" + std::to_string(job) + ".batch";
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return JobOutput(job).find("holding") != std::string::npos; }));
+  Outcome restart = RunToEnd({kCluster, "restart-slurmd", dir_});
+  ASSERT_EQ(restart.code, 0) << restart.output;
+  EXPECT_TRUE(SliceNamed(second).is_object()) << Slices().dump();
+  EXPECT_EQ(JobState(job), "RUNNING");
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return JobState(job) == "COMPLETED"; })) << JobState(job);
+  EXPECT_TRUE(PollFor(milliseconds(5000), [&] { return SliceNamed(second).is_null(); })) << Slices().dump();
+  EXPECT_NE(JobOutput(job).find("\"succeeded\":1"), std::string::npos) << JobOutput(job);
+}
+
+TEST_F(SpankTest, AStepOfABatchJobJoinsTheJobsSliceRatherThanTakingASecondShare) {
+  // A 7-shard batch job whose script runs srun: the step joins the job's slice (70% + 70% would
+  // not fit the GPU), and the 3-shard job beside it still gets its own.
+  uint32_t big = Submit({"--gres=shard:7", "--wrap",
+                         "srun " + kProbe + " alloc 100 1 && srun --vxpu-compute=70 " + kProbe + " alloc 100 1"});
+  uint32_t small = Submit({"--gres=shard:3", "--wrap", kProbe + " alloc 100 1"});
+  ASSERT_TRUE(PollFor(milliseconds(30000), [&] { return JobState(big) == "COMPLETED"; }))
+      << JobState(big) << JobOutput(big);
+  ASSERT_TRUE(PollFor(milliseconds(30000), [&] { return JobState(small) == "COMPLETED"; }))
+      << JobState(small) << JobOutput(small);
+  EXPECT_EQ(Reports(JobOutput(big), "succeeded").size(), 2u) << JobOutput(big);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  simtest::SimDevice gpu;
+  gpu.memory = "8GiB";
+  gpu.name = "NVIDIA A100-SXM4-8GB";
+  ::testing::AddGlobalTestEnvironment(new simtest::SimEnvironment({gpu}));
+  return RUN_ALL_TESTS();
+}
