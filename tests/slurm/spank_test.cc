@@ -4,6 +4,7 @@
 // is measured by the programs they run (vxpu-quota-probe, vxpu-burn) and what the node shows
 // (vxpu ps, simgpu's device memory).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,12 +104,16 @@ class SpankTest : public ::testing::Test {
     state_ = dir_ + "/vxpu-state";
     std::filesystem::create_directory(state_);
     chmod(state_.c_str(), 01777);
-    // slurmd, its step daemons and this test see the same state directory; no vxpud.
+    // slurmd, its step daemons and this test see the same state directory, and vxpud if one runs.
     setenv("VXPU_STATE_DIR", state_.c_str(), 1);
     setenv("VXPU_AGENT_SOCKET", "none", 1);
     setenv("SLURM_CONF", (dir_ + "/slurm.conf").c_str(), 1);
+    BeforeSlurm();
+    if (HasFatalFailure()) return;
     Start("required " VXPU_SPANK_PLUGIN " sim");
   }
+
+  virtual void BeforeSlurm() {}
 
   void TearDown() override {
     if (dir_.empty()) return;
@@ -322,6 +327,53 @@ TEST_F(SpankTest, AStepOfABatchJobJoinsTheJobsSliceRatherThanTakingASecondShare)
   ASSERT_TRUE(PollFor(milliseconds(30000), [&] { return JobState(small) == "COMPLETED"; }))
       << JobState(small) << JobOutput(small);
   EXPECT_EQ(Reports(JobOutput(big), "succeeded").size(), 2u) << JobOutput(big);
+}
+
+// With vxpud on the node, the step's slice is registered there (checked against every slice it
+// knows), shown by its API with the job, and reaped by it when the job ends.
+class SpankWithAgentTest : public SpankTest {
+ protected:
+  void BeforeSlurm() override {
+    const std::string socket = state_ + "/vxpud.sock";
+    agent_ = simtest::StartChild({VXPU_BIN_DIR "/vxpud", "--sim", "--state-dir", state_, "--socket", socket,
+                                  "--metrics-addr", "127.0.0.1:0", "--poll-interval", "0.2"},
+                                 {});
+    ASSERT_TRUE(PollFor(milliseconds(10000), [&] { return std::filesystem::exists(socket); })) << agent_->output();
+    setenv("VXPU_AGENT_SOCKET", socket.c_str(), 1);
+  }
+
+  void TearDown() override {
+    SpankTest::TearDown();
+    if (agent_ && agent_->running()) {
+      kill(agent_->pid(), SIGTERM);
+      EXPECT_EQ(agent_->Wait(), 0) << agent_->output();
+    }
+  }
+
+  // What vxpud has logged so far.
+  std::string AgentLog() {
+    agent_->Poll();
+    return agent_->output();
+  }
+
+  std::unique_ptr<vxpu::ChildProcess> agent_;
+};
+
+TEST_F(SpankWithAgentTest, TheStepsSliceIsRegisteredWithVxpudAndReapedWhenTheJobEnds) {
+  uint32_t job = Submit({"--gres=shard:3", "--wrap", kProbe + " alloc 100 1 --hold 120"});
+  const std::string name = "slurm-" + std::to_string(job) + ".batch";
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return SliceNamed(name).is_object(); })) << agent_->output();
+  json slice = SliceNamed(name);
+  EXPECT_EQ(slice["owner"]["job"], "slurm:" + std::to_string(job) + ".batch") << slice.dump();
+  EXPECT_EQ(slice["memory_limit_bytes"], kThreeShards) << slice.dump();
+  EXPECT_NE(AgentLog().find("slice " + name + " registered (pid "), std::string::npos) << AgentLog();
+  // vxpud holds the next job to what is left: 8 shards' worth would not fit beside these 3.
+  Outcome refused = RunToEnd({"srun", "--vxpu-compute=80", "true"});
+  EXPECT_NE(refused.code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("vxpu: vxpud"), std::string::npos) << refused.output;
+  ASSERT_EQ(RunToEnd({"scancel", std::to_string(job)}).code, 0);
+  EXPECT_TRUE(PollFor(milliseconds(5000), [&] { return SliceNamed(name).is_null(); })) << agent_->output();
+  EXPECT_NE(AgentLog().find("slice " + name + " reaped"), std::string::npos) << AgentLog();
 }
 
 }  // namespace
