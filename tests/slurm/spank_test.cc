@@ -40,23 +40,29 @@ struct Outcome {
   std::string output;  // standard output and error
 };
 
-// `argv` with its program found on PATH (srun, sbatch, ...; ChildProcess takes a path).
+// The network namespace of host A on a two-node cluster (slurm_cluster.sh start-two), where the
+// Slurm commands run; "" on one node.
+std::string g_host_a;
+
+// `argv` with its program found on PATH (srun, sbatch, ...; ChildProcess takes a path), in host A.
 std::vector<std::string> OnPath(std::vector<std::string> argv) {
-  if (argv[0].find('/') != std::string::npos) return argv;
-  for (const char* dir : {"/usr/bin/", "/usr/sbin/", "/usr/local/bin/"}) {
-    if (access((dir + argv[0]).c_str(), X_OK) == 0) {
-      argv[0] = dir + argv[0];
-      break;
+  if (argv[0].find('/') == std::string::npos) {
+    for (const char* dir : {"/usr/bin/", "/usr/sbin/", "/usr/local/bin/"}) {
+      if (access((dir + argv[0]).c_str(), X_OK) == 0) {
+        argv[0] = dir + argv[0];
+        break;
+      }
     }
   }
+  if (!g_host_a.empty()) argv.insert(argv.begin(), {"/usr/bin/nsenter", "--net=/run/netns/" + g_host_a});
   return argv;
 }
 
-Outcome RunToEnd(const std::vector<std::string>& argv) {
+Outcome RunToEnd(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
   vxpu::ChildProcess child;
   std::string error;
   Outcome run;
-  if (!child.Start(OnPath(argv), {}, &error, /*with_stderr=*/true)) {
+  if (!child.Start(OnPath(argv), env, &error, /*with_stderr=*/true)) {
     run.output = error;
     return run;
   }
@@ -114,13 +120,15 @@ class SpankTest : public ::testing::Test {
   }
 
   virtual void BeforeSlurm() {}
+  virtual const char* StartCommand() const { return "start"; }
 
   void TearDown() override {
     if (dir_.empty()) return;
     Outcome stop = RunToEnd({kCluster, "stop", dir_});
     EXPECT_EQ(stop.code, 0) << stop.output;
+    g_host_a.clear();
     if (HasFailure()) {
-      std::printf("slurmd log:\n%s\n", ReadAll(dir_ + "/log/slurmd.log").c_str());
+      std::printf("slurmd log:\n%s\n", ReadAll(dir_ + "/log/slurmd-node0.log").c_str());
     } else {
       std::filesystem::remove_all(dir_);
     }
@@ -128,21 +136,59 @@ class SpankTest : public ::testing::Test {
 
   void Start(const std::string& plugstack) {
     const int base = 20000 + (getpid() % 5000) * 2;
-    Outcome start = RunToEnd({kCluster, "start", dir_, plugstack, std::to_string(base)});
-    ASSERT_EQ(start.code, 0) << start.output << ReadAll(dir_ + "/log/slurmd.log")
+    Outcome start = RunToEnd({kCluster, StartCommand(), dir_, plugstack, std::to_string(base)});
+    ASSERT_EQ(start.code, 0) << start.output << ReadAll(dir_ + "/log/slurmd-node0.log")
                              << ReadAll(dir_ + "/log/slurmctld.log");
+    if (std::filesystem::exists(dir_ + "/netns-a")) {
+      g_host_a = ReadAll(dir_ + "/netns-a");
+      g_host_a.erase(g_host_a.find_last_not_of('\n') + 1);
+    }
+  }
+
+  // Two jobs on `node` ("" for wherever Slurm puts them) of 3 and 7 shards, each waiting at a
+  // barrier, then burning the device for 4 s: measured together, they split it 30/70.
+  void ExpectThirtySeventy(const std::string& node) {
+    const std::string go = dir_ + "/go";
+    std::filesystem::remove(go);
+    auto job = [&](const std::string& shards) {
+      const std::string script = "touch " + dir_ + "/ready-$SLURM_JOB_ID; while [ ! -e " + go +
+                                 " ]; do sleep 0.01; done; exec " + kBurn + " --seconds 4";
+      std::vector<std::string> argv = {"srun", "--gres=shard:" + shards};
+      if (!node.empty()) argv.push_back("--nodelist=" + node);
+      argv.insert(argv.end(), {"sh", "-c", script});
+      return simtest::StartChild(OnPath(argv), {});
+    };
+    auto three = job("3");
+    auto seven = job("7");
+    auto ready = [&] {
+      int count = 0;
+      for (const auto& entry : std::filesystem::directory_iterator(dir_))
+        count += entry.path().filename().string().rfind("ready-", 0) == 0;
+      return count == 2;
+    };
+    ASSERT_TRUE(PollFor(milliseconds(20000), ready)) << "both jobs did not start together";
+    std::ofstream(go).close();
+    json a = simtest::ReportOf(*three), b = simtest::ReportOf(*seven);
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      if (entry.path().filename().string().rfind("ready-", 0) == 0) std::filesystem::remove(entry.path());
+    }
+    double got_a = a.value("device_seconds", 0.0), got_b = b.value("device_seconds", 0.0);
+    ASSERT_GT(got_a + got_b, 4 * 0.8) << a.dump() << b.dump();
+    EXPECT_NEAR(100 * got_a / (got_a + got_b), 30.0, 4.0) << a.dump() << b.dump();
+    std::printf("3 and 7 shards%s: %.2f%% / %.2f%% of the device time\n", node.empty() ? "" : (" on " + node).c_str(),
+                100 * got_a / (got_a + got_b), 100 * got_b / (got_a + got_b));
   }
 
   // The node's slices, as `vxpu ps -o json` shows them to its admin.
-  json Slices() {
-    Outcome ps = RunToEnd({kVxpu, "ps", "-o", "json"});
+  json Slices(const std::vector<std::string>& env = {}) {
+    Outcome ps = RunToEnd({kVxpu, "ps", "-o", "json"}, env);
     EXPECT_EQ(ps.code, 0) << ps.output;
     json slices = json::parse(ps.output, nullptr, false);
     return slices.is_array() ? slices : json::array();
   }
 
-  json SliceNamed(const std::string& name) {
-    for (const json& s : Slices()) {
+  json SliceNamed(const std::string& name, const std::vector<std::string>& env = {}) {
+    for (const json& s : Slices(env)) {
       if (s.value("name", "") == name) return s;
     }
     return json();
@@ -205,29 +251,7 @@ TEST_F(SpankTest, AnExplicitMemoryOptionHoldsTheJobWithOrWithoutShards) {
   }
 }
 
-TEST_F(SpankTest, JobsOfThreeAndSevenShardsSplitTheDeviceThirtySeventy) {
-  // Each job waits at a barrier, then burns the device for 4 s: both are measured together.
-  const std::string go = dir_ + "/go";
-  auto job = [&](const std::string& shards) {
-    const std::string script = "touch " + dir_ + "/ready-$SLURM_JOB_ID; while [ ! -e " + go +
-                               " ]; do sleep 0.01; done; exec " + kBurn + " --seconds 4";
-    return simtest::StartChild(OnPath({"srun", "--gres=shard:" + shards, "sh", "-c", script}), {});
-  };
-  auto three = job("3");
-  auto seven = job("7");
-  auto ready = [&] {
-    int count = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir_))
-      count += entry.path().filename().string().rfind("ready-", 0) == 0;
-    return count == 2;
-  };
-  ASSERT_TRUE(PollFor(milliseconds(20000), ready)) << "both jobs did not start together";
-  std::ofstream(go).close();
-  json a = simtest::ReportOf(*three), b = simtest::ReportOf(*seven);
-  double got_a = a.value("device_seconds", 0.0), got_b = b.value("device_seconds", 0.0);
-  ASSERT_GT(got_a + got_b, 4 * 0.8) << a.dump() << b.dump();
-  EXPECT_NEAR(100 * got_a / (got_a + got_b), 30.0, 4.0) << a.dump() << b.dump();
-}
+TEST_F(SpankTest, JobsOfThreeAndSevenShardsSplitTheDeviceThirtySeventy) { ExpectThirtySeventy(""); }
 
 TEST_F(SpankTest, ABadOptionFailsTheJobWithOneLineAndRunsNothing) {
   const std::string ran = dir_ + "/ran";
@@ -374,6 +398,78 @@ TEST_F(SpankWithAgentTest, TheStepsSliceIsRegisteredWithVxpudAndReapedWhenTheJob
   ASSERT_EQ(RunToEnd({"scancel", std::to_string(job)}).code, 0);
   EXPECT_TRUE(PollFor(milliseconds(5000), [&] { return SliceNamed(name).is_null(); })) << agent_->output();
   EXPECT_NE(AgentLog().find("slice " + name + " reaped"), std::string::npos) << AgentLog();
+}
+
+// Two nodes, each a host of its own (network namespaces joined by a veth pair; slurmctld and
+// node0 in one, node1 in the other, with its own simulated GPU and state directory): a job lands
+// on either with the same guarantees.
+class SpankTwoNodesTest : public SpankTest {
+ protected:
+  void BeforeSlurm() override {
+    node1_state_ = dir_ + "/node1-state";
+    std::filesystem::create_directory(node1_state_);
+    chmod(node1_state_.c_str(), 01777);
+    node1_config_ = dir_ + "/node1-gpu.json";
+    std::ofstream(node1_config_) << R"({"devices":[{"name":"NVIDIA A100-SXM4-8GB","uuid":")" << Node1Gpu()
+                                 << R"(","memory":"8GiB","context_overhead":"0","sm_count":132}]})";
+    setenv("NODE1_VXPU_STATE_DIR", node1_state_.c_str(), 1);
+    setenv("NODE1_VXPU_SIMGPU_CONFIG", node1_config_.c_str(), 1);
+  }
+  const char* StartCommand() const override { return "start-two"; }
+
+  static std::string Node1Gpu() { return simtest::UniqueUuid(0x100); }
+
+  // The probe's report from a 3-shard job on `node`, having checked it ran there.
+  json ProbeOn(const std::string& node) {
+    Outcome run = RunToEnd({"srun", "--nodelist=" + node, "--gres=shard:3", "sh", "-c",
+                            "echo ran on $SLURMD_NODENAME; exec " + kProbe + " alloc 100 40"});
+    EXPECT_EQ(run.code, 0) << run.output;
+    EXPECT_NE(run.output.find("ran on " + node + "\n"), std::string::npos) << run.output;
+    return vxpu::LastJsonLine(run.output);
+  }
+
+  std::string node1_state_, node1_config_;
+};
+
+TEST_F(SpankTwoNodesTest, AJobOnEitherNodeIsHeldToItsShards) {
+  for (const std::string node : {"node0", "node1"}) {
+    json report = ProbeOn(node);
+    EXPECT_EQ(report["device_total"], kThreeShards) << node << report.dump();
+    EXPECT_EQ(report["succeeded"], kThreeShards / (100 * kMiB)) << node << report.dump();
+  }
+  ExpectThirtySeventy("node1");
+  // Each node's admin sees its own jobs' slices, in its own state directory.
+  uint32_t job = Submit({"--nodelist=node1", "--gres=shard:3", "--wrap", kProbe + " alloc 100 1 --hold 120"});
+  const std::string name = "slurm-" + std::to_string(job) + ".batch";
+  const std::vector<std::string> on_node1 = {"VXPU_STATE_DIR=" + node1_state_, "VXPU_SIMGPU_CONFIG=" + node1_config_};
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return SliceNamed(name, on_node1).is_object(); }))
+      << Slices(on_node1).dump() << JobOutput(job);
+  EXPECT_EQ(SliceNamed(name, on_node1)["devices"], json::array({Node1Gpu()}));
+  EXPECT_TRUE(SliceNamed(name).is_null()) << Slices().dump();
+  ASSERT_EQ(RunToEnd({"scancel", std::to_string(job)}).code, 0);
+  EXPECT_TRUE(PollFor(milliseconds(5000), [&] { return SliceNamed(name, on_node1).is_null(); }));
+}
+
+TEST_F(SpankTwoNodesTest, JobsSlurmSpreadOverTheNodesEachGetTheirShare) {
+  // Two 7-shard jobs cannot share one node's 10 shards: Slurm runs one on each, both at once.
+  std::vector<uint32_t> jobs;
+  for (int i = 0; i < 2; ++i) jobs.push_back(Submit({"--gres=shard:7", "--wrap", kProbe + " alloc 100 80 --hold 3"}));
+  for (uint32_t job : jobs) {
+    ASSERT_TRUE(PollFor(milliseconds(30000), [&] { return JobState(job) == "COMPLETED"; }))
+        << JobState(job) << JobOutput(job);
+    json report = vxpu::LastJsonLine(JobOutput(job));
+    const uint64_t seven = (*vxpu::ParseMemoryQuota("70%", kDevice, nullptr) - 512 * kMiB) / kMiB * kMiB;
+    EXPECT_EQ(report["device_total"], seven) << JobOutput(job);
+    EXPECT_EQ(report["succeeded"], seven / (100 * kMiB)) << JobOutput(job);
+  }
+  Outcome show = RunToEnd({"scontrol", "show", "job", std::to_string(jobs[1])});
+  EXPECT_NE(show.output.find("NodeList=node"), std::string::npos);
+  Outcome first = RunToEnd({"scontrol", "show", "job", std::to_string(jobs[0])});
+  auto node_of = [](const std::string& text) {
+    size_t at = text.find("   NodeList=");
+    return at == std::string::npos ? std::string() : text.substr(at + 12, 5);
+  };
+  EXPECT_NE(node_of(first.output), node_of(show.output)) << first.output << show.output;
 }
 
 }  // namespace
