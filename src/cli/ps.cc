@@ -49,7 +49,8 @@ void PrintTable(const json& slices) {
     const std::string name = s["name"].get<std::string>();
     for (const json& u : s["usage"]) {
       const std::string device = u["device"].get<std::string>();
-      if (u["processes"].empty()) std::printf("%s\n", Row(name, device, Owner(s), "-", Limit(s), Compute(s), Job(s)).c_str());
+      if (u["processes"].empty())
+        std::printf("%s\n", Row(name, device, Owner(s), "-", Limit(s), Compute(s), Job(s)).c_str());
       for (const json& p : u["processes"]) {
         std::printf("%s\n", Row(name, device, std::to_string(p["pid"].get<int>()),
                                 FormatBytes(p["memory_used_bytes"].get<uint64_t>()), Limit(s), Compute(s), Job(s))

@@ -11,14 +11,14 @@
 namespace vxpu {
 
 struct SliceRequest {
-  std::string device;         // ordinals or UUIDs, comma-separated; empty: all devices
-  std::string memory;         // quota per device, e.g. "20GiB" or "25%"; empty: no memory quota
+  std::string device;            // ordinals or UUIDs, comma-separated; empty: all devices
+  std::string memory;            // quota per device, e.g. "20GiB" or "25%"; empty: no memory quota
   bool memory_is_share = false;  // `memory` is a share of the device that holds its context too:
                                  // the quota is the share less the room kept for contexts, as a
                                  // set of GPU units or Slurm shards makes (all shares: the device)
-  std::string compute;        // guaranteed share of each device in percent, e.g. "30"; empty: none
-  std::string compute_limit;  // ceiling in percent; empty: 100
-  bool strict = false;        // ceiling = guaranteed share
+  std::string compute;           // guaranteed share of each device in percent, e.g. "30"; empty: none
+  std::string compute_limit;     // ceiling in percent; empty: 100
+  bool strict = false;           // ceiling = guaranteed share
   std::string priority = "normal";
   std::string compute_step = "10";  // the guarantee must be a multiple of this (percent)
   std::string name;                 // slice name, if name_given; else "run-<pid>"

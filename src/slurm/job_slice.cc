@@ -201,8 +201,8 @@ bool StepSliceFor(const SpankSettings& settings, const JobOptions& options, cons
   out->terms = (memory_is_share ? "share " : "") + terms.memory + "|" + terms.compute + "|" + terms.compute_limit +
                "|" + (terms.compute.empty() ? "" : r.priority);
   const std::string job_prefix = "slurm-" + std::to_string(step.job_id) + ".";
-  out->joins = step.slice && step.slice->rfind(job_prefix, 0) == 0 && *step.slice != out->own_name &&
-               step.terms == out->terms;
+  out->joins =
+      step.slice && step.slice->rfind(job_prefix, 0) == 0 && *step.slice != out->own_name && step.terms == out->terms;
   r.name = out->joins ? *step.slice : out->own_name;
   r.name_given = true;
   CheckedRequest checked;

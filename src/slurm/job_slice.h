@@ -47,11 +47,11 @@ bool CheckJobOptions(const JobOptions& options, std::string* error);
 // What the step daemon knows of the step.
 struct StepFacts {
   uint32_t job_id = 0;
-  uint32_t step_id = 0;                // Slurm's number, or its batch/extern/interactive markers
-  std::optional<std::string> gpus;     // the step's CUDA_VISIBLE_DEVICES (ordinals)
-  std::optional<std::string> shards;   // SLURM_SHARDS_ON_NODE
-  std::optional<std::string> slice;    // VXPU_SLICE the job's environment already names
-  std::optional<std::string> terms;    // and the terms that slice was asked with (kTermsVariable)
+  uint32_t step_id = 0;               // Slurm's number, or its batch/extern/interactive markers
+  std::optional<std::string> gpus;    // the step's CUDA_VISIBLE_DEVICES (ordinals)
+  std::optional<std::string> shards;  // SLURM_SHARDS_ON_NODE
+  std::optional<std::string> slice;   // VXPU_SLICE the job's environment already names
+  std::optional<std::string> terms;   // and the terms that slice was asked with (kTermsVariable)
 };
 
 // Where the plugin leaves a step's terms as asked (StepSlice::terms) in its tasks' environment,

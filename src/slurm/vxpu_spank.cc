@@ -45,8 +45,7 @@ struct OptionSpec {
 };
 const OptionSpec kOptions[] = {
     {"vxpu-memory", "SIZE", "vxpu: device memory per GPU for the step's slice (8GiB, 25%)", &vxpu::JobOptions::memory},
-    {"vxpu-compute", "PCT", "vxpu: guaranteed share of each GPU's time, in 10% steps (30)",
-     &vxpu::JobOptions::compute},
+    {"vxpu-compute", "PCT", "vxpu: guaranteed share of each GPU's time, in 10% steps (30)", &vxpu::JobOptions::compute},
     {"vxpu-compute-limit", "PCT", "vxpu: most of each GPU's time the step may take (default 100)",
      &vxpu::JobOptions::compute_limit},
     {"vxpu-priority", "normal|high", "vxpu: high: the step's kernels go first, within its share",
@@ -145,8 +144,9 @@ bool SetUpStep(spank_t sp, const vxpu::SpankSettings& settings, std::string* err
   if (!ok || !NodeSettings(settings.sim, &changes, error)) return false;
   changes[vxpu::kTermsVariable] = slice.terms;
   if (!Apply(sp, changes, error)) return false;
-  slurm_info("vxpu: job step %s runs in slice %s (memory %s, compute %s)", vxpu::StepName(step.job_id, step.step_id).c_str(),
-             slice.request.name.c_str(), slice.request.memory.empty() ? "-" : slice.request.memory.c_str(),
+  slurm_info("vxpu: job step %s runs in slice %s (memory %s, compute %s)",
+             vxpu::StepName(step.job_id, step.step_id).c_str(), slice.request.name.c_str(),
+             slice.request.memory.empty() ? "-" : slice.request.memory.c_str(),
              slice.request.compute.empty() ? "-" : (slice.request.compute + "%").c_str());
   return true;
 }
@@ -159,8 +159,12 @@ int slurm_spank_init(spank_t sp, int ac, char** av) {
   (void)ac;
   (void)av;
   for (size_t i = 0; i < std::size(kOptions); ++i) {
-    spank_option option{const_cast<char*>(kOptions[i].name), const_cast<char*>(kOptions[i].arginfo),
-                        const_cast<char*>(kOptions[i].usage), 1, static_cast<int>(i), OnOption};
+    spank_option option{const_cast<char*>(kOptions[i].name),
+                        const_cast<char*>(kOptions[i].arginfo),
+                        const_cast<char*>(kOptions[i].usage),
+                        1,
+                        static_cast<int>(i),
+                        OnOption};
     if (spank_option_register(sp, &option) != ESPANK_SUCCESS) {
       slurm_error("vxpu: cannot register --%s", kOptions[i].name);
       return -1;

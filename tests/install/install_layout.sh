@@ -15,7 +15,8 @@ cmake --install "$build" --prefix "$root/usr" >"$root/install.log" || { cat "$ro
 prefix="$root/usr"
 for f in bin/vxpu bin/vxpud bin/vxpu-scheduler lib/vxpu/libvxpu.so lib/vxpu/simgpu/libcuda.so.1 \
     lib/vxpu/simgpu/libnvidia-ml.so.1 lib/vxpu/remote/libcuda.so.1 lib/vxpu/remote/libnvidia-ml.so.1 \
-    lib/vxpu/vxpu-remote-worker lib/vxpu/vxpu-burn lib/vxpu/vxpu-vector_add lib/systemd/system/vxpud.service; do
+    lib/vxpu/vxpu-remote-worker lib/vxpu/vxpu-burn lib/vxpu/vxpu-vector_add lib/vxpu/vxpu_spank.so \
+    lib/systemd/system/vxpud.service; do
   [ -e "$prefix/$f" ] || fail "missing $prefix/$f"
 done
 for stray in "$prefix/lib/libvxpu.so" "$prefix/lib/simgpu" "$prefix/lib/remote" "$prefix/bin/vxpu-burn"; do

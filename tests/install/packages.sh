@@ -15,7 +15,7 @@ fail() { echo "packages: $*" >&2; exit 1; }
   || { tail -20 "$work/cpack.log"; fail "cpack failed"; }
 version="$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")"
 declare -A holds=(
-  [vxpu]="./usr/bin/vxpu ./usr/lib/vxpu/libvxpu.so ./usr/lib/vxpu/simgpu/libcuda.so.1 ./usr/lib/vxpu/vxpu-remote-worker ./usr/lib/vxpu/vxpu-burn"
+  [vxpu]="./usr/bin/vxpu ./usr/lib/vxpu/libvxpu.so ./usr/lib/vxpu/simgpu/libcuda.so.1 ./usr/lib/vxpu/vxpu-remote-worker ./usr/lib/vxpu/vxpu-burn ./usr/lib/vxpu/vxpu_spank.so"
   [vxpud]="./usr/bin/vxpud ./usr/lib/systemd/system/vxpud.service ./etc/vxpu/vxpud.env ./usr/share/man/man1/vxpud.1.gz"
   [vxpu-scheduler]="./usr/bin/vxpu-scheduler"
   [vxpu-remote-client]="./usr/lib/vxpu/remote/libcuda.so.1 ./usr/lib/vxpu/remote/libnvidia-ml.so.1"

@@ -52,8 +52,8 @@ TEST(SpankSettings, DefaultsAndEachArgument) {
 }
 
 TEST(SpankSettings, ABadArgumentIsNamed) {
-  for (const char* bad : {"simulated", "shards=disk", "shards=memory,", "shards_per_gpu=0", "floor=101",
-                                 "floor=-1", "shards_per_gpu=1e3", "floor"}) {
+  for (const char* bad : {"simulated", "shards=disk", "shards=memory,", "shards_per_gpu=0", "floor=101", "floor=-1",
+                          "shards_per_gpu=1e3", "floor"}) {
     SpankSettings s;
     std::string error;
     EXPECT_FALSE(ParseSpankSettings({bad}, &s, &error)) << bad;
@@ -195,8 +195,8 @@ TEST(StepSlice, AStepJoinsTheSliceItsJobHoldsWhenTheTermsAreTheSame) {
   EXPECT_EQ(s.own_name, "slurm-7.0");
   EXPECT_EQ(s.request.job, "slurm:7.0");
   EXPECT_EQ(Wanted({}, {"", "", "", "high"}, step).request.name, "slurm-7.0");  // other terms: its own
-  EXPECT_EQ(Wanted({}, {"30%", "", "", ""}, step).request.name, "slurm-7.0");  // 30% as a quota, not a share
-  step.slice = "slurm-70.batch";  // another job's: never joined
+  EXPECT_EQ(Wanted({}, {"30%", "", "", ""}, step).request.name, "slurm-7.0");   // 30% as a quota, not a share
+  step.slice = "slurm-70.batch";                                                // another job's: never joined
   EXPECT_EQ(Wanted({}, {}, step).request.name, "slurm-7.0");
 }
 
