@@ -16,6 +16,8 @@ struct SliceRequest {
   bool memory_is_share = false;  // `memory` is a share of the device that holds its context too:
                                  // the quota is the share less the room kept for contexts, as a
                                  // set of GPU units or Slurm shards makes (all shares: the device)
+  std::string memory_cap;        // a share of each device ("30%") the quota may not pass with the room
+                                 // for contexts kept beside it (a Slurm job's shards); empty: none
   std::string compute;           // guaranteed share of each device in percent, e.g. "30"; empty: none
   std::string compute_limit;     // ceiling in percent; empty: 100
   bool strict = false;           // ceiling = guaranteed share

@@ -79,6 +79,24 @@ bool QuotaOfShare(const std::vector<Device>& devices, SliceRequest* r, std::stri
   return true;
 }
 
+// The quota fits within the share SliceRequest::memory_cap names, with its context's room, on
+// each of `devices`.
+bool WithinCap(const std::vector<Device>& devices, const SliceRequest& r, std::string* error) {
+  auto reserve = ContextReserve(error);
+  if (!reserve) return false;
+  for (const Device& d : devices) {
+    uint64_t cap = ParseMemoryQuota(r.memory_cap, d.memory_total, error).value_or(0);
+    uint64_t quota = ParseMemoryQuota(r.memory, d.memory_total, error).value_or(UINT64_MAX);
+    if (AddCapped(quota, *reserve) > cap) {
+      *error = "--memory: " + r.memory + " and the " + FormatBytes(*reserve) +
+               " kept for the slice's context are more than " + r.memory_cap + " of " + FormatBytes(d.memory_total) +
+               ", the share granted";
+      return false;
+    }
+  }
+  return true;
+}
+
 // The slice as vxpud registers it, on each device the command may use. A percentage quota is a
 // size per device: devices of different sizes give different ones, so *sizes holds each.
 SliceSpec SpecOf(const SliceRequest& r, const ComputeTerms& terms, const std::vector<Device>& devices,
@@ -222,6 +240,7 @@ bool SetUpSliceFor(const SliceRequest& asked, const EnvLookup& current, EnvChang
   auto devices = DevicesToUse(request, error);
   if (!devices) return false;
   if (request.memory_is_share && !request.memory.empty() && !QuotaOfShare(*devices, &request, error)) return false;
+  if (!request.memory_cap.empty() && !request.memory.empty() && !WithinCap(*devices, request, error)) return false;
   // With vxpud running, its state directory is where the slice's segments live.
   std::unique_ptr<AgentClient> agent = LinkAgent(error);
   if (!error->empty()) return false;

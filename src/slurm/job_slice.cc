@@ -49,9 +49,11 @@ std::string PercentText(double percent) {
   return s;
 }
 
-// Fills in from the shard count what no option gave. False with *error on a bad count.
+// Fills in from the shard count what no option gave; an option may ask for less than the shards
+// hold, never more (*memory_cap: the share the quota must stay within). False with *error on a
+// bad count or an option above the shards.
 bool FromShards(const SpankSettings& settings, const StepFacts& step, JobOptions* terms, bool* memory_is_share,
-                std::string* error) {
+                std::string* memory_cap, std::string* error) {
   auto granted = Whole(*step.shards, 1, 1000000);
   if (!granted) {
     *error = "SLURM_SHARDS_ON_NODE: bad value \"" + *step.shards + "\" (want a whole number of shards)";
@@ -64,14 +66,21 @@ bool FromShards(const SpankSettings& settings, const StepFacts& step, JobOptions
   }
   double percent = std::min(100.0, 100.0 * *granted / settings.shards_per_gpu);
   if (percent < settings.floor_percent) percent = settings.floor_percent;
-  if (settings.shards_memory && terms->memory.empty()) {
-    terms->memory = PercentText(percent) + "%";
-    *memory_is_share = true;
+  if (settings.shards_memory) {
+    *memory_cap = PercentText(percent) + "%";  // an explicit quota too stays within the shards
+    *memory_is_share = terms->memory.empty();
+    if (*memory_is_share) terms->memory = *memory_cap;
   }
-  if (settings.shards_compute && terms->compute.empty()) {
-    unsigned step_down = static_cast<unsigned>(percent) / 10 * 10;
-    unsigned floor_up = (settings.floor_percent + 9) / 10 * 10;
-    terms->compute = std::to_string(std::max({10u, step_down, floor_up}));
+  if (!settings.shards_compute) return true;
+  unsigned step_down = static_cast<unsigned>(percent) / 10 * 10;
+  unsigned floor_up = (settings.floor_percent + 9) / 10 * 10;
+  const unsigned held = std::max({10u, step_down, floor_up});
+  if (terms->compute.empty()) {
+    terms->compute = std::to_string(held);
+  } else if (ParseSharePermille(terms->compute, error).value_or(0) > 10 * held) {
+    *error = "--vxpu-compute " + terms->compute + " is more than the " + std::to_string(held) + "% the step's " +
+             *step.shards + " shards hold";
+    return false;
   }
   return true;
 }
@@ -179,7 +188,8 @@ bool StepSliceFor(const SpankSettings& settings, const JobOptions& options, cons
   if (step.step_id == kExternStep) return true;  // no task of the job runs there
   JobOptions terms = options;
   bool memory_is_share = false;
-  if (step.shards && !step.shards->empty() && !FromShards(settings, step, &terms, &memory_is_share, error))
+  std::string memory_cap;
+  if (step.shards && !step.shards->empty() && !FromShards(settings, step, &terms, &memory_is_share, &memory_cap, error))
     return false;
   if (terms.memory.empty() && terms.compute.empty() && terms.compute_limit.empty() && terms.priority.empty())
     return true;  // neither option nor shard: a whole GPU's job, or none
@@ -192,6 +202,7 @@ bool StepSliceFor(const SpankSettings& settings, const JobOptions& options, cons
   r.device = step.gpus.value_or("");
   r.memory = terms.memory;
   r.memory_is_share = memory_is_share;
+  r.memory_cap = memory_cap;
   r.compute = terms.compute;
   r.compute_limit = terms.compute_limit;
   r.priority = terms.priority.empty() ? "normal" : terms.priority;

@@ -135,16 +135,22 @@ TEST(StepSlice, OnlyTheResourcesThatFollowShardsComeFromThem) {
   EXPECT_FALSE(out.wanted);
 }
 
-TEST(StepSlice, OptionsWinOverShards) {
+TEST(StepSlice, OptionsMayAskForLessThanTheShardsHoldNeverMore) {
   StepSlice s = Wanted({}, {"1GiB", "", "", "high"}, ShardStep("3"));
   EXPECT_EQ(s.request.memory, "1GiB");
   EXPECT_FALSE(s.request.memory_is_share);
+  EXPECT_EQ(s.request.memory_cap, "30%");  // the slice component checks a size against the device
   EXPECT_EQ(s.request.compute, "30");
   EXPECT_EQ(s.request.priority, "high");
-  s = Wanted({}, {"", "50", "80", ""}, ShardStep("3"));
+  s = Wanted({}, {"", "20", "80", ""}, ShardStep("3"));
   EXPECT_EQ(s.request.memory, "30%");
-  EXPECT_EQ(s.request.compute, "50");
-  EXPECT_EQ(s.request.compute_limit, "80");
+  EXPECT_EQ(s.request.compute, "20");
+  EXPECT_EQ(s.request.compute_limit, "80");  // a ceiling above the shards: others' idle time only
+  EXPECT_EQ(Refused({}, {"", "50", "", ""}, ShardStep("3")),
+            "--vxpu-compute 50 is more than the 30% the step's 3 shards hold");
+  StepFacts no_shards = ShardStep("");
+  no_shards.shards.reset();
+  EXPECT_EQ(Wanted({}, {"4GiB", "50", "", ""}, no_shards).request.memory_cap, "");
 }
 
 TEST(StepSlice, OptionsWithoutShardsSliceTheStepsGpusOrAllOfThem) {

@@ -249,6 +249,14 @@ TEST_F(SpankTest, AnExplicitMemoryOptionHoldsTheJobWithOrWithoutShards) {
     EXPECT_EQ(report["device_total"], 1ull << 30) << run.output;
     EXPECT_EQ(report["succeeded"], 10) << run.output;
   }
+  // Never more than the shards hold: 3 of 10 shards of 8 GiB are 2.4 GiB with the context's room.
+  Outcome over = RunToEnd({"srun", "--gres=shard:3", "--vxpu-memory=2GiB", "true"});
+  EXPECT_NE(over.code, 0) << over.output;
+  EXPECT_EQ(
+      over.output.find("vxpu: --vxpu-memory: 2GiB and the 512.0 MiB kept for the slice's context are more than 30% "
+                       "of 8.0 GiB, the share granted\n"),
+      0u)
+      << over.output;
 }
 
 TEST_F(SpankTest, JobsOfThreeAndSevenShardsSplitTheDeviceThirtySeventy) { ExpectThirtySeventy(""); }
@@ -270,11 +278,11 @@ TEST_F(SpankTest, ABadOptionFailsTheJobWithOneLineAndRunsNothing) {
                               "percentage like 25%)\n");
   }
   // Refused on the node (more than the GPU has): the job fails, saying why in one line.
-  Outcome run = RunToEnd({"srun", "--gres=shard:3", "--vxpu-memory=9GiB", "touch", ran});
+  Outcome run = RunToEnd({"srun", "--gres=gpu:1", "--vxpu-memory=9GiB", "touch", ran});
   EXPECT_NE(run.code, 0) << run.output;
   EXPECT_EQ(run.output.find("vxpu: --vxpu-memory: memory quota \"9GiB\" is more than the device's 8.0 GiB"), 0u)
       << run.output;
-  uint32_t job = Submit({"--gres=shard:3", "--vxpu-memory=9GiB", "--wrap", "touch " + ran});
+  uint32_t job = Submit({"--gres=gpu:1", "--vxpu-memory=9GiB", "--wrap", "touch " + ran});
   ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return JobState(job) == "FAILED"; })) << JobState(job);
   std::string output = JobOutput(job);
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
