@@ -34,8 +34,6 @@ namespace {
 vxpu::JobOptions g_options;  // this process's job's --vxpu-* options
 std::string g_refusal;       // why the options or the step's slice are refused, once known
 
-int OnOption(int val, const char* optarg, int remote);
-
 // The options' `val`s index this table.
 struct OptionSpec {
   const char* name;
@@ -72,11 +70,16 @@ int OnOption(int val, const char* optarg, int remote) {
   return 0;
 }
 
+// A variable of the job's environment, nullopt if unset (a long PATH-like value is read whole:
+// an entry prepended to it must not drop the rest).
 std::optional<std::string> JobEnv(spank_t sp, const std::string& name) {
-  std::vector<char> value(1 << 16);
-  if (spank_getenv(sp, name.c_str(), value.data(), static_cast<int>(value.size())) != ESPANK_SUCCESS)
-    return std::nullopt;
-  return std::string(value.data());
+  for (size_t size = 1 << 12; size <= (1 << 24); size *= 4) {
+    std::vector<char> value(size);
+    spank_err_t rc = spank_getenv(sp, name.c_str(), value.data(), static_cast<int>(value.size()));
+    if (rc == ESPANK_SUCCESS) return std::string(value.data());
+    if (rc != ESPANK_NOSPACE) return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 // vxpu's library directory, when the plugin is loaded into Slurm's programs: its own.
