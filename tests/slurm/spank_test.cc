@@ -110,6 +110,9 @@ class SpankTest : public ::testing::Test {
     state_ = dir_ + "/vxpu-state";
     std::filesystem::create_directory(state_);
     chmod(state_.c_str(), 01777);
+    out_ = dir_ + "/out";  // batch jobs' output, written by the job's user
+    std::filesystem::create_directory(out_);
+    chmod(out_.c_str(), 01777);
     // slurmd, its step daemons and this test see the same state directory, and vxpud if one runs.
     setenv("VXPU_STATE_DIR", state_.c_str(), 1);
     setenv("VXPU_AGENT_SOCKET", "none", 1);
@@ -207,13 +210,13 @@ class SpankTest : public ::testing::Test {
 
   // sbatch's job id for `args`; 0 (and a failure) if it was not submitted.
   uint32_t Submit(std::vector<std::string> args) {
-    args.insert(args.begin(), {"sbatch", "--parsable", "-o", dir_ + "/job-%j.out"});
+    args.insert(args.begin(), {"sbatch", "--parsable", "-o", out_ + "/job-%j.out"});
     Outcome run = RunToEnd(args);
     EXPECT_EQ(run.code, 0) << run.output;
     return run.code == 0 ? static_cast<uint32_t>(std::stoul(run.output)) : 0;
   }
 
-  std::string JobOutput(uint32_t job) { return ReadAll(dir_ + "/job-" + std::to_string(job) + ".out"); }
+  std::string JobOutput(uint32_t job) { return ReadAll(out_ + "/job-" + std::to_string(job) + ".out"); }
 
   // "RUNNING", "COMPLETED", "FAILED", ... as slurmctld has it.
   std::string JobState(uint32_t job) {
@@ -222,7 +225,7 @@ class SpankTest : public ::testing::Test {
     return at == std::string::npos ? "" : show.output.substr(at + 9, show.output.find(' ', at) - at - 9);
   }
 
-  std::string dir_, state_;
+  std::string dir_, state_, out_;
 };
 
 // Three shards' quota: 30% of the GPU less the 512 MiB kept for the slice's context (so ten
@@ -236,6 +239,17 @@ TEST_F(SpankTest, ThreeOfTenShardsHoldTheJobToThirtyPercentOfTheMemory) {
   EXPECT_EQ(report["device_total"], kThreeShards) << run.output;
   EXPECT_EQ(report["succeeded"], kThreeShards / (100 * kMiB)) << run.output;  // then refused
   EXPECT_NE(report["refused"], 0) << run.output;
+}
+
+TEST_F(SpankTest, AJobOfAnotherUserIsHeldToItsShardsToo) {
+  // The step daemon sets the slice up as root; the job's program runs as its user (nobody here).
+  uint32_t job = Submit({"--uid=nobody", "--gres=shard:3", "--wrap", "id -u; " + kProbe + " alloc 100 40"});
+  ASSERT_TRUE(PollFor(milliseconds(20000), [&] { return JobState(job) == "COMPLETED"; }))
+      << JobState(job) << JobOutput(job);
+  EXPECT_EQ(JobOutput(job).find("65534\n"), 0u) << JobOutput(job);
+  json report = vxpu::LastJsonLine(JobOutput(job));
+  EXPECT_EQ(report["device_total"], kThreeShards) << JobOutput(job);
+  EXPECT_EQ(report["succeeded"], kThreeShards / (100 * kMiB)) << JobOutput(job);
 }
 
 TEST_F(SpankTest, AnExplicitMemoryOptionHoldsTheJobWithOrWithoutShards) {
