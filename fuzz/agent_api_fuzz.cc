@@ -48,7 +48,7 @@ std::string Describe(const vxpu::SliceSpec& s) {
            std::to_string(s.compute->limit_permille) + (s.compute->high_priority ? " high" : " normal");
   }
   out += " owner=" + (s.owner.is_pod() ? s.owner.pod_namespace + "/" + s.owner.pod + "/" + s.owner.container
-                                       : "pid " + std::to_string(s.owner.pid));
+                                       : "pid " + std::to_string(s.owner.pid) + " job " + s.owner.job);
   out += " pid_start=" + std::to_string(s.owner.pid_start) + " uid=" + std::to_string(s.owner.uid);
   return out;
 }
@@ -79,10 +79,15 @@ void CheckSpecRanges(const vxpu::SliceSpec& s, bool stored) {
   }
   if (s.owner.is_pod()) {
     FUZZ_CHECK(s.owner.pid == 0 && !s.owner.pod_namespace.empty() && !s.owner.container.empty(), d);
-    FUZZ_CHECK(s.owner.pid_start == 0 && s.owner.uid == 0, d);
+    FUZZ_CHECK(s.owner.pid_start == 0 && s.owner.uid == 0 && s.owner.job.empty(), d);
   } else {
     FUZZ_CHECK(s.owner.pid > 0 && s.owner.pod_namespace.empty() && s.owner.container.empty(), d);
     if (!stored) FUZZ_CHECK(s.owner.pid_start == 0 && s.owner.uid == 0, d);  // the agent's to fill
+    // A batch job: "<scheduler>:<id>", 1-64 characters, the colon neither first nor last.
+    const std::string& job = s.owner.job;
+    FUZZ_CHECK(job.empty() ||
+                   (job.size() <= 64 && job.find(':') != std::string::npos && job.front() != ':' && job.back() != ':'),
+               d);
   }
 }
 
