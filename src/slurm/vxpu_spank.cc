@@ -179,17 +179,18 @@ int slurm_spank_init(spank_t sp, int ac, char** av) {
 // Submitting (srun, sbatch, salloc): the options together, as the step will check them.
 // In the step daemon: the slice.
 int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
+  const bool in_step = spank_context() == S_CTX_REMOTE;
+  const bool submitting = spank_context() == S_CTX_LOCAL || spank_context() == S_CTX_ALLOCATOR;
   vxpu::SpankSettings settings;
   std::string error;
-  if (!vxpu::ParseSpankSettings(std::vector<std::string>(av, av + ac), &settings, &error)) {
-    slurm_error("vxpu: %s", error.c_str());
-    return -1;
+  bool ok = vxpu::ParseSpankSettings(std::vector<std::string>(av, av + ac), &settings, &error) &&
+            (in_step || vxpu::CheckJobOptions(g_options, &error));
+  if (!ok && submitting) RefuseSubmission(error);
+  if (!in_step) {
+    if (!ok) slurm_error("vxpu: %s", error.c_str());
+    return ok ? 0 : -1;
   }
-  if (spank_context() != S_CTX_REMOTE) {
-    if (!vxpu::CheckJobOptions(g_options, &error)) RefuseSubmission(error);
-    return 0;
-  }
-  if (g_refusal.empty() && !SetUpStep(sp, settings, &error)) g_refusal = vxpu::InSlurmWords(error);
+  if (g_refusal.empty() && !(ok && SetUpStep(sp, settings, &error))) g_refusal = vxpu::InSlurmWords(error);
   if (!g_refusal.empty()) slurm_error("vxpu: job step refused: %s", g_refusal.c_str());
   return 0;  // each task fails instead (slurm_spank_task_init): the job then fails, saying why
 }

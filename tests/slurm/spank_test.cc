@@ -119,10 +119,11 @@ class SpankTest : public ::testing::Test {
     setenv("SLURM_CONF", (dir_ + "/slurm.conf").c_str(), 1);
     BeforeSlurm();
     if (HasFatalFailure()) return;
-    Start("required " VXPU_SPANK_PLUGIN " sim");
+    Start(PlugStackLine());
   }
 
   virtual void BeforeSlurm() {}
+  virtual std::string PlugStackLine() const { return "required " VXPU_SPANK_PLUGIN " sim"; }
   virtual const char* StartCommand() const { return "start"; }
 
   void TearDown() override {
@@ -373,6 +374,25 @@ TEST_F(SpankTest, AStepOfABatchJobJoinsTheJobsSliceRatherThanTakingASecondShare)
   ASSERT_TRUE(PollFor(milliseconds(30000), [&] { return JobState(small) == "COMPLETED"; }))
       << JobState(small) << JobOutput(small);
   EXPECT_EQ(Reports(JobOutput(big), "succeeded").size(), 2u) << JobOutput(big);
+}
+
+// A plugstack.conf argument the plugin does not know: no job runs, and each says why in one line.
+class SpankMisconfiguredTest : public SpankTest {
+ protected:
+  std::string PlugStackLine() const override { return "required " VXPU_SPANK_PLUGIN " sim shards=disk"; }
+};
+
+TEST_F(SpankMisconfiguredTest, ABadPlugstackArgumentRunsNoJobAndSaysWhy) {
+  const std::string why =
+      "vxpu: plugstack.conf: bad value in \"shards=disk\" (shards=memory,compute|memory|compute|none; "
+      "shards_per_gpu=1-1000; floor=1-100)\n";
+  Outcome run = RunToEnd({"srun", "--gres=shard:3", "true"});
+  EXPECT_NE(run.code, 0) << run.output;
+  EXPECT_EQ(run.output, "srun: error: " + why);
+  // A batch script is refused as it is submitted (sbatch loads the plugin as well).
+  Outcome batch = RunToEnd({"sbatch", "--wrap", "true"});
+  EXPECT_NE(batch.code, 0) << batch.output;
+  EXPECT_EQ(batch.output, "sbatch: error: " + why);
 }
 
 // With vxpud on the node, the step's slice is registered there (checked against every slice it
